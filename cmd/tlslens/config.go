@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tlslens/tlslens/proxy"
+)
+
+// Config is config.yaml. Every key has its default in defaults(), and
+// TestConfigYAML keeps config.yaml's values equal to them.
+type Config struct {
+	Listen           string        `yaml:"listen"`
+	AdminListen      string        `yaml:"admin_listen"`
+	CADir            string        `yaml:"ca_dir"`
+	Records          string        `yaml:"records"`
+	LogFormat        string        `yaml:"log_format"`
+	LogLevel         string        `yaml:"log_level"`
+	Quiet            bool          `yaml:"quiet"`
+	Verbose          bool          `yaml:"verbose"`
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	DialTimeout      time.Duration `yaml:"dial_timeout"`
+	IdleTimeout      time.Duration `yaml:"idle_timeout"`
+	MaxHelloSize     int           `yaml:"max_hello_size"`
+	UpstreamCA       string        `yaml:"upstream_ca"`
+	UpstreamVerify   string        `yaml:"upstream_verify"`
+	ClientMinVersion string        `yaml:"client_min_version"`
+	KeyLog           string        `yaml:"key_log"`
+	Policies         []PolicyRule  `yaml:"policies"`
+}
+
+// A PolicyRule applies Action to targets matching Match: a host name
+// ("example.com"), a wildcard ("*.example.com" matches subdomains), "*" for
+// everything, or an IP range ("127.0.0.0/8"). The first matching rule wins.
+type PolicyRule struct {
+	Match  string `yaml:"match"`
+	Action string `yaml:"action"`
+}
+
+// defaults returns config.yaml's values; TestConfigYAML keeps the two equal.
+func defaults() Config {
+	return Config{
+		Listen:           "127.0.0.1:8080",
+		AdminListen:      "",
+		CADir:            "",
+		Records:          "-",
+		LogFormat:        "auto",
+		LogLevel:         "info",
+		HandshakeTimeout: 10 * time.Second,
+		DialTimeout:      10 * time.Second,
+		IdleTimeout:      5 * time.Minute,
+		MaxHelloSize:     64 << 10,
+		UpstreamVerify:   "strict",
+		ClientMinVersion: "TLS 1.0",
+		Policies:         []PolicyRule{},
+	}
+}
+
+// loadConfig reads path over the defaults. A missing file is fine unless it
+// was named explicitly: the first run needs no file.
+func loadConfig(path string, explicit bool) (Config, error) {
+	c := defaults()
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		return c, nil
+	}
+	if err != nil {
+		return Config{}, err
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true) // a typo is an error, not a silent default
+	err = dec.Decode(&c)
+	if err != nil && !errors.Is(err, io.EOF) { // io.EOF: the file is empty
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// validate reports every problem in c, each naming its key.
+func (c Config) validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, a...)...))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%v", err)
+	}
+	if c.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			bad("admin_listen", "%v", err)
+		}
+	}
+	switch c.LogFormat {
+	case "auto", "text", "json":
+	default:
+		bad("log_format", "%q is not auto, text or json", c.LogFormat)
+	}
+	switch c.UpstreamVerify {
+	case "strict", "log":
+	default:
+		bad("upstream_verify", "%q is not strict or log", c.UpstreamVerify)
+	}
+	if _, ok := tlsVersions[c.ClientMinVersion]; !ok {
+		bad("client_min_version", "%q is not one of TLS 1.0, TLS 1.1, TLS 1.2, TLS 1.3", c.ClientMinVersion)
+	}
+	for key, d := range map[string]time.Duration{"handshake_timeout": c.HandshakeTimeout,
+		"dial_timeout": c.DialTimeout, "idle_timeout": c.IdleTimeout} {
+		if d <= 0 {
+			bad(key, "must be positive, e.g. \"10s\"")
+		}
+	}
+	if c.MaxHelloSize < 1024 {
+		bad("max_hello_size", "%d is below 1024 bytes", c.MaxHelloSize)
+	}
+	for i, r := range c.Policies {
+		key := fmt.Sprintf("policies[%d]", i)
+		if _, err := proxy.Rules([]proxy.Rule{{Match: r.Match, Action: proxy.Action(r.Action)}}); err != nil {
+			bad(key, "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var tlsVersions = map[string]uint16{"TLS 1.0": 0x0301, "TLS 1.1": 0x0302, "TLS 1.2": 0x0303, "TLS 1.3": 0x0304}

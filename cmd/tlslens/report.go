@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/tlslens/tlslens/inspect/report"
+)
+
+// progressMin is the input size from which `tlslens report` draws a progress
+// bar on a terminal: smaller inputs finish before anyone would look.
+const progressMin = 32 << 20
+
+const reportUsage = `Usage: tlslens report [flags] [FILE...]
+
+Summarise handshake records: the JSON Lines tlslens writes (gzip-compressed
+files too; "-", or no FILE with input piped in, reads standard input).
+
+The report groups clients by JA4 fingerprint (how many records, example SNIs
+and addresses, JA3N, the versions, cipher suites, groups and signature schemes
+offered, weak offers, first and last seen) and servers by target (what they
+negotiated, key exchange, leaf certificate, verification problems), then
+counts outcomes and findings by code. A weak offer is SSL 3.0, TLS 1.0 or 1.1,
+or a NULL, EXPORT, anon, RC4, DES or 3DES cipher suite.
+
+Operational log lines are skipped. Malformed lines are counted and the first
+ones listed with their file and line number; they never stop the report.
+Memory stays bounded whatever the input size.
+
+Examples:
+  tlslens report records.jsonl
+  tlslens report --since 24h --format html records.jsonl records.jsonl.1.gz > report.html
+  tlslens report --target '*.example.com' --format markdown - < records.jsonl
+  tlslens report --client t13d1516h2_8daaf6152771_d8a2da3f94cd records.jsonl
+
+Flags:
+`
+
+// runReport is `tlslens report ARGS...`.
+func runReport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		since     = fs.String("since", "", "keep records at or after `TIME`: RFC 3339, a date (2026-11-22), or a duration before now (24h, 90m, 7d)")
+		until     = fs.String("until", "", "keep records before `TIME`, in the same forms as --since")
+		client    = fs.String("client", "", "keep records from this client: a JA4 (or JA3, JA3N) fingerprint, an ip:port, or an ip")
+		target    = fs.String("target", "", "keep records whose target matches `PATTERN` (path.Match glob on host:port or host, e.g. '*.example.com', '*:8443')")
+		format    = fs.String("format", "text", "output `FORMAT`: "+strings.Join(report.Formats, ", "))
+		top       = fs.Int("top", 50, "list at most `N` client and server groups, largest first (0: all); totals count all")
+		maxGroups = fs.Int("max-groups", report.DefaultMaxGroups, "keep at most `N` distinct JA4s and targets; the rest count as \"(other)\"")
+	)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), reportUsage)
+		fs.PrintDefaults()
+	}
+	files, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // the usage is printed: asking for it is not a failure
+	}
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(report.Formats, *format) {
+		return fmt.Errorf("report: unknown --format %q (want %s)", *format, strings.Join(report.Formats, ", "))
+	}
+
+	now := time.Now()
+	opts := report.Options{Now: now, Top: *top, MaxGroups: *maxGroups,
+		Filter: report.Filter{Client: *client, Target: *target}}
+	if *since != "" {
+		if opts.Filter.Since, err = report.ParseTime(*since, now); err != nil {
+			return fmt.Errorf("--since: %w", err)
+		}
+	}
+	if *until != "" {
+		if opts.Filter.Until, err = report.ParseTime(*until, now); err != nil {
+			return fmt.Errorf("--until: %w", err)
+		}
+	}
+	b, err := report.New(opts)
+	if err != nil {
+		return err
+	}
+
+	if len(files) == 0 {
+		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return errors.New("report: no input: name a record file, or pipe records in (see --help)")
+		}
+		files = []string{"-"}
+	}
+	total, known, err := inputSize(files, stdin)
+	if err != nil {
+		return err
+	}
+	var progress *report.Progress
+	if f, ok := stderr.(*os.File); ok && known && total >= progressMin && term.IsTerminal(int(f.Fd())) {
+		progress = report.NewProgress(stderr, total)
+	}
+
+	for _, name := range files {
+		if err := readInput(ctx, b, name, stdin, progress); err != nil {
+			return err
+		}
+	}
+	if progress != nil {
+		progress.Done()
+	}
+
+	r := b.Report()
+	for _, in := range r.Inputs {
+		if in.Error != "" {
+			fmt.Fprintf(stderr, "tlslens report: %s: stopped early: %s\n", in.Name, in.Error)
+		}
+	}
+	if n := r.Totals.BadLines; n > 0 {
+		fmt.Fprintf(stderr, "tlslens report: %d bad lines, the first at %s:%d: %s\n",
+			n, r.BadLines[0].File, r.BadLines[0].Line, r.BadLines[0].Error)
+	}
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	if err := r.Write(w, *format); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// parseInterspersed parses flags wherever they appear among the file names
+// (`report a.jsonl --format html`), stopping at "--".
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if consumed := args[:len(args)-len(rest)]; len(consumed) > 0 && consumed[len(consumed)-1] == "--" {
+			return append(files, rest...), nil
+		}
+		if len(rest) == 0 {
+			return files, nil
+		}
+		files = append(files, rest[0])
+		args = rest[1:]
+	}
+}
+
+// inputSize adds up the sizes of the inputs for the progress bar; known is
+// false when one of them is a pipe. A file that does not exist is an error
+// before anything is read.
+func inputSize(files []string, stdin io.Reader) (total int64, known bool, err error) {
+	known = true
+	stdins := 0
+	for _, name := range files {
+		var fi os.FileInfo
+		if name == "-" {
+			if stdins++; stdins > 1 {
+				return 0, false, errors.New(`report: "-" (standard input) given more than once`)
+			}
+			f, ok := stdin.(*os.File)
+			if !ok {
+				known = false
+				continue
+			}
+			if fi, err = f.Stat(); err != nil {
+				known = false
+				continue
+			}
+		} else if fi, err = os.Stat(name); err != nil {
+			return 0, false, fmt.Errorf("report: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			known = false
+			continue
+		}
+		total += fi.Size()
+	}
+	return total, known, nil
+}
+
+// readInput reads one named input ("-": stdin) into b.
+func readInput(ctx context.Context, b *report.Builder, name string, stdin io.Reader, p *report.Progress) error {
+	var r io.Reader = stdin
+	label := "stdin"
+	if name != "-" {
+		label = name
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	if p != nil {
+		r = p.Reader(r)
+	}
+	return b.Read(ctx, label, r)
+}

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/term"
+
+	"github.com/tlslens/tlslens/ca"
+	"github.com/tlslens/tlslens/proxy"
+)
+
+// proxyFlags registers the flags that override config keys.
+type proxyFlags struct {
+	fs     *flag.FlagSet
+	config string
+	set    map[string]func(*Config)
+}
+
+func newProxyFlags(stderr io.Writer) *proxyFlags {
+	pf := &proxyFlags{fs: flag.NewFlagSet("tlslens", flag.ContinueOnError), set: map[string]func(*Config){}}
+	fs := pf.fs
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage, "\nProxy flags (each overrides the config key of the same name):\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&pf.config, "config", "", "config file (default <user config dir>/tlslens/config.yaml, if present)")
+	str := func(name, key, help string, dst func(*Config) *string) {
+		v := fs.String(name, "", help+" (config: "+key+")")
+		pf.set[name] = func(c *Config) { *dst(c) = *v }
+	}
+	boolean := func(name, key, help string, dst func(*Config) *bool) {
+		v := fs.Bool(name, false, help+" (config: "+key+")")
+		pf.set[name] = func(c *Config) { *dst(c) = *v }
+	}
+	duration := func(name, key, help string, dst func(*Config) *time.Duration) {
+		v := fs.Duration(name, 0, help+" (config: "+key+")")
+		pf.set[name] = func(c *Config) { *dst(c) = *v }
+	}
+	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
+	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
+	str("ca-dir", "ca_dir", "CA directory", func(c *Config) *string { return &c.CADir })
+	str("records", "records", "record file (JSON Lines, appended), - for stdout", func(c *Config) *string { return &c.Records })
+	str("log-format", "log_format", "auto, text or json", func(c *Config) *string { return &c.LogFormat })
+	str("log-level", "log_level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel })
+	str("upstream-ca", "upstream_ca", "PEM file of extra roots trusted upstream", func(c *Config) *string { return &c.UpstreamCA })
+	str("upstream-verify", "upstream_verify", "strict or log", func(c *Config) *string { return &c.UpstreamVerify })
+	str("client-min-version", "client_min_version", "lowest TLS version accepted from clients", func(c *Config) *string { return &c.ClientMinVersion })
+	str("key-log", "key_log", "NSS key log file for both legs (SSLKEYLOGFILE is used when unset)", func(c *Config) *string { return &c.KeyLog })
+	boolean("quiet", "quiet", "no line per connection on the terminal", func(c *Config) *bool { return &c.Quiet })
+	boolean("verbose", "verbose", "print the full offer and chains per connection", func(c *Config) *bool { return &c.Verbose })
+	duration("handshake-timeout", "handshake_timeout", "limit on reading the hello and each handshake", func(c *Config) *time.Duration { return &c.HandshakeTimeout })
+	return pf
+}
+
+// load parses args and returns the config file overridden by the flags set.
+func (pf *proxyFlags) load(args []string) (Config, error) {
+	if err := pf.fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if pf.fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (see tlslens --help)", pf.fs.Arg(0))
+	}
+	path, explicit := pf.config, pf.config != ""
+	if !explicit {
+		if dir, err := os.UserConfigDir(); err == nil {
+			path = filepath.Join(dir, "tlslens", "config.yaml")
+		}
+	}
+	c, err := loadConfig(path, explicit)
+	if err != nil {
+		return Config{}, err
+	}
+	pf.fs.Visit(func(f *flag.Flag) {
+		if apply, ok := pf.set[f.Name]; ok {
+			apply(&c)
+		}
+	})
+	return c, c.validate()
+}
+
+func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	pf := newProxyFlags(stderr)
+	cfg, err := pf.load(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	if err := checkExposure(cfg); err != nil {
+		return err
+	}
+	auth, err := openCA(cfg.CADir)
+	if err != nil {
+		return err
+	}
+	records, err := openRecords(cfg.Records, stdout)
+	if err != nil {
+		return err
+	}
+	defer records.Close()
+	opts := proxy.Options{
+		Authority:        auth,
+		Log:              log,
+		Records:          newRecordLogger(records),
+		Verify:           cfg.UpstreamVerify,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		DialTimeout:      cfg.DialTimeout,
+		IdleTimeout:      cfg.IdleTimeout,
+		MaxHelloSize:     cfg.MaxHelloSize,
+		ClientMinVersion: tlsVersions[cfg.ClientMinVersion],
+	}
+	if opts.UpstreamRoots, opts.UpstreamRootsName, err = upstreamRoots(cfg.UpstreamCA); err != nil {
+		return err
+	}
+	rules := make([]proxy.Rule, len(cfg.Policies))
+	for i, r := range cfg.Policies {
+		rules[i] = proxy.Rule{Match: r.Match, Action: proxy.Action(r.Action)}
+	}
+	if opts.Policy, err = proxy.Rules(rules); err != nil {
+		return err
+	}
+	keyLogPath := cfg.KeyLog
+	if keyLogPath == "" {
+		keyLogPath = os.Getenv("SSLKEYLOGFILE")
+	}
+	if keyLogPath != "" {
+		f, err := os.OpenFile(keyLogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("key_log: %w", err)
+		}
+		defer f.Close()
+		opts.KeyLog = f
+		log.WithField("path", keyLogPath).Warn("writing TLS session keys: anyone with this file can decrypt captured traffic")
+	}
+	if !cfg.Quiet && cfg.LogFormat != "json" {
+		if cfg.LogFormat == "text" || isTerminal(stderr) {
+			opts.Terminal = stderr
+			opts.TerminalColor = isTerminal(stderr)
+			opts.TerminalVerbose = cfg.Verbose
+		}
+	}
+	p, err := proxy.New(opts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
+		"ca_sha256": auth.Fingerprint()}).Info("tlslens listening")
+	err = p.Serve(ctx, ln)
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p.Shutdown(sctx)
+	return err
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func newLogger(cfg Config, stderr io.Writer) (*logrus.Logger, error) {
+	log := logrus.New()
+	log.Out = stderr
+	lvl, err := logrus.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("log_level: %w", err)
+	}
+	log.SetLevel(lvl)
+	if cfg.LogFormat == "json" || (cfg.LogFormat == "auto" && !isTerminal(stderr)) {
+		log.Formatter = &logrus.JSONFormatter{}
+	} else {
+		log.Formatter = &logrus.TextFormatter{FullTimestamp: true}
+	}
+	return log, nil
+}
+
+// newRecordLogger writes records as JSON Lines with millisecond UTC times.
+func newRecordLogger(w io.Writer) *logrus.Logger {
+	l := logrus.New()
+	l.Out = w
+	l.Formatter = &logrus.JSONFormatter{TimestampFormat: "2006-01-02T15:04:05.000Z07:00"}
+	return l
+}
+
+// checkExposure refuses to run an open proxy on a non-loopback address: an
+// open MITM proxy is a gift to attackers.
+func checkExposure(cfg Config) error {
+	host, _, _ := net.SplitHostPort(cfg.Listen)
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("listen: %s is reachable from other machines; tlslens refuses to run an open MITM proxy there. Listen on 127.0.0.1, or configure proxy authentication or an allow-list", cfg.Listen)
+}
+
+func openCA(dir string) (*ca.Authority, error) {
+	if dir == "" {
+		d, err := ca.DefaultDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	return ca.Open(ca.Options{Dir: dir})
+}
+
+func upstreamRoots(file string) (*x509.CertPool, string, error) {
+	if file == "" {
+		return nil, "system", nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, "", fmt.Errorf("upstream_ca: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, "", fmt.Errorf("upstream_ca: %s holds no PEM certificate", file)
+	}
+	return pool, "system+" + file, nil
+}
+
+// recordFile is where records go: stdout, or a file opened for appending
+// that can be reopened after log rotation. Safe for concurrent use.
+type recordFile struct {
+	mu   sync.Mutex
+	path string
+	w    io.Writer
+	f    *os.File
+}
+
+func openRecords(path string, stdout io.Writer) (*recordFile, error) {
+	r := &recordFile{path: path, w: stdout}
+	if path == "-" || path == "" {
+		return r, nil
+	}
+	return r, r.Reopen()
+}
+
+// Reopen closes and reopens the file, for log rotation (SIGHUP).
+func (r *recordFile) Reopen() error {
+	if r.path == "-" || r.path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("records: %w", err)
+	}
+	r.mu.Lock()
+	old := r.f
+	r.f, r.w = f, f
+	r.mu.Unlock()
+	if old != nil {
+		return old.Close()
+	}
+	return nil
+}
+
+func (r *recordFile) Write(b []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.w.Write(b)
+}
+
+func (r *recordFile) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.f != nil {
+		return r.f.Sync()
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package inspect
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+
+	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// TLS 1.3 cipher suites (RFC 8446 §B.4) whose records this package decrypts.
+const (
+	suiteAES128GCMSHA256        = 0x1301
+	suiteAES256GCMSHA384        = 0x1302
+	suiteCHACHA20POLY1305SHA256 = 0x1303
+)
+
+// isTLS13Suite reports whether suite is a TLS 1.3 cipher suite (RFC 8446
+// §B.4: TLS_AES_128_GCM_SHA256 through TLS_AES_128_CCM_8_SHA256).
+func isTLS13Suite(suite uint16) bool { return suite >= 0x1301 && suite <= 0x1305 }
+
+// suiteHash returns the hash of a TLS 1.3 suite, or nil for a suite this
+// package cannot decrypt.
+func suiteHash(suite uint16) func() hash.Hash {
+	switch suite {
+	case suiteAES128GCMSHA256, suiteCHACHA20POLY1305SHA256:
+		return sha256.New
+	case suiteAES256GCMSHA384:
+		return sha512.New384
+	}
+	return nil
+}
+
+// hkdfExpandLabel is HKDF-Expand-Label (RFC 8446 §7.1):
+//
+//	struct {
+//	    uint16 length = Length;
+//	    opaque label<7..255> = "tls13 " + Label;
+//	    opaque context<0..255> = Context;
+//	} HkdfLabel;
+func hkdfExpandLabel(h func() hash.Hash, secret []byte, label string, context []byte, length int) ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddUint16(uint16(length))
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddBytes([]byte("tls13 "))
+		b.AddBytes([]byte(label))
+	})
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddBytes(context)
+	})
+	info, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("inspect: HKDF label %q: %w", label, err)
+	}
+	return hkdf.Expand(h, secret, string(info), length)
+}
+
+// recordCipher opens the TLS 1.3 records of one direction under one traffic
+// secret. Its sequence number counts the records opened so far.
+type recordCipher struct {
+	suite  uint16
+	secret []byte
+	aead   cipher.AEAD
+	iv     []byte
+	seq    uint64
+}
+
+// newRecordCipher derives the traffic key and IV from a traffic secret
+// (RFC 8446 §7.3) for one of the suites 0x1301–0x1303.
+func newRecordCipher(suite uint16, secret []byte) (*recordCipher, error) {
+	h := suiteHash(suite)
+	if h == nil {
+		return nil, fmt.Errorf("inspect: cannot decrypt cipher suite %s", CipherSuiteName(suite))
+	}
+	if len(secret) != h().Size() {
+		return nil, fmt.Errorf("inspect: %d-byte traffic secret for %s, want %d", len(secret), CipherSuiteName(suite), h().Size())
+	}
+	keyLen := 16
+	if suite != suiteAES128GCMSHA256 {
+		keyLen = 32
+	}
+	key, err := hkdfExpandLabel(h, secret, "key", nil, keyLen)
+	if err != nil {
+		return nil, err
+	}
+	iv, err := hkdfExpandLabel(h, secret, "iv", nil, 12)
+	if err != nil {
+		return nil, err
+	}
+	var aead cipher.AEAD
+	if suite == suiteCHACHA20POLY1305SHA256 {
+		aead, err = chacha20poly1305.New(key)
+	} else {
+		var block cipher.Block
+		block, err = aes.NewCipher(key)
+		if err == nil {
+			aead, err = cipher.NewGCM(block)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inspect: traffic key: %w", err)
+	}
+	return &recordCipher{suite: suite, secret: secret, aead: aead, iv: iv}, nil
+}
+
+// next returns the cipher for the next generation of traffic secret after a
+// KeyUpdate (RFC 8446 §7.2):
+// application_traffic_secret_N+1 = HKDF-Expand-Label(secret_N, "traffic upd", "", Hash.length).
+func (c *recordCipher) next() (*recordCipher, error) {
+	h := suiteHash(c.suite)
+	secret, err := hkdfExpandLabel(h, c.secret, "traffic upd", nil, len(c.secret))
+	if err != nil {
+		return nil, err
+	}
+	return newRecordCipher(c.suite, secret)
+}
+
+// errDecrypt reports a record that did not authenticate under the key: a key
+// log for another connection, another key epoch, or corrupt bytes.
+var errDecrypt = errors.New("record did not decrypt")
+
+// open decrypts one TLSCiphertext (RFC 8446 §5.2) given its 5-byte header
+// and encrypted_record, and returns the inner content type and content with
+// the padding zeros stripped. The sequence number advances only on success.
+func (c *recordCipher) open(header, record []byte) (uint8, []byte, error) {
+	// RFC 8446 §5.3: the nonce is the 64-bit sequence number, left-padded
+	// with zeros to the IV length, XORed with the IV.
+	nonce := make([]byte, len(c.iv))
+	copy(nonce, c.iv)
+	var seq [8]byte
+	binary.BigEndian.PutUint64(seq[:], c.seq)
+	for i, b := range seq {
+		nonce[len(nonce)-8+i] ^= b
+	}
+	// RFC 8446 §5.2: additional_data = the record header.
+	plain, err := c.aead.Open(nil, nonce, record, header)
+	if err != nil {
+		return 0, nil, errDecrypt
+	}
+	c.seq++
+	// TLSInnerPlaintext: content || ContentType type || uint8 zeros[length_of_padding].
+	i := len(plain) - 1
+	for i >= 0 && plain[i] == 0 {
+		i--
+	}
+	if i < 0 {
+		return 0, nil, errors.New("decrypted record has no content type")
+	}
+	return plain[i], plain[:i], nil
+}

@@ -1,0 +1,191 @@
+// Command hellocap captures the ClientHello of a real TLS client for
+// inspect's golden tests. It listens on 127.0.0.1, runs the client against
+// that address, keeps every TLS record up to the end of the ClientHello
+// message, writes them to a file and closes the connection: the client then
+// fails its handshake, which is expected.
+//
+// Usage:
+//
+//	hellocap -out FILE [-timeout 60s] -- COMMAND [ARG...]
+//	hellocap -out FILE -go
+//
+// Each "{port}" in COMMAND and its arguments is replaced by the listening
+// port. With -go the client is crypto/tls itself, configured as net/http
+// configures it (SNI "localhost", ALPN h2 and http/1.1).
+//
+// The command runs in its own process group, which is killed once the hello
+// is captured or the timeout expires. Nothing but 127.0.0.1 is ever listened
+// on or dialled.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// maxHello bounds the bytes read before giving up: a ClientHello is at most
+// 2^24 bytes by its length field, real ones are a few kilobytes.
+const maxHello = 1 << 18
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "hellocap:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("hellocap", flag.ContinueOnError)
+	out := fs.String("out", "", "file to write the ClientHello's TLS records to")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for the client's hello")
+	goClient := fs.Bool("go", false, "use a crypto/tls client instead of COMMAND")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("-out is required")
+	}
+	if *goClient == (fs.NArg() > 0) {
+		return errors.New("give either -go or a COMMAND after --")
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+
+	stop := func() {}
+	if *goClient {
+		go goHandshake(ctx, ln.Addr().String())
+	} else {
+		stop, err = start(fs.Args(), port)
+		if err != nil {
+			return err
+		}
+	}
+	defer stop()
+
+	records, err := capture(ctx, ln)
+	ln.Close() // a client that retries is refused rather than left waiting
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, records, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "hellocap: wrote %d bytes to %s\n", len(records), *out)
+	return nil
+}
+
+// start runs the client command with {port} substituted, in a process group
+// of its own, and returns a function that ends that group.
+func start(argv []string, port string) (stop func(), err error) {
+	for i := range argv {
+		argv[i] = strings.ReplaceAll(argv[i], "{port}", port)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin = nil // /dev/null: gnutls-cli and openssl s_client would wait on a terminal
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait() // the client fails its handshake by design; its status says nothing
+		close(done)
+	}()
+	return func() {
+		// A browser keeps running after a failed load; give a command-line
+		// client a moment to exit by itself, then end the whole group.
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}, nil
+}
+
+// goHandshake is the -go client: crypto/tls with the configuration net/http
+// would use for https://localhost/. Its handshake fails when hellocap closes
+// the connection.
+func goHandshake(ctx context.Context, addr string) {
+	d := tls.Dialer{Config: &tls.Config{
+		ServerName: "localhost",
+		NextProtos: []string{"h2", "http/1.1"},
+	}}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err == nil {
+		c.Close()
+	}
+}
+
+// capture accepts one connection and returns its TLS records up to and
+// including the one that completes the ClientHello message.
+func capture(ctx context.Context, ln net.Listener) ([]byte, error) {
+	if d, ok := ctx.Deadline(); ok {
+		ln.(*net.TCPListener).SetDeadline(d)
+	}
+	c, err := ln.Accept()
+	if err != nil {
+		return nil, fmt.Errorf("waiting for the client: %w", err)
+	}
+	defer c.Close()
+	if d, ok := ctx.Deadline(); ok {
+		c.SetDeadline(d)
+	}
+	return readHello(c)
+}
+
+// readHello reads TLS handshake records (RFC 8446 §5.1) until the first
+// handshake message, which must be a ClientHello, is complete.
+func readHello(r io.Reader) ([]byte, error) {
+	var records, msg []byte
+	for {
+		var hdr [5]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return nil, fmt.Errorf("reading record header after %d bytes: %w", len(records), err)
+		}
+		if hdr[0] != 22 {
+			return nil, fmt.Errorf("record type %d after %d bytes, want handshake (22)", hdr[0], len(records))
+		}
+		n := int(hdr[3])<<8 | int(hdr[4])
+		if n == 0 || len(records)+5+n > maxHello {
+			return nil, fmt.Errorf("record length %d after %d bytes", n, len(records))
+		}
+		rec := make([]byte, 5+n)
+		copy(rec, hdr[:])
+		if _, err := io.ReadFull(r, rec[5:]); err != nil {
+			return nil, fmt.Errorf("reading record body: %w", err)
+		}
+		records = append(records, rec...)
+		msg = append(msg, rec[5:]...)
+		if len(msg) < 4 {
+			continue
+		}
+		if msg[0] != 1 {
+			return nil, fmt.Errorf("handshake message type %d, want client_hello (1)", msg[0])
+		}
+		if want := 4 + (int(msg[1])<<16 | int(msg[2])<<8 | int(msg[3])); len(msg) >= want {
+			return records, nil
+		}
+	}
+}

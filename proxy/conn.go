@@ -1,0 +1,173 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/sirupsen/logrus"
+)
+
+// acceptListener wraps each accepted connection in an acceptedConn, so the
+// CONNECT hijack gets the connection's id and accept time back.
+type acceptListener struct {
+	net.Listener
+}
+
+func (l *acceptListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &acceptedConn{Conn: c, id: newID(), accepted: time.Now()}, nil
+}
+
+// acceptedConn is a client's connection to the proxy listener.
+type acceptedConn struct {
+	net.Conn
+	id       string
+	accepted time.Time
+}
+
+// newID returns a ULID: sortable by time, unique per connection.
+func newID() string {
+	return ulid.MustNew(ulid.Now(), rand.Reader).String()
+}
+
+// recordingConn keeps the first bytes read from and written to a connection,
+// up to limit each, so the handshake can be parsed afterwards.
+type recordingConn struct {
+	net.Conn
+	limit int
+
+	mu      sync.Mutex
+	read    bytes.Buffer
+	written bytes.Buffer
+	stopped bool
+}
+
+func newRecordingConn(c net.Conn, limit int) *recordingConn {
+	return &recordingConn{Conn: c, limit: limit}
+}
+
+func (c *recordingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.mu.Lock()
+		if !c.stopped && c.read.Len() < c.limit {
+			c.read.Write(b[:min(n, c.limit-c.read.Len())])
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *recordingConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	if !c.stopped && c.written.Len() < c.limit {
+		c.written.Write(b[:min(len(b), c.limit-c.written.Len())])
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(b)
+}
+
+// stop ends recording and returns copies of what was read and written.
+func (c *recordingConn) stop() (read, written []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	read = bytes.Clone(c.read.Bytes())
+	written = bytes.Clone(c.written.Bytes())
+	c.read = bytes.Buffer{}
+	c.written = bytes.Buffer{}
+	return read, written
+}
+
+// snapshot returns copies of what was read and written so far.
+func (c *recordingConn) snapshot() (read, written []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.read.Bytes()), bytes.Clone(c.written.Bytes())
+}
+
+// prefixConn replays bytes already read from a connection before reading it
+// again, so crypto/tls sees the ClientHello the proxy has already consumed.
+type prefixConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func newPrefixConn(c net.Conn, prefix []byte) *prefixConn {
+	return &prefixConn{Conn: c, r: io.MultiReader(bytes.NewReader(prefix), c)}
+}
+
+func (c *prefixConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// chanListener is a net.Listener fed by the engine: each terminated client
+// connection is handed to the inner HTTP server through it.
+type chanListener struct {
+	ch     chan net.Conn
+	done   chan struct{}
+	closed sync.Once
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+var errListenerClosed = errors.New("proxy: listener closed")
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, errListenerClosed
+	}
+}
+
+// hand passes c to the inner server; false if the listener is closed.
+func (l *chanListener) hand(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.closed.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// newStdLogger adapts the logrus logger for net/http's ErrorLog, at debug
+// level: those lines (TLS handshake errors, hijacked-conn noise) duplicate
+// what the record says.
+func newStdLogger(l logrus.FieldLogger) *log.Logger {
+	return log.New(debugWriter{l}, "", 0)
+}
+
+type debugWriter struct{ l logrus.FieldLogger }
+
+func (w debugWriter) Write(b []byte) (int, error) {
+	w.l.Debug(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+// goproxyLogger adapts goproxy's Printf logger to logrus at debug level;
+// goproxy's Warnf prints even when not Verbose.
+type goproxyLogger struct{ l logrus.FieldLogger }
+
+func (g goproxyLogger) Printf(format string, v ...any) {
+	g.l.Debugf("goproxy: "+format, v...)
+}

@@ -1,0 +1,528 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/elazarl/goproxy"
+
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// session is one intercepted client connection and its upstream connection.
+type session struct {
+	id     string
+	target string // host:port from the CONNECT line
+	host   string // host of target, without port or brackets
+	sni    string
+	rec    *inspect.Record
+	hello  *inspect.ClientHello
+
+	// upstream is the connection dialled for this client, handed to the
+	// transport on its first dial; nil when the upstream failed.
+	upstream atomic.Pointer[tls.Conn]
+	upErr    error // why the upstream cannot be used; served as a 502
+	compat   bool  // the upstream needed the legacy-compatible offer
+	tr       *http.Transport
+	requests atomic.Int64
+	closed   sync.Once
+}
+
+// name is the host the client meant: its SNI, else the CONNECT host.
+func (s *session) name() string {
+	if s.sni != "" {
+		return s.sni
+	}
+	return s.host
+}
+
+func (s *session) close() {
+	s.closed.Do(func() {
+		if c := s.upstream.Swap(nil); c != nil {
+			c.Close()
+		}
+		if s.tr != nil {
+			s.tr.CloseIdleConnections()
+		}
+	})
+}
+
+// hijack takes over a CONNECT: goproxy hands us the accepted connection.
+func (p *Proxy) hijack(req *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
+	s := p.newSession(req, c)
+	if p.policy(s.host) == ActionDeny {
+		p.deny(c, s)
+		return
+	}
+	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		s.rec.Outcome = inspect.OutcomeClientHandshakeFailed
+		s.rec.Client.Error = "the client went away before the tunnel was established: " + err.Error()
+		p.emit(s.rec)
+		c.Close()
+		return
+	}
+	p.intercept(req.Context(), c, s)
+}
+
+func (p *Proxy) newSession(req *http.Request, c net.Conn) *session {
+	id := ""
+	if ac, ok := c.(*acceptedConn); ok {
+		id = ac.id
+	} else {
+		id = newID() // CONNECT over an HTTP/2 proxy listener: a stream, not a conn
+	}
+	target := req.URL.Host
+	host, port, err := net.SplitHostPort(target)
+	if err != nil { // no port: HTTPS by default
+		host, port = strings.Trim(target, "[]"), "443"
+		target = net.JoinHostPort(host, port)
+	}
+	return &session{
+		id:     id,
+		target: target,
+		host:   strings.ToLower(host),
+		rec: &inspect.Record{
+			Schema: inspect.Schema,
+			ID:     id,
+			Mode:   inspect.ModeMITM,
+			Target: target,
+			Client: &inspect.Side{Addr: c.RemoteAddr().String(), Local: c.LocalAddr().String()},
+		},
+	}
+}
+
+func (p *Proxy) policy(host string) Action {
+	if p.opts.Policy == nil || host == "" {
+		return ActionMITM
+	}
+	return p.opts.Policy(host)
+}
+
+// deny refuses a CONNECT with 403 and records it.
+func (p *Proxy) deny(c net.Conn, s *session) {
+	defer c.Close()
+	body := fmt.Sprintf("tlslens: connections to %s are denied by policy\n", s.target)
+	fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	s.rec.Outcome = inspect.OutcomeDenied
+	s.rec.Reason = "policy: deny"
+	s.rec.Client.Error = "denied by policy"
+	p.emit(s.rec)
+}
+
+// intercept runs DESIGN.md steps 2-6 on a client connection whose CONNECT has
+// been answered.
+func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
+	ctx = context.WithoutCancel(ctx) // the outer request's context ends with the hijack
+	c.SetDeadline(time.Now().Add(p.opts.HandshakeTimeout))
+	raw, hello, err := p.readClientHello(c)
+	if err != nil {
+		if errors.Is(err, inspect.ErrNotTLS) && len(raw) > 0 {
+			p.tunnel(ctx, c, s, raw, err)
+			return
+		}
+		s.rec.Outcome = inspect.OutcomeClientHandshakeFailed
+		s.rec.Client.Error = describeHelloErr(err, len(raw), p.opts.HandshakeTimeout)
+		p.emit(s.rec)
+		c.Close()
+		return
+	}
+	s.hello = hello
+	s.sni = strings.ToLower(strings.TrimSuffix(hello.SNI, "."))
+	s.rec.Client.Hello = hello.Hello()
+
+	upCtx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout+p.opts.HandshakeTimeout)
+	up, upErr := p.dialUpstream(upCtx, s)
+	cancel()
+	s.upErr = upErr
+	if up != nil {
+		s.upstream.Store(up)
+	}
+
+	dc, ok := p.handshakeClient(ctx, c, s, raw, up)
+	s.rec.Outcome = outcome(s, ok)
+	p.emit(s.rec)
+	if !ok {
+		s.close()
+		c.Close()
+		return
+	}
+	c.SetDeadline(time.Time{})
+	p.serve(ctx, dc, s)
+}
+
+// outcome is the one place a record's outcome is decided once both
+// handshakes are done or one has failed.
+func outcome(s *session, clientOK bool) inspect.Outcome {
+	if !clientOK && s.rec.Outcome != "" {
+		return s.rec.Outcome // set by the client handshake's classification
+	}
+	if s.upErr != nil {
+		var ue *upstreamError
+		if errors.As(s.upErr, &ue) {
+			return ue.outcome
+		}
+		return inspect.OutcomeUpstreamHandshakeFailed
+	}
+	if !clientOK {
+		return inspect.OutcomeClientHandshakeFailed
+	}
+	return inspect.OutcomeOK
+}
+
+// readClientHello reads TLS records from c until a whole ClientHello is in,
+// and returns every byte read and the parsed hello. On error the bytes read so
+// far are returned, so a non-TLS client's bytes can still be relayed.
+func (p *Proxy) readClientHello(c net.Conn) ([]byte, *inspect.ClientHello, error) {
+	buf := make([]byte, 0, 2048)
+	chunk := make([]byte, 4096)
+	for {
+		n, err := c.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		if n > 0 {
+			switch done, ferr := helloComplete(buf); {
+			case ferr != nil:
+				_, perr := inspect.ParseClientHello(buf)
+				if perr == nil {
+					perr = ferr
+				}
+				return buf, nil, perr
+			case done:
+				h, perr := inspect.ParseClientHello(buf)
+				return buf, h, perr
+			}
+			if len(buf) > p.opts.MaxHelloSize {
+				return buf, nil, &helloTooLargeError{limit: p.opts.MaxHelloSize}
+			}
+		}
+		if err != nil {
+			if len(buf) > 0 {
+				_, perr := inspect.ParseClientHello(buf)
+				if perr != nil && !errors.Is(perr, inspect.ErrTruncated) {
+					return buf, nil, perr
+				}
+			}
+			return buf, nil, &helloReadError{err: err, got: len(buf)}
+		}
+	}
+}
+
+// helloComplete walks the TLS record framing of b (RFC 8446 §5.1) and reports
+// whether the first handshake message is complete. A record that is not a
+// handshake record is an error; the parser then says what the bytes were.
+func helloComplete(b []byte) (bool, error) {
+	var hs []byte
+	for len(b) >= 5 {
+		if b[0] != 22 {
+			return false, inspect.ErrNotTLS
+		}
+		n := int(b[3])<<8 | int(b[4])
+		if len(b) < 5+n {
+			hs = append(hs, b[5:]...)
+			break
+		}
+		hs = append(hs, b[5:5+n]...)
+		b = b[5+n:]
+		if len(hs) >= 4 && len(hs) >= 4+(int(hs[1])<<16|int(hs[2])<<8|int(hs[3])) {
+			return true, nil
+		}
+	}
+	if len(b) > 0 && b[0] != 22 {
+		return false, inspect.ErrNotTLS
+	}
+	return false, nil
+}
+
+type helloTooLargeError struct{ limit int }
+
+func (e *helloTooLargeError) Error() string {
+	return fmt.Sprintf("proxy: ClientHello larger than %d bytes", e.limit)
+}
+
+type helloReadError struct {
+	err error
+	got int
+}
+
+func (e *helloReadError) Error() string {
+	return fmt.Sprintf("proxy: reading ClientHello (%d bytes read): %v", e.got, e.err)
+}
+
+func (e *helloReadError) Unwrap() error { return e.err }
+
+func describeHelloErr(err error, n int, timeout time.Duration) string {
+	var tooLarge *helloTooLargeError
+	var ne net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		return fmt.Sprintf("the client's ClientHello exceeds %d bytes; raise max_hello_size if this client is legitimate", tooLarge.limit)
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Sprintf("the client sent no complete ClientHello within %s (%d bytes received): it stalled or is not speaking TLS", timeout, n)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		if n == 0 {
+			return "the client closed the tunnel without sending anything"
+		}
+		return fmt.Sprintf("the client closed the connection in the middle of its ClientHello (%d bytes received)", n)
+	case errors.Is(err, inspect.ErrTruncated):
+		return fmt.Sprintf("the client's ClientHello is truncated (%d bytes received)", n)
+	}
+	return "the client's ClientHello could not be read: " + err.Error()
+}
+
+// tunnel relays a client that did not speak TLS after CONNECT to the target,
+// after recording it as not_tls.
+func (p *Proxy) tunnel(ctx context.Context, c net.Conn, s *session, first []byte, why error) {
+	s.rec.Mode = inspect.ModeTunnel
+	s.rec.Outcome = inspect.OutcomeNotTLS
+	s.rec.Client.Error = fmt.Sprintf("the client did not start a TLS handshake (%v); first bytes %q", why, preview(first))
+	start := time.Now()
+	dctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
+	up, err := p.opts.Dial(dctx, "tcp", s.target)
+	cancel()
+	s.rec.Upstream = &inspect.Side{DurationMS: msSince(start)}
+	if err != nil {
+		s.rec.Upstream.Error = describeDialErr(s.target, err, p.opts.DialTimeout)
+		p.emit(s.rec)
+		c.Close()
+		return
+	}
+	s.rec.Upstream.Addr, s.rec.Upstream.Local = up.RemoteAddr().String(), up.LocalAddr().String()
+	p.emit(s.rec)
+	c.SetDeadline(time.Time{})
+	if _, err := up.Write(first); err != nil {
+		up.Close()
+		c.Close()
+		return
+	}
+	p.relay(c, up)
+}
+
+func preview(b []byte) []byte {
+	if len(b) > 16 {
+		return b[:16]
+	}
+	return b
+}
+
+func msSince(t time.Time) float64 {
+	return float64(time.Since(t).Microseconds()) / 1000
+}
+
+// handshakeClient finishes the client's handshake with a leaf for its SNI,
+// replaying the ClientHello already read. It fills the record's client side
+// and, on failure, its outcome.
+func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hello []byte, up *tls.Conn) (*tls.Conn, bool) {
+	side := s.rec.Client
+	start := time.Now()
+	leaf, err := p.opts.Authority.Leaf(s.name())
+	if err != nil {
+		s.rec.Outcome = inspect.OutcomeClientHandshakeFailed
+		side.Error = fmt.Sprintf("minting a certificate for %q: %v", s.name(), err)
+		return nil, false
+	}
+	rc := newRecordingConn(c, 256<<10)
+	var keys keyLog
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{*leaf},
+		NextProtos:   clientALPN(s.hello, up),
+		MinVersion:   p.opts.ClientMinVersion,
+		CipherSuites: allSuites(),
+		KeyLogWriter: io.MultiWriter(&keys, keyLogFunc(p.writeKeyLog)),
+	}
+	dc := tls.Server(newPrefixConn(rc, hello), cfg)
+	hctx, cancel := context.WithTimeout(ctx, p.opts.HandshakeTimeout)
+	err = dc.HandshakeContext(hctx)
+	cancel()
+	side.DurationMS = msSince(start)
+	read, written := rc.stop()
+	side.Chain = inspect.Chain([]*x509.Certificate{leaf.Leaf, p.opts.Authority.Certificate()})
+
+	st := dc.ConnectionState()
+	flight, _ := inspect.ParseServerFlight(written, keys.Bytes())
+	if flight != nil {
+		if flight.ServerHello != nil {
+			side.ServerHello = flight.ServerHello.ServerHello()
+			if flight.HelloRetry != nil {
+				side.ServerHello.HelloRetry = true
+			}
+		}
+		side.KeyExchange = flight.KeyExchange
+	}
+	suite := st.CipherSuite
+	if suite == 0 && flight != nil && flight.ServerHello != nil {
+		suite = flight.ServerHello.CipherSuite
+	}
+	cf, _ := inspect.ParseClientFlight(read, suite, keys.Bytes())
+	if cf != nil && len(cf.Certificates) > 0 {
+		if certs, _ := inspect.ParseChain(cf.Certificates); len(certs) > 0 {
+			cc := inspect.Certificate(certs[0])
+			side.ClientCertificate = &cc
+		}
+	}
+	if err == nil {
+		side.Negotiated = negotiated(st)
+		return dc, true
+	}
+	alert := ""
+	if cf != nil {
+		alert = cf.Alert
+	}
+	if alert == "" {
+		alert = remoteAlert(err)
+	}
+	side.Alert = alert
+	s.rec.Outcome, side.Error = classifyClientErr(err, alert, len(written) > 0, p.opts.HandshakeTimeout)
+	return nil, false
+}
+
+// certRejectAlerts are the alerts a client sends when it does not accept the
+// server's certificate (RFC 8446 §6.2).
+var certRejectAlerts = map[string]bool{
+	"bad_certificate": true, "unsupported_certificate": true, "certificate_revoked": true,
+	"certificate_expired": true, "certificate_unknown": true, "unknown_ca": true,
+	"access_denied": true,
+}
+
+func classifyClientErr(err error, alert string, sentFlight bool, timeout time.Duration) (inspect.Outcome, string) {
+	var ne net.Error
+	switch {
+	case certRejectAlerts[alert]:
+		return inspect.OutcomeClientRejectedCertificate, fmt.Sprintf(
+			"the client rejected tlslens's certificate (alert %s): install the tlslens CA in the client's trust store; if it is installed, the app pins its certificate: add the host to passthrough", alert)
+	case alert != "":
+		return inspect.OutcomeClientHandshakeFailed, fmt.Sprintf("the client aborted the handshake with alert %s", alert)
+	case errors.As(err, &ne) && ne.Timeout():
+		return inspect.OutcomeClientHandshakeFailed, fmt.Sprintf("the client stalled: the handshake did not finish within %s", timeout)
+	case sentFlight && isClosed(err):
+		return inspect.OutcomeClientRejectedCertificate,
+			"the client closed the connection after receiving tlslens's certificate, without an alert: it likely does not trust the tlslens CA, or pins the server's certificate (add the host to passthrough)"
+	}
+	return inspect.OutcomeClientHandshakeFailed, "the client handshake failed: " + err.Error()
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, errConnReset)
+}
+
+// alertByText maps crypto/tls's alert messages back to their codes, built
+// from crypto/tls's own table (tls.AlertError), so nothing is matched by hand.
+var alertByText = func() map[string]uint8 {
+	m := make(map[string]uint8, 256)
+	for i := 0; i < 256; i++ {
+		m[tls.AlertError(i).Error()] = uint8(i)
+	}
+	return m
+}()
+
+// remoteAlert names the alert a peer sent, from crypto/tls's "remote error".
+func remoteAlert(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "remote error" && oe.Err != nil {
+		if code, ok := alertByText[oe.Err.Error()]; ok {
+			return inspect.AlertName(code)
+		}
+	}
+	return ""
+}
+
+// clientALPN is the protocol list offered to the client: the one the server
+// chose, so both legs speak the same protocol (ALPN mirroring). With no
+// upstream, HTTP/1.1 (for the 502 page) when the client offers it.
+func clientALPN(h *inspect.ClientHello, up *tls.Conn) []string {
+	if up != nil {
+		if proto := up.ConnectionState().NegotiatedProtocol; proto != "" {
+			return []string{proto}
+		}
+		return nil
+	}
+	for _, proto := range h.ALPN {
+		if proto == "http/1.1" || proto == "h2" {
+			return []string{proto}
+		}
+	}
+	return nil
+}
+
+// allSuites is every TLS 1.0-1.2 suite crypto/tls implements, so old clients
+// can be observed; crypto/tls still prefers the secure ones.
+func allSuites() []uint16 {
+	var ids []uint16
+	for _, cs := range tls.CipherSuites() {
+		ids = append(ids, cs.ID)
+	}
+	for _, cs := range tls.InsecureCipherSuites() {
+		ids = append(ids, cs.ID)
+	}
+	return ids
+}
+
+func negotiated(st tls.ConnectionState) *inspect.Negotiated {
+	n := &inspect.Negotiated{
+		Version:     inspect.VersionName(st.Version),
+		CipherSuite: inspect.CipherSuiteName(st.CipherSuite),
+		ALPN:        st.NegotiatedProtocol,
+		Resumed:     st.DidResume,
+		HelloRetry:  st.HelloRetryRequest,
+		ECH:         st.ECHAccepted,
+	}
+	if st.CurveID != 0 {
+		n.Group = inspect.GroupName(uint16(st.CurveID))
+	}
+	return n
+}
+
+// keyLog collects one connection's NSS key log lines.
+type keyLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (k *keyLog) Write(b []byte) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.buf.Write(b)
+}
+
+func (k *keyLog) Bytes() []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return bytes.Clone(k.buf.Bytes())
+}
+
+type keyLogFunc func([]byte)
+
+func (f keyLogFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
+
+// portOf returns the numeric port of a host:port, or 0.
+func portOf(target string) int {
+	_, port, _ := net.SplitHostPort(target)
+	n, _ := strconv.Atoi(port)
+	return n
+}
+
+// verifyChain verifies an upstream chain for name (a DNS name or an IP).
+func verifyChain(certs []*x509.Certificate, name string, roots *x509.CertPool, now time.Time) error {
+	if len(certs) == 0 {
+		return errors.New("the server sent no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	_, err := certs[0].Verify(x509.VerifyOptions{
+		Roots: roots, Intermediates: inter, DNSName: name, CurrentTime: now,
+	})
+	return err
+}

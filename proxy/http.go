@@ -1,0 +1,270 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elazarl/goproxy"
+)
+
+// newGoproxy builds the front: CONNECTs are hijacked by the engine, and every
+// request, plain or intercepted, passes through goproxy's request hooks.
+func (p *Proxy) newGoproxy() *goproxy.ProxyHttpServer {
+	gp := goproxy.NewProxyHttpServer()
+	gp.Logger = goproxyLogger{p.log}
+	gp.Tr = &http.Transport{
+		Proxy:                 nil, // never chain to HTTP(S)_PROXY silently
+		DialContext:           p.opts.Dial,
+		TLSClientConfig:       &tls.Config{RootCAs: p.opts.UpstreamRoots},
+		TLSHandshakeTimeout:   p.opts.HandshakeTimeout,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	gp.NonproxyHandler = http.HandlerFunc(p.serveDirect)
+	gp.OnRequest().HijackConnect(p.hijack)
+	gp.OnRequest().DoFunc(p.route)
+	gp.OnResponse().DoFunc(func(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Response {
+		if resp == nil && ctx.Error != nil {
+			return errorResponse(ctx.Req, http.StatusBadGateway, "tlslens could not get a response from the upstream server",
+				ctx.Error.Error(), sessionFrom(ctx.Req.Context()))
+		}
+		return resp
+	})
+	return gp
+}
+
+// route sends an intercepted request over its client connection's own
+// upstream, and applies the host policy to plain HTTP requests.
+func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+	if s := sessionFrom(r.Context()); s != nil {
+		ctx.UserData = s
+		ctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
+			return s.tr.RoundTrip(req)
+		})
+		return r, nil
+	}
+	if p.policy(strings.ToLower(r.URL.Hostname())) == ActionDeny {
+		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, nil)
+	}
+	return r, nil
+}
+
+// serveDirect answers requests addressed to the proxy itself.
+func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "tlslens is an HTTP(S) proxy: set it as your proxy (http://"+r.Host+")", http.StatusBadRequest)
+}
+
+type sessionKey struct{}
+
+func sessionFrom(ctx context.Context) *session {
+	s, _ := ctx.Value(sessionKey{}).(*session)
+	return s
+}
+
+func (p *Proxy) connContext(ctx context.Context, c net.Conn) context.Context {
+	if s, ok := p.conns.Load(c); ok {
+		return context.WithValue(ctx, sessionKey{}, s)
+	}
+	return ctx
+}
+
+func (p *Proxy) connState(c net.Conn, st http.ConnState) {
+	if st != http.StateClosed && st != http.StateHijacked {
+		return
+	}
+	v, ok := p.conns.LoadAndDelete(c)
+	if !ok {
+		return
+	}
+	s := v.(*session)
+	if st == http.StateClosed {
+		s.close()
+	}
+	if s.requests.Load() == 0 && s.upErr == nil {
+		p.log.WithField("id", s.id).WithField("target", s.target).Warn(
+			"client closed without sending a request after a successful handshake: the app may pin its certificate after the handshake")
+	}
+}
+
+// serve runs a terminated client connection: HTTP through the inner server,
+// anything else relayed to the upstream as decrypted bytes.
+func (p *Proxy) serve(ctx context.Context, dc *tls.Conn, s *session) {
+	s.tr = p.transport(s)
+	proto := dc.ConnectionState().NegotiatedProtocol
+	var conn net.Conn = dc
+	switch {
+	case proto == "h2" || proto == "http/1.1":
+	case proto != "" || nonHTTPPorts[portOf(s.target)]:
+		p.relayTLS(dc, s)
+		return
+	default:
+		// No ALPN on a port that may be HTTP: look at what the client sends.
+		br := bufio.NewReader(dc)
+		dc.SetReadDeadline(time.Now().Add(sniffTimeout))
+		first, _ := br.Peek(8)
+		dc.SetReadDeadline(time.Time{})
+		conn = &bufferedConn{Conn: dc, r: br}
+		if !looksLikeHTTP(first) {
+			p.relayTLS(conn, s)
+			return
+		}
+	}
+	p.conns.Store(conn, s)
+	if !p.ln.hand(conn) {
+		p.conns.Delete(conn)
+		s.close()
+		conn.Close()
+	}
+}
+
+// sniffTimeout is how long a client without ALPN gets to speak first before
+// the connection is treated as a server-first protocol and relayed.
+const sniffTimeout = 2 * time.Second
+
+// nonHTTPPorts are TLS ports of server-first or non-HTTP protocols, relayed
+// without waiting for the client to speak.
+var nonHTTPPorts = map[int]bool{465: true, 563: true, 636: true, 853: true, 990: true, 992: true,
+	993: true, 994: true, 995: true, 5061: true, 5223: true, 6697: true, 8883: true}
+
+func looksLikeHTTP(b []byte) bool {
+	i := 0
+	for i < len(b) && b[i] >= 'A' && b[i] <= 'Z' {
+		i++
+	}
+	return i >= 3 && i < len(b) && b[i] == ' '
+}
+
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// relayTLS copies decrypted bytes between the client and its upstream.
+func (p *Proxy) relayTLS(client net.Conn, s *session) {
+	up := s.upstream.Swap(nil)
+	if up == nil {
+		client.Close()
+		return
+	}
+	p.relay(client, up)
+}
+
+// relay copies bytes both ways until both directions end or the connection
+// is idle for IdleTimeout, then closes both.
+func (p *Proxy) relay(a, b net.Conn) {
+	var wg sync.WaitGroup
+	cp := func(dst, src net.Conn) {
+		defer wg.Done()
+		io.Copy(dst, &idleReader{Conn: src, idle: p.opts.IdleTimeout})
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		} else {
+			dst.Close()
+		}
+	}
+	wg.Add(2)
+	go cp(a, b)
+	go cp(b, a)
+	wg.Wait()
+	a.Close()
+	b.Close()
+}
+
+// idleReader extends the read deadline before every read.
+type idleReader struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (r *idleReader) Read(b []byte) (int, error) {
+	r.Conn.SetReadDeadline(time.Now().Add(r.idle))
+	return r.Conn.Read(b)
+}
+
+// transport is the HTTP transport private to one client connection: its first
+// dial is the upstream connection already made, so one client connection maps
+// to one upstream connection.
+func (p *Proxy) transport(s *session) *http.Transport {
+	return &http.Transport{
+		Proxy: nil,
+		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			if c := s.upstream.Swap(nil); c != nil {
+				return c, nil
+			}
+			return p.redial(ctx, s)
+		},
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   1,
+		IdleConnTimeout:       p.opts.IdleTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// serveIntercepted handles one request from a terminated client connection.
+func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r.Context())
+	if s == nil {
+		http.Error(w, "tlslens: request on an unknown connection", http.StatusInternalServerError)
+		return
+	}
+	s.requests.Add(1)
+	if s.upErr != nil {
+		writeError(w, r, http.StatusBadGateway, "tlslens could not connect securely to "+s.target, s.upErr.Error(), s)
+		return
+	}
+	if host := hostOnly(r.Host); host != "" && host != s.name() && host != s.host {
+		// One client connection is one upstream connection: a request for
+		// another host (HTTP/2 coalescing, domain fronting) must open its own.
+		writeError(w, r, http.StatusMisdirectedRequest, "this connection is for "+s.name(),
+			fmt.Sprintf("the request is for %s; open a new connection for it", r.Host), s)
+		return
+	}
+	r.URL.Scheme, r.URL.Host = "https", s.target
+	p.gp.ServeHTTP(w, r)
+}
+
+func hostOnly(hostport string) string {
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		h = hostport
+	}
+	return strings.ToLower(strings.TrimSuffix(strings.Trim(h, "[]"), "."))
+}
+
+// errorPage is the body of the proxy's own error responses.
+func errorPage(status int, title, detail string, s *session) string {
+	id := ""
+	if s != nil {
+		id = "<p>Connection id: <code>" + html.EscapeString(s.id) + "</code> (search the records for it)</p>"
+	}
+	return fmt.Sprintf(`<!doctype html><meta charset="utf-8"><title>%d %s</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:46em;margin:3em auto;padding:0 1em}code{background:#eee;padding:0 .2em}</style>
+<h1>%d %s</h1><p><strong>%s</strong></p><p>%s</p>%s<p><small>tlslens</small></p>
+`, status, http.StatusText(status), status, http.StatusText(status), html.EscapeString(title), html.EscapeString(detail), id)
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, status int, title, detail string, s *session) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	io.WriteString(w, errorPage(status, title, detail, s))
+}
+
+func errorResponse(r *http.Request, status int, title, detail string, s *session) *http.Response {
+	resp := goproxy.NewResponse(r, "text/html; charset=utf-8", status, errorPage(status, title, detail, s))
+	resp.Header.Set("Cache-Control", "no-store")
+	return resp
+}

@@ -1,0 +1,223 @@
+// Package proxy owns tlslens's connections: the goproxy front (CONNECT, plain
+// HTTP, policies), the interception engine that pairs one client connection
+// with one upstream connection, passthrough and relaying, and the one call that
+// writes each connection's handshake record.
+//
+// It calls package ca for leaf certificates and package inspect for every fact
+// about the bytes; it parses nothing and signs nothing itself.
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/elazarl/goproxy"
+	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/ca"
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// Verification policies for upstream certificates.
+const (
+	VerifyStrict = "strict" // a chain that fails verification is not used: the client gets a 502
+	VerifyLog    = "log"    // record the failure, a critical finding, and carry on
+)
+
+// Options configures a Proxy. The zero value of each field is documented; only
+// Authority is required.
+type Options struct {
+	// Authority mints the leaves presented to clients. Required.
+	Authority *ca.Authority
+	// Log receives operational logs (start-up, errors), each with the
+	// connection id. Nil discards them.
+	Log logrus.FieldLogger
+	// Records receives one "handshake" entry per connection (shared/RECORD.md).
+	// Nil discards them.
+	Records logrus.FieldLogger
+	// OnRecord, if set, is called with each record after it is written (the
+	// terminal line, metrics). It must not keep or modify the record.
+	OnRecord func(*inspect.Record)
+
+	// Terminal, if set, gets a human line per connection; TerminalColor adds
+	// ANSI colours and TerminalVerbose the full offer and chains.
+	Terminal        io.Writer
+	TerminalColor   bool
+	TerminalVerbose bool
+
+	// UpstreamRoots verifies upstream chains; nil means the system roots.
+	UpstreamRoots *x509.CertPool
+	// UpstreamRootsName names UpstreamRoots in records; "" means "system".
+	UpstreamRootsName string
+	// Verify is VerifyStrict ("" means strict) or VerifyLog.
+	Verify string
+
+	// HandshakeTimeout bounds reading the ClientHello and each handshake; 0 means 10s.
+	HandshakeTimeout time.Duration
+	// DialTimeout bounds the TCP dial upstream; 0 means 10s.
+	DialTimeout time.Duration
+	// IdleTimeout closes intercepted connections idle this long; 0 means 5m.
+	IdleTimeout time.Duration
+	// MaxHelloSize caps the bytes read for a ClientHello; 0 means 64 KiB.
+	MaxHelloSize int
+	// ClientMinVersion is the lowest TLS version accepted from clients; 0 means TLS 1.0.
+	ClientMinVersion uint16
+
+	// Policy decides, per CONNECT, what to do with a target; nil means
+	// everything is intercepted.
+	Policy func(host string) Action
+	// KeyLog, if set, receives NSS key log lines for both legs of every
+	// connection (SSLKEYLOGFILE format). Safe to share; writes are serialised.
+	KeyLog io.Writer
+
+	// ClientCertificate returns the client certificate to present when the
+	// server named host asks for one (mTLS); nil, or a nil result, sends none.
+	ClientCertificate func(host string) *tls.Certificate
+
+	// Dial opens upstream TCP connections; nil means a net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// An Action is what a policy does with a target.
+type Action string
+
+// Policy actions.
+const (
+	ActionMITM        Action = "mitm"
+	ActionPassthrough Action = "passthrough"
+	ActionDeny        Action = "deny"
+)
+
+// A Proxy is an intercepting HTTP(S) proxy. It is an http.Handler for the
+// outer (proxy) listener; Serve runs it on a listener. Safe for concurrent use.
+type Proxy struct {
+	opts  Options
+	log   logrus.FieldLogger
+	recs  logrus.FieldLogger
+	gp    *goproxy.ProxyHttpServer
+	inner *http.Server
+	ln    *chanListener
+
+	keyLogMu sync.Mutex
+	termMu   sync.Mutex
+	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
+}
+
+// New returns a Proxy. It starts no goroutine until Serve.
+func New(opts Options) (*Proxy, error) {
+	if opts.Authority == nil {
+		return nil, errors.New("proxy: Options.Authority is required")
+	}
+	switch opts.Verify {
+	case "":
+		opts.Verify = VerifyStrict
+	case VerifyStrict, VerifyLog:
+	default:
+		return nil, fmt.Errorf("proxy: unknown verify policy %q (want %q or %q)", opts.Verify, VerifyStrict, VerifyLog)
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 10 * time.Second
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 5 * time.Minute
+	}
+	if opts.MaxHelloSize <= 0 {
+		opts.MaxHelloSize = 64 << 10
+	}
+	if opts.ClientMinVersion == 0 {
+		opts.ClientMinVersion = tls.VersionTLS10
+	}
+	if opts.UpstreamRootsName == "" {
+		opts.UpstreamRootsName = "system"
+	}
+	if opts.Dial == nil {
+		d := &net.Dialer{Timeout: opts.DialTimeout}
+		opts.Dial = d.DialContext
+	}
+	p := &Proxy{opts: opts, log: opts.Log, recs: opts.Records}
+	if p.log == nil {
+		p.log = discardLogger()
+	}
+	if p.recs == nil {
+		p.recs = discardLogger()
+	}
+	p.ln = newChanListener()
+	p.gp = p.newGoproxy()
+	p.inner = &http.Server{
+		Handler:           http.HandlerFunc(p.serveIntercepted),
+		ConnContext:       p.connContext,
+		ConnState:         p.connState,
+		ReadHeaderTimeout: opts.HandshakeTimeout,
+		IdleTimeout:       opts.IdleTimeout,
+		ErrorLog:          newStdLogger(p.log),
+	}
+	return p, nil
+}
+
+func discardLogger() logrus.FieldLogger {
+	l := logrus.New()
+	l.Out = io.Discard
+	return l
+}
+
+// ServeHTTP serves the outer proxy protocol: CONNECT and absolute-form requests.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.gp.ServeHTTP(w, r) }
+
+// Serve accepts proxy connections on ln until ctx is done or ln fails. On
+// return the listener is closed; connections already intercepted keep running
+// until Shutdown or Close.
+func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+	outer := &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: p.opts.HandshakeTimeout,
+		IdleTimeout:       p.opts.IdleTimeout,
+		ErrorLog:          newStdLogger(p.log),
+	}
+	innerDone := make(chan struct{})
+	go func() {
+		defer close(innerDone)
+		p.inner.Serve(p.ln) // returns when p.ln is closed
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- outer.Serve(&acceptListener{Listener: ln}) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		outer.Shutdown(sctx)
+		p.ln.Close()
+		<-innerDone
+		return nil
+	case err := <-errc:
+		p.ln.Close()
+		<-innerDone
+		return err
+	}
+}
+
+// Shutdown stops the intercepted connections' server gracefully: idle
+// connections close now, active ones when their requests finish, until ctx ends.
+func (p *Proxy) Shutdown(ctx context.Context) error { return p.inner.Shutdown(ctx) }
+
+// Close closes every intercepted connection now.
+func (p *Proxy) Close() error { return p.inner.Close() }
+
+func (p *Proxy) writeKeyLog(b []byte) {
+	if p.opts.KeyLog == nil {
+		return
+	}
+	p.keyLogMu.Lock()
+	defer p.keyLogMu.Unlock()
+	p.opts.KeyLog.Write(b)
+}

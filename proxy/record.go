@@ -1,0 +1,41 @@
+package proxy
+
+import (
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// emit writes a connection's record: the only place records are written, once
+// per accepted connection, as soon as both handshakes are done or one failed.
+func (p *Proxy) emit(r *inspect.Record) {
+	r.Findings = inspect.Findings(r, time.Now())
+	if r.Findings == nil {
+		r.Findings = []inspect.Finding{} // "findings": [] rather than null
+	}
+	f := logrus.Fields{"schema": r.Schema, "id": r.ID, "mode": r.Mode,
+		"target": r.Target, "outcome": r.Outcome, "client": r.Client, "findings": r.Findings}
+	if r.Upstream != nil { // absent when never dialled
+		f["upstream"] = r.Upstream
+	}
+	if r.Reason != "" {
+		f["reason"] = r.Reason
+	}
+	p.recs.WithFields(f).Info("handshake")
+	if p.opts.Terminal != nil {
+		line := formatLine(r, p.opts.TerminalColor)
+		if p.opts.TerminalVerbose {
+			line = formatVerbose(r, p.opts.TerminalColor)
+		}
+		p.termMu.Lock()
+		io.WriteString(p.opts.Terminal, strings.TrimRight(line, "\n")+"\n")
+		p.termMu.Unlock()
+	}
+	if p.opts.OnRecord != nil {
+		p.opts.OnRecord(r)
+	}
+}
