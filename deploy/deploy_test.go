@@ -113,6 +113,18 @@ func loopback(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
+// val formats *p for a message: "unset" when p is nil, integers in octal
+// too (file modes).
+func val[T any](p *T) string {
+	if p == nil {
+		return "unset"
+	}
+	if n, ok := any(*p).(int32); ok {
+		return fmt.Sprintf("%d (%#o)", n, n)
+	}
+	return fmt.Sprint(*p)
+}
+
 // port returns addr's port, failing the test if it has none.
 func port(t *testing.T, addr string) int {
 	t.Helper()
@@ -457,7 +469,7 @@ func TestDeployment(t *testing.T) {
 			t.Errorf("pod seccompProfile = %+v, want RuntimeDefault", psc.SeccompProfile)
 		}
 		if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
-			t.Errorf("automountServiceAccountToken = %v, want false: tlslens never calls the API", spec.AutomountServiceAccountToken)
+			t.Errorf("automountServiceAccountToken = %v, want false: tlslens never calls the API", val(spec.AutomountServiceAccountToken))
 		}
 		for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
 			sc := c.SecurityContext
@@ -465,13 +477,13 @@ func TestDeployment(t *testing.T) {
 			case sc == nil:
 				t.Errorf("container %s has no securityContext", c.Name)
 			case sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot:
-				t.Errorf("container %s: runAsNonRoot = %v, want true", c.Name, sc.RunAsNonRoot)
+				t.Errorf("container %s: runAsNonRoot = %v, want true", c.Name, val(sc.RunAsNonRoot))
 			case sc.RunAsUser != nil && *sc.RunAsUser == 0:
 				t.Errorf("container %s: runAsUser = 0", c.Name)
 			case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
-				t.Errorf("container %s: readOnlyRootFilesystem = %v, want true", c.Name, sc.ReadOnlyRootFilesystem)
+				t.Errorf("container %s: readOnlyRootFilesystem = %v, want true", c.Name, val(sc.ReadOnlyRootFilesystem))
 			case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
-				t.Errorf("container %s: allowPrivilegeEscalation = %v, want false", c.Name, sc.AllowPrivilegeEscalation)
+				t.Errorf("container %s: allowPrivilegeEscalation = %v, want false", c.Name, val(sc.AllowPrivilegeEscalation))
 			case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0:
 				t.Errorf("container %s: capabilities = %+v, want drop [ALL] and no add", c.Name, sc.Capabilities)
 			}
@@ -509,7 +521,7 @@ func TestDeployment(t *testing.T) {
 			t.Fatalf("volume ca-secret = %+v, want Secret tlslens-ca", secret.VolumeSource)
 		}
 		if dm := secret.Secret.DefaultMode; dm == nil || *dm != 0o400 {
-			t.Errorf("Secret tlslens-ca defaultMode = %v, want 0400", dm)
+			t.Errorf("Secret tlslens-ca defaultMode = %s, want 0400", val(dm))
 		}
 		var keys []string
 		for _, it := range secret.Secret.Items {
@@ -688,7 +700,7 @@ func TestPodDisruptionBudget(t *testing.T) {
 		t.Fatalf("maxUnavailable = %v, want a count of at least 1 (0 blocks node drains)", mu)
 	}
 	if min := m.hpa.Spec.MinReplicas; min == nil || *min <= mu.IntVal {
-		t.Errorf("HPA minReplicas %v <= PDB maxUnavailable %d: a drain could take every replica", min, mu.IntVal)
+		t.Errorf("HPA minReplicas %v <= PDB maxUnavailable %d: a drain could take every replica", val(min), mu.IntVal)
 	}
 }
 
@@ -700,7 +712,7 @@ func TestHorizontalPodAutoscaler(t *testing.T) {
 		t.Errorf("scaleTargetRef = %+v, want apps/v1 Deployment %s", ref, m.deployment.Name)
 	}
 	if h.MinReplicas == nil || *h.MinReplicas < 2 || h.MaxReplicas < *h.MinReplicas {
-		t.Errorf("replicas %v..%d, want a minimum of at least 2 and max >= min", h.MinReplicas, h.MaxReplicas)
+		t.Errorf("replicas %s..%d, want a minimum of at least 2 and max >= min", val(h.MinReplicas), h.MaxReplicas)
 	}
 	var cpu bool
 	for _, mt := range h.Metrics {

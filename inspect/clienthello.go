@@ -258,24 +258,30 @@ func ParseClientHelloMessage(msg []byte) (*ClientHello, error) {
 func (h *ClientHello) unmarshal() error {
 	raw := h.Raw
 	s := cryptobyte.String(raw[handshakeHeaderLen:])
-	// s is always a suffix of raw, so this is where parsing stands.
-	fail := func(msg string) error { return &ParseError{Msg: msg, Offset: len(raw) - len(s)} }
+	// s is always a suffix of raw, so pos is where parsing stands; errors
+	// point at the start of the field that was wrong.
+	pos := func() int { return len(raw) - len(s) }
+	fail := func(at int, msg string) error { return &ParseError{Msg: msg, Offset: at} }
 
 	// RFC 8446 §4.1.2 (RFC 5246 §7.4.1.2 for TLS 1.2 and earlier).
+	at := pos()
 	if !s.ReadUint16(&h.LegacyVersion) {
-		return fail("truncated legacy_version")
+		return fail(at, "truncated legacy_version")
 	}
+	at = pos()
 	if !s.ReadBytes(&h.Random, 32) {
-		return fail("truncated random")
+		return fail(at, "truncated random")
 	}
+	at = pos()
 	var sid cryptobyte.String
 	if !s.ReadUint8LengthPrefixed(&sid) || len(sid) > 32 {
-		return fail("malformed legacy_session_id")
+		return fail(at, "malformed legacy_session_id")
 	}
 	h.SessionID = sid
+	at = pos()
 	var suites cryptobyte.String
 	if !s.ReadUint16LengthPrefixed(&suites) || len(suites)%2 != 0 {
-		return fail("malformed cipher_suites")
+		return fail(at, "malformed cipher_suites")
 	}
 	h.CipherSuites = make([]uint16, 0, len(suites)/2)
 	for !suites.Empty() {
@@ -283,20 +289,22 @@ func (h *ClientHello) unmarshal() error {
 		suites.ReadUint16(&v)
 		h.CipherSuites = append(h.CipherSuites, v)
 	}
+	at = pos()
 	var comp cryptobyte.String
 	if !s.ReadUint8LengthPrefixed(&comp) {
-		return fail("malformed legacy_compression_methods")
+		return fail(at, "malformed legacy_compression_methods")
 	}
 	h.CompressionMethods = comp
 	if s.Empty() {
 		return nil // RFC 5246 §7.4.1.2: a hello may end before the extensions
 	}
+	at = pos()
 	var exts cryptobyte.String
 	if !s.ReadUint16LengthPrefixed(&exts) {
-		return fail("malformed extensions")
+		return fail(at, "malformed extensions")
 	}
 	if !s.Empty() {
-		return fail("trailing bytes after extensions")
+		return fail(pos(), "trailing bytes after extensions")
 	}
 	// Nothing follows the extensions block, so exts is a suffix of raw too.
 	h.Extensions = []Extension{}

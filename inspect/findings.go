@@ -280,6 +280,11 @@ func keyExchangeFindings(kx *KeyExchange, add addFunc) {
 		return
 	}
 	switch alg := strings.ToLower(kx.SignatureAlgorithm); {
+	case strings.Contains(alg, "md5_sha1"):
+		// TLS 1.0 and 1.1 fix RSA signatures to MD5 and SHA-1 concatenated
+		// (RFC 4346 §7.4.3): no stronger than SHA-1 (SLOTH).
+		add(sideUpstream, SeverityWarn, CodeSHA1Signature,
+			"the server signed its key exchange with %s, the fixed TLS 1.0/1.1 signature", kx.SignatureAlgorithm)
 	case strings.Contains(alg, "md5"):
 		add(sideUpstream, SeverityCritical, CodeSHA1Signature,
 			"the server signed its key exchange with %s", kx.SignatureAlgorithm)

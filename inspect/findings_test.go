@@ -273,6 +273,29 @@ var findingsTests = []struct {
 		want: []want{{"upstream", SeverityWarn, CodeSHA1Signature, []string{"rsa_pkcs1_sha1"}}},
 	},
 	{
+		name: "sha1_signature/key_exchange_md5",
+		modify: func(r *Record) {
+			tls12(r, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "x25519")
+			r.Upstream.KeyExchange = &KeyExchange{Kind: "ECDHE", Group: "x25519", SignatureAlgorithm: "rsa_pkcs1_md5"}
+		},
+		want: []want{{"upstream", SeverityCritical, CodeSHA1Signature, []string{"rsa_pkcs1_md5"}}},
+	},
+	{
+		name: "sha1_signature/key_exchange_tls10",
+		modify: func(r *Record) {
+			upstreamLeg(r, "TLS 1.0", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "x25519")
+			*r.Client.Negotiated = *r.Upstream.Negotiated
+			r.Upstream.KeyExchange = &KeyExchange{Kind: "ECDHE", Group: "x25519", SignatureAlgorithm: "rsa_pkcs1_md5_sha1"}
+		},
+		want: []want{
+			{"client", SeverityCritical, CodeLegacyVersionNegotiated, []string{"TLS 1.0"}},
+			{"upstream", SeverityCritical, CodeLegacyVersionNegotiated, []string{"TLS 1.0"}},
+			{"client", SeverityWarn, CodeCBCCipherNegotiated, []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}},
+			{"upstream", SeverityWarn, CodeCBCCipherNegotiated, []string{"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"}},
+			{"upstream", SeverityWarn, CodeSHA1Signature, []string{"rsa_pkcs1_md5_sha1", "TLS 1.0/1.1"}},
+		},
+	},
+	{
 		name: "short_rsa_key",
 		modify: func(r *Record) {
 			r.Upstream.Chain[0].Key = "RSA 1024"

@@ -353,8 +353,9 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 	if flight != nil {
 		if flight.ServerHello != nil {
 			side.ServerHello = flight.ServerHello.ServerHello()
-			if flight.HelloRetry != nil {
-				side.ServerHello.HelloRetry = true
+			side.ServerHello.HelloRetry = flight.HelloRetry != nil
+			if flight.ALPN != "" {
+				side.ServerHello.ALPN = flight.ALPN
 			}
 		}
 		side.KeyExchange = flight.KeyExchange

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -359,23 +360,30 @@ func TestIsTerminal(t *testing.T) {
 	}
 	defer pr.Close()
 	defer pw.Close()
-	if isTerminal(pw) {
-		t.Error("isTerminal(pipe) = true, want false")
-	}
-	if isTerminal(&bytes.Buffer{}) {
-		t.Error("isTerminal(*bytes.Buffer) = true, want false")
+	// The master side of a pseudo-terminal is a terminal.
+	ptmx, ptmxErr := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if ptmxErr == nil {
+		defer ptmx.Close()
 	}
 	var nilFile *os.File
-	if isTerminal(nilFile) {
-		t.Error("isTerminal(nil *os.File) = true, want false")
-	}
-	// The master side of a pseudo-terminal is a terminal.
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal to test the positive case: %v", err)
-	}
-	defer ptmx.Close()
-	if !isTerminal(ptmx) {
-		t.Error("isTerminal(/dev/ptmx) = false, want true")
+	for _, tt := range []struct {
+		name string
+		w    io.Writer
+		want bool
+		skip error
+	}{
+		{"pipe", pw, false, nil},
+		{"buffer", &bytes.Buffer{}, false, nil},
+		{"nil file", nilFile, false, nil},
+		{"pty", ptmx, true, ptmxErr},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.skip != nil {
+				t.Skipf("no pseudo-terminal: %v", tt.skip)
+			}
+			if got := isTerminal(tt.w); got != tt.want {
+				t.Errorf("isTerminal(%s) = %v, want %v", tt.name, got, tt.want)
+			}
+		})
 	}
 }
