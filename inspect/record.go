@@ -165,8 +165,8 @@ type Cert struct {
 	Serial     string   `json:"serial"` // hex
 	NotBefore  string   `json:"not_before"`
 	NotAfter   string   `json:"not_after"`
-	Key        string   `json:"key"`       // "ECDSA P-256", "RSA 2048", "Ed25519"
-	Signature  string   `json:"signature"` // "SHA256-RSA"
+	Key        string   `json:"key"`         // "ECDSA P-256", "RSA 2048", "Ed25519"
+	Signature  string   `json:"signature"`   // "SHA256-RSA"
 	SHA256     string   `json:"sha256"`      // hex of the DER
 	SPKISHA256 string   `json:"spki_sha256"` // base64, the pinning form
 	IsCA       bool     `json:"is_ca"`
@@ -191,7 +191,7 @@ type KeyExchange struct {
 // CertRequest is a server's CertificateRequest (mTLS).
 type CertRequest struct {
 	SignatureAlgorithms []string `json:"signature_algorithms,omitempty"`
-	Authorities         []string `json:"authorities,omitempty"` // RFC 2253
+	Authorities         []string `json:"authorities,omitempty"`       // RFC 2253
 	CertificateTypes    []string `json:"certificate_types,omitempty"` // TLS 1.2 only
 }
 
