@@ -1013,16 +1013,7 @@ func TestDockerfile(t *testing.T) {
 	// The context is the repository root; every COPY from it must exist
 	// and not be excluded by Dockerfile.dockerignore.
 	t.Run("copy sources", func(t *testing.T) {
-		ignore, err := os.ReadFile("Dockerfile.dockerignore")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var patterns []string
-		for _, l := range strings.Split(string(ignore), "\n") {
-			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-				patterns = append(patterns, l)
-			}
-		}
+		patterns := dockerignore(t)
 		stages := map[string]bool{}
 		for _, s := range d {
 			for _, in := range s.instrs {
@@ -1093,6 +1084,54 @@ func TestDockerfile(t *testing.T) {
 	})
 }
 
+// dockerignore returns Dockerfile.dockerignore's patterns.
+func dockerignore(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("Dockerfile.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patterns []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			patterns = append(patterns, path.Clean(strings.TrimPrefix(l, "/")))
+		}
+	}
+	return patterns
+}
+
+// buildContext copies the repository into dir as docker build sends it:
+// without what Dockerfile.dockerignore excludes.
+func buildContext(root, dir string, patterns []string) error {
+	return filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		if ignoredBy(filepath.ToSlash(rel), patterns) != "" {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		dst := filepath.Join(dir, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(dst, 0o755)
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(dst, b, 0o644)
+		}
+		return nil // symlinks and the like: none in the repository
+	})
+}
+
 // ignoredBy returns the .dockerignore pattern that excludes src (a path in
 // the context), or "". It covers the pattern forms Dockerfile.dockerignore
 // uses: a path or glob from the root, "**/" + a glob on any base name, and a
@@ -1149,16 +1188,24 @@ func TestMain(m *testing.M) {
 }
 
 // tlslensBinary builds ./cmd/tlslens with the Dockerfile's go build
-// arguments and environment, and returns its path.
+// arguments and environment, from a copy of the build context, and returns
+// its path.
 func tlslensBinary(t *testing.T) string {
 	t.Helper()
 	b := dockerGoBuild(t, parseDockerfile(t, "Dockerfile"))
+	patterns := dockerignore(t)
 	buildOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "tlslens-deploy-")
 		if binErr != nil {
 			return
 		}
 		binPath = filepath.Join(binDir, "tlslens")
+		// Build from the context docker would send, so a file the build
+		// needs (a go:embed asset, say) cannot be ignored unnoticed.
+		ctxDir := filepath.Join(binDir, "context")
+		if binErr = buildContext("..", ctxDir, patterns); binErr != nil {
+			return
+		}
 		args := slices.Clone(b.args)
 		i := slices.Index(args, "-o")
 		if i < 0 || i+1 >= len(args) {
@@ -1167,7 +1214,7 @@ func tlslensBinary(t *testing.T) string {
 		}
 		args[i+1] = binPath
 		cmd := exec.Command("go", append([]string{"build"}, args...)...)
-		cmd.Dir = ".."
+		cmd.Dir = ctxDir
 		cmd.Env = os.Environ()
 		for _, kv := range b.env {
 			if !strings.Contains(kv, "$") { // GOOS=$TARGETOS: the build platform here

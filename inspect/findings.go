@@ -84,8 +84,8 @@ const (
 	sideUpstream = "upstream"
 )
 
-// versionRank orders the version names of VersionName; 0 for anything else.
-var versionRank = map[string]int{
+// versionOrder orders the version names of VersionName; 0 for anything else.
+var versionOrder = map[string]int{
 	"SSL 3.0": 0x0300,
 	"TLS 1.0": 0x0301,
 	"TLS 1.1": 0x0302,
@@ -94,8 +94,8 @@ var versionRank = map[string]int{
 }
 
 func isLegacyVersion(v string) bool {
-	r := versionRank[v]
-	return r != 0 && r < versionRank["TLS 1.2"]
+	r := versionOrder[v]
+	return r != 0 && r < versionOrder["TLS 1.2"]
 }
 
 // Findings derives what an auditor should notice from a filled record,
@@ -155,7 +155,7 @@ func Findings(r *Record, now time.Time) []Finding {
 		}
 		if sh := u.ServerHello; sh != nil && sh.Downgrade != "" {
 			add(sideUpstream, SeverityInfo, CodeDowngradeSentinel,
-				"the server's random carries the %s downgrade sentinel: it supports a newer version than the %s agreed", sh.Downgrade, orDash(sh.Version))
+				"the server's random carries the %s downgrade sentinel: it supports a newer version than the %s agreed", sh.Downgrade, dashIfEmpty(sh.Version))
 		}
 	}
 	if r.Mode == ModeMITM && r.Client != nil && r.Upstream != nil {
@@ -221,9 +221,9 @@ func offerFindings(h *Hello, add addFunc) {
 	}
 }
 
-// agreed is what a leg agreed: its Negotiated, or failing that its
+// legAgreed is what a leg agreed: its Negotiated, or failing that its
 // ServerHello's choice.
-func agreed(s *Side) (version, suite, group string, ok bool) {
+func legAgreed(s *Side) (version, suite, group string, ok bool) {
 	switch {
 	case s.Negotiated != nil:
 		return s.Negotiated.Version, s.Negotiated.CipherSuite, s.Negotiated.Group, true
@@ -235,7 +235,7 @@ func agreed(s *Side) (version, suite, group string, ok bool) {
 
 // agreedFindings judges what one leg agreed.
 func agreedFindings(side string, s *Side, add addFunc) {
-	version, suite, _, ok := agreed(s)
+	version, suite, _, ok := legAgreed(s)
 	if !ok {
 		return
 	}
@@ -250,7 +250,7 @@ func agreedFindings(side string, s *Side, add addFunc) {
 	}
 	if version != "TLS 1.3" && isCBC(suite) {
 		add(side, SeverityWarn, CodeCBCCipherNegotiated,
-			"the %s negotiated the CBC-mode suite %s in %s", leg, suite, orDash(version))
+			"the %s negotiated the CBC-mode suite %s in %s", leg, suite, dashIfEmpty(version))
 	}
 	if suiteKex(suite) == "RSA" {
 		add(side, SeverityWarn, CodeRSAKeyExchangeNegotiated,
@@ -406,15 +406,15 @@ func rsaBits(key string) (int, bool) {
 // acrossFindings compares the two legs of an intercepted connection.
 func acrossFindings(c, u *Side, add addFunc) {
 	// The server saw the proxy's hello whether or not either leg finished.
-	if cj, uj := fingerprint(c.Hello), fingerprint(u.Hello); cj != "" && uj != "" && cj != uj {
+	if cj, uj := helloJA4(c.Hello), helloJA4(u.Hello); cj != "" && uj != "" && cj != uj {
 		add(sideUpstream, SeverityInfo, CodeFingerprintDrift,
 			"the server saw the proxy's JA4 %s, not the client's %s: servers that fingerprint clients may answer differently than without the proxy", uj, cj)
 	}
-	uVersion, uSuite, uGroup, ok := agreed(u)
+	uVersion, uSuite, uGroup, ok := legAgreed(u)
 	if !ok {
 		return
 	}
-	cVersion, cSuite, cGroup, cOK := agreed(c)
+	cVersion, cSuite, cGroup, cOK := legAgreed(c)
 	if !cOK {
 		// The client leg did not finish (e.g. the client rejected the
 		// certificate): judge against its best offer.
@@ -424,7 +424,7 @@ func acrossFindings(c, u *Side, add addFunc) {
 		cVersion = highestOffered(c.Hello)
 	}
 
-	if cr, ur := versionRank[cVersion], versionRank[uVersion]; cr != 0 && ur != 0 && ur < cr {
+	if cr, ur := versionOrder[cVersion], versionOrder[uVersion]; cr != 0 && ur != 0 && ur < cr {
 		verb := "negotiated"
 		if !cOK {
 			verb = "offered"
@@ -441,7 +441,7 @@ func acrossFindings(c, u *Side, add addFunc) {
 	}
 	if forwardSecret(cVersion, cSuite, c.KeyExchange) && !forwardSecret(uVersion, uSuite, u.KeyExchange) {
 		add(sideUpstream, SeverityWarn, CodeDowngradeAcrossProxy,
-			"the client leg has forward secrecy but the upstream leg (%s) does not", orDash(uSuite))
+			"the client leg has forward secrecy but the upstream leg (%s) does not", dashIfEmpty(uSuite))
 	}
 	if isPQ(cGroup) && uGroup != "" && !isPQ(uGroup) {
 		add(sideUpstream, SeverityWarn, CodeDowngradeAcrossProxy,
@@ -449,7 +449,7 @@ func acrossFindings(c, u *Side, add addFunc) {
 	}
 }
 
-func fingerprint(h *Hello) string {
+func helloJA4(h *Hello) string {
 	if h == nil {
 		return ""
 	}
@@ -459,7 +459,7 @@ func fingerprint(h *Hello) string {
 func highestOffered(h *Hello) string {
 	best := h.Version
 	for _, v := range h.SupportedVersions {
-		if versionRank[v] > versionRank[best] {
+		if versionOrder[v] > versionOrder[best] {
 			best = v
 		}
 	}
@@ -625,7 +625,7 @@ func isPQ(group string) bool {
 	return strings.Contains(group, "MLKEM") || strings.Contains(strings.ToLower(group), "kyber")
 }
 
-func orDash(s string) string {
+func dashIfEmpty(s string) string {
 	if s == "" {
 		return "-"
 	}

@@ -1,8 +1,17 @@
 package inspect
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
+	"math/big"
+	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -655,6 +664,79 @@ func TestMatchesHost(t *testing.T) {
 		t.Run(tt.host+"/"+strings.Join(tt.sans, ","), func(t *testing.T) {
 			if got := matchesHost(tt.sans, tt.host); got != tt.want {
 				t.Errorf("matchesHost(%q, %q) = %v, want %v", tt.sans, tt.host, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestFindingsFromCertificates runs Findings on chains summarised by
+// Certificate from real certificates, so that the key, signature and date
+// formats it reads are the ones the record carries.
+func TestFindingsFromCertificates(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Root"},
+		NotBefore: findingsNow.Add(-time.Hour), NotAfter: findingsNow.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	for _, tt := range []struct {
+		name  string
+		key   any
+		tmpl  x509.Certificate
+		codes []string
+	}{
+		{
+			name: "good",
+			key:  &ecKey.PublicKey,
+			tmpl: x509.Certificate{DNSNames: []string{"example.test"}, SignatureAlgorithm: x509.ECDSAWithSHA256,
+				NotBefore: findingsNow.Add(-time.Hour), NotAfter: findingsNow.Add(time.Hour)},
+		},
+		{
+			name: "short key, SHA-1, expired, wrong name",
+			key:  &rsaKey.PublicKey,
+			tmpl: x509.Certificate{DNSNames: []string{"other.test"}, IPAddresses: []net.IP{net.ParseIP("192.0.2.1")},
+				SignatureAlgorithm: x509.ECDSAWithSHA1,
+				NotBefore:          findingsNow.Add(-2 * time.Hour), NotAfter: findingsNow.Add(-time.Hour)},
+			codes: []string{CodeSHA1Signature, CodeShortRSAKey, CodeCertificateExpired, CodeHostnameMismatch},
+		},
+		{
+			name: "not yet valid",
+			key:  &ecKey.PublicKey,
+			tmpl: x509.Certificate{DNSNames: []string{"*.test"}, SignatureAlgorithm: x509.ECDSAWithSHA384,
+				NotBefore: findingsNow.Add(time.Minute), NotAfter: findingsNow.Add(time.Hour)},
+			codes: []string{CodeCertificateNotYetValid},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl := tt.tmpl
+			tmpl.SerialNumber, tmpl.Subject = big.NewInt(2), pkix.Name{CommonName: "leaf"}
+			der, err := x509.CreateCertificate(rand.Reader, &tmpl, root, tt.key, ecKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaf, err := x509.ParseCertificate(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := cleanRecord()
+			r.Upstream.Chain = []Cert{Certificate(leaf)}
+			r.Upstream.Verify = nil // judged by Findings alone
+			var codes []string
+			for _, f := range Findings(r, findingsNow) {
+				codes = append(codes, f.Code)
+			}
+			slices.Sort(codes)
+			want := slices.Clone(tt.codes)
+			slices.Sort(want)
+			if !slices.Equal(codes, want) {
+				t.Errorf("Findings codes = %q, want %q", codes, want)
 			}
 		})
 	}

@@ -747,3 +747,95 @@ func BenchmarkParseServerFlight13(b *testing.B) {
 		}
 	}
 }
+
+// TestParseServerFlightKeyUpdate makes a crypto/tls server update its keys
+// (RFC 8446 §4.6.3): the client's side of the exchange is sealed here with
+// the client's logged secret, since crypto/tls has no API to send a
+// KeyUpdate. The server's answer and the data after it must decrypt under
+// the next generation of the server's secret.
+func TestParseServerFlightKeyUpdate(t *testing.T) {
+	p := testFlightPKI(t)
+	cc, sc := flightConfigs(t, p.ecdsaLeaf)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	done := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(deadline)
+		s := tls.Server(c, sc)
+		buf := make([]byte, 1)
+		if _, err := io.ReadFull(s, buf); err != nil { // after the KeyUpdate
+			done <- err
+			return
+		}
+		_, err = s.Write([]byte("ok"))
+		done <- err
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(deadline)
+	rc := &recordingConn{Conn: raw}
+	var keyLog bytes.Buffer
+	cc.KeyLogWriter = &keyLog
+	c := tls.Client(rc, cc)
+	if err := c.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := ParseKeyLog(keyLog.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := newRecordCipher(c.ConnectionState().CipherSuite, keys[keyLogClientTraffic])
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := out.next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// KeyUpdate(update_requested) as the first record under the client's
+	// application secret, then one byte of data under the next one.
+	keyUpdate := seal(out, 0, []byte{typeKeyUpdate, 0, 0, 1, 1}, recordHandshake, 0)
+	data := seal(next, 0, []byte("x"), recordApplicationData, 0)
+	if _, err := raw.Write(append(keyUpdate, data...)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ok" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	rc.mu.Lock()
+	fromServer := bytes.Clone(rc.read)
+	rc.mu.Unlock()
+
+	f, err := ParseServerFlight(fromServer, keyLog.Bytes())
+	if err != nil {
+		t.Fatalf("ParseServerFlight: %v", err)
+	}
+	want := []string{"server_hello", "encrypted_extensions", "certificate", "certificate_verify", "finished", "key_update"}
+	if !slices.Equal(f.Messages, want) {
+		t.Errorf("Messages = %q, want %q", f.Messages, want)
+	}
+	// The "ok" after the server's KeyUpdate is the last record; it decrypts
+	// only under the updated key, and a bad key would be an error above.
+	// Cutting it off must not change the messages.
+	last := len(fromServer) - (5 + 2 + 1 + 16)
+	if g, err := ParseServerFlight(fromServer[:last], keyLog.Bytes()); err != nil || !slices.Equal(g.Messages, want) {
+		t.Errorf("without the data record: %q, %v", g.Messages, err)
+	}
+}

@@ -18,16 +18,29 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// helloFiles returns testdata/*.bin: the TLS records of ClientHellos that
+// helloFiles returns testdata/<client>.bin for each client listed in
+// testdata/clients.txt: the TLS records of the ClientHellos that
 // testdata/capture.sh recorded from real clients.
 func helloFiles(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "*.bin"))
+	list, err := os.ReadFile(filepath.Join("testdata", "clients.txt"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v: run inspect/testdata/capture.sh", err)
+	}
+	var files []string
+	for line := range strings.Lines(string(list)) {
+		name, _, _ := strings.Cut(line, "\t")
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		file := filepath.Join("testdata", name+".bin")
+		if _, err := os.Stat(file); err != nil {
+			t.Fatalf("clients.txt lists %s: %v", name, err)
+		}
+		files = append(files, file)
 	}
 	if len(files) == 0 {
-		t.Fatal("no testdata/*.bin: run inspect/testdata/capture.sh")
+		t.Fatal("testdata/clients.txt lists no clients: run inspect/testdata/capture.sh")
 	}
 	return files
 }
@@ -102,6 +115,11 @@ type clientFacts struct {
 	suites     []string // the first cipher suites, in order
 	has, hasNo []string // extension names present / absent
 	ja4Suites  string   // JA4's suite hash where a published value exists
+
+	compressCert    []string // compress_certificate algorithms, exactly
+	alps            []string // application_settings protocols, exactly
+	recordSizeLimit int      // record_size_limit; 0 when not sent
+	size            int      // the handshake message's size where it is fixed; 0 otherwise
 }
 
 var goldenClients = map[string]clientFacts{
@@ -117,6 +135,9 @@ var goldenClients = map[string]clientFacts{
 		suites:    []string{"GREASE", "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"},
 		has:       []string{"application_settings", "compress_certificate", "encrypted_client_hello", "signed_certificate_timestamp"},
 		hasNo:     []string{"record_size_limit", "padding"},
+		// BoringSSL compresses certificates with brotli; ALPS only for h2.
+		compressCert: []string{"brotli"},
+		alps:         []string{"h2"},
 		// FoxIO's JA4 README gives Chrome's JA4 as t13d1516h2_8daaf6152771_….
 		ja4Suites: "8daaf6152771",
 	},
@@ -132,6 +153,10 @@ var goldenClients = map[string]clientFacts{
 		suites:    []string{"TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_256_GCM_SHA384"},
 		has:       []string{"record_size_limit", "delegated_credential", "compress_certificate"},
 		hasNo:     []string{"application_settings", "padding"},
+		// NSS: a 2^14 plaintext plus the TLS 1.3 content type byte
+		// (RFC 8449 §4); zlib, brotli and zstd certificate compression.
+		recordSizeLimit: 16385,
+		compressCert:    []string{"zlib", "brotli", "zstd"},
 	},
 	// curl with OpenSSL 3.0: OpenSSL's default TLS 1.3 suites (AES-256
 	// first), one x25519 share, TLS 1.0–1.3 at the default security level,
@@ -144,6 +169,9 @@ var goldenClients = map[string]clientFacts{
 		suites:    []string{"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"},
 		has:       []string{"padding", "post_handshake_auth", "encrypt_then_mac"},
 		hasNo:     []string{"encrypted_client_hello"},
+		// SSL_OP_TLSEXT_PADDING pads a hello of 256 to 511 bytes to 512
+		// (the F5 workaround in OpenSSL's ssl/statem/extensions_clnt.c).
+		size: 512,
 	},
 	// openssl s_client: the same library as curl without SSL_OP_ALL, so no
 	// padding; ALPN as given with -alpn.
@@ -164,6 +192,9 @@ var goldenClients = map[string]clientFacts{
 		suites:    []string{"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256", "TLS_AES_128_CCM_SHA256"},
 		has:       []string{"status_request", "record_size_limit", "renegotiation_info"},
 		hasNo:     []string{"application_layer_protocol_negotiation", "encrypted_client_hello"},
+		// GnuTLS's default maximum record size, 2^14, plus the content
+		// type byte of TLS 1.3 (RFC 8449 §4).
+		recordSizeLimit: 16385,
 	},
 	// crypto/tls (Go 1.24+): hybrid and x25519 shares, TLS 1.2 minimum,
 	// the TLS 1.2 ECDHE suites listed before the TLS 1.3 ones, and
@@ -250,6 +281,18 @@ func TestGoldenClients(t *testing.T) {
 				if slices.Contains(got.Extensions, e) {
 					t.Errorf("extensions = %q, want no %s", got.Extensions, e)
 				}
+			}
+			if !slices.Equal(got.CompressCertificate, want.compressCert) {
+				t.Errorf("compress_certificate = %q, want %q", got.CompressCertificate, want.compressCert)
+			}
+			if !slices.Equal(got.ALPS, want.alps) {
+				t.Errorf("alps = %q, want %q", got.ALPS, want.alps)
+			}
+			if got.RecordSizeLimit != want.recordSizeLimit {
+				t.Errorf("record_size_limit = %d, want %d", got.RecordSizeLimit, want.recordSizeLimit)
+			}
+			if want.size != 0 && got.Size != want.size {
+				t.Errorf("size = %d, want %d", got.Size, want.size)
 			}
 			if len(got.SignatureAlgorithms) == 0 || len(got.Groups) == 0 {
 				t.Errorf("signature_algorithms = %q, groups = %q: a TLS 1.3 client sends both", got.SignatureAlgorithms, got.Groups)

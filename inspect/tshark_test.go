@@ -89,30 +89,39 @@ func TestTshark(t *testing.T) {
 			check("tls.handshake.extension.type", types, d.nums(t, "tls.handshake.extension.type", -1), len(types))
 			check("tls.handshake.extension.len", lens, d.uints(t, "tls.handshake.extension.len", -1), len(lens))
 
-			sni := d.values("tls.handshake.extensions_server_name", tsharkExtSNI)
-			check("tls.handshake.extensions_server_name", []string{h.SNI}, sni, len(sni))
+			sni := []string{}
+			if h.SNI != "" {
+				sni = append(sni, h.SNI)
+			}
+			check("tls.handshake.extensions_server_name", sni, d.values("tls.handshake.extensions_server_name", tsharkExtSNI), len(sni))
 			check("tls.handshake.extensions_alpn_str", orEmpty(h.ALPN), d.values("tls.handshake.extensions_alpn_str", tsharkExtALPN), len(h.ALPN))
 			check("tls.handshake.extensions_supported_group", h.Groups, d.nums(t, "tls.handshake.extensions_supported_group", tsharkExtGroups), len(h.Groups))
 			check("tls.handshake.extensions_ec_point_format", orEmpty(h.PointFormats), d.bytes(t, "tls.handshake.extensions_ec_point_format", tsharkExtPointFormats), len(h.PointFormats))
 			check("tls.handshake.sig_hash_alg", h.SignatureAlgorithms, d.nums(t, "tls.handshake.sig_hash_alg", tsharkExtSigAlgs), len(h.SignatureAlgorithms))
 			check("tls.handshake.extensions.supported_version", h.SupportedVersions, d.nums(t, "tls.handshake.extensions.supported_version", tsharkExtVersions), len(h.SupportedVersions))
 
-			var shareGroups []string
-			var shareLens []int
-			for _, ks := range hello.KeyShares {
+			var shareGroups []uint16
+			var shareLens []uint64
+			for _, ks := range h.KeyShares {
 				shareGroups = append(shareGroups, ks.Group)
-				shareLens = append(shareLens, ks.Length)
+				shareLens = append(shareLens, uint64(ks.Length))
 			}
-			var tsGroups []string
-			for _, g := range d.nums(t, "tls.handshake.extensions_key_share_group", tsharkExtKeyShare) {
-				tsGroups = append(tsGroups, GroupName(g))
+			check("tls.handshake.extensions_key_share_group", shareGroups, d.nums(t, "tls.handshake.extensions_key_share_group", tsharkExtKeyShare), len(shareGroups))
+			check("tls.handshake.extensions_key_share_key_exchange_length", orEmpty(shareLens), d.uints(t, "tls.handshake.extensions_key_share_key_exchange_length", tsharkExtKeyShare), len(shareLens))
+			check("tls.record.version", h.RecordVersion, d.first(t, "tls.record.version"), 1)
+			check("tls.handshake.comp_method", h.CompressionMethods, d.bytes(t, "tls.handshake.comp_method", -1), len(h.CompressionMethods))
+			check("tls.handshake.sig_hash_alg (signature_algorithms_cert)", h.SignatureAlgorithmsCert, d.nums(t, "tls.handshake.sig_hash_alg", tsharkExtSigAlgsCert), len(h.SignatureAlgorithmsCert))
+			check("tls.extension.psk_ke_mode", orEmpty(h.PSKModes), d.bytes(t, "tls.extension.psk_ke_mode", tsharkExtPSKModes), len(h.PSKModes))
+			check("tls.compress_certificate.algorithm", h.CompressCertificate, d.nums(t, "tls.compress_certificate.algorithm", tsharkExtCompressCert), len(h.CompressCertificate))
+			if limit := d.uints(t, "tls.record_size_limit", tsharkExtRecordSizeLimit); h.RecordSizeLimit != 0 || len(limit) > 0 {
+				check("tls.record_size_limit", []uint64{uint64(h.RecordSizeLimit)}, limit, 1)
 			}
-			var tsLens []int
-			for _, n := range d.uints(t, "tls.handshake.extensions_key_share_key_exchange_length", tsharkExtKeyShare) {
-				tsLens = append(tsLens, int(n))
+			if pad := d.uints(t, "tls.handshake.extension.len", tsharkExtPadding); h.Padding != 0 || len(pad) > 0 {
+				check("padding (tls.handshake.extension.len)", []uint64{uint64(h.Padding)}, pad, 1)
 			}
-			check("tls.handshake.extensions_key_share_group", shareGroups, tsGroups, len(shareGroups))
-			check("tls.handshake.extensions_key_share_key_exchange_length", shareLens, tsLens, len(shareLens))
+			if ticket := d.uints(t, "tls.handshake.extension.len", tsharkExtSessionTicket); h.SessionTicket != nil || len(ticket) > 0 {
+				check("session_ticket (tls.handshake.extension.len)", []uint64{uint64(len(h.SessionTicket))}, ticket, 1)
+			}
 
 			hash, raw := JA3(h)
 			check("tls.handshake.ja3_full", raw, d.one1(t, "tls.handshake.ja3_full"), 1)
@@ -132,6 +141,9 @@ func TestTshark(t *testing.T) {
 		"tls.handshake.extensions_supported_group", "tls.handshake.extensions_ec_point_format",
 		"tls.handshake.sig_hash_alg", "tls.handshake.extensions.supported_version",
 		"tls.handshake.extensions_key_share_group", "tls.handshake.ja3_full",
+		"tls.handshake.comp_method", "tls.extension.psk_ke_mode", "tls.compress_certificate.algorithm",
+		"tls.record_size_limit", "padding (tls.handshake.extension.len)",
+		"tls.handshake.sig_hash_alg (signature_algorithms_cert)",
 	} {
 		if seen[f] == 0 && !t.Failed() {
 			t.Errorf("no capture had a value for %s: nothing was compared", f)
@@ -142,13 +154,19 @@ func TestTshark(t *testing.T) {
 // Extension code points (IANA TLS ExtensionType Values) that scope the
 // tshark fields used in more than one extension.
 const (
-	tsharkExtSNI          = 0
-	tsharkExtGroups       = 10
-	tsharkExtPointFormats = 11
-	tsharkExtSigAlgs      = 13 // not 50 (signature_algorithms_cert) or 34 (delegated_credentials)
-	tsharkExtALPN         = 16
-	tsharkExtVersions     = 43
-	tsharkExtKeyShare     = 51
+	tsharkExtSNI             = 0
+	tsharkExtGroups          = 10
+	tsharkExtPointFormats    = 11
+	tsharkExtSigAlgs         = 13 // not 50 (signature_algorithms_cert) or 34 (delegated_credentials)
+	tsharkExtPadding         = 21
+	tsharkExtCompressCert    = 27
+	tsharkExtRecordSizeLimit = 28
+	tsharkExtSessionTicket   = 35
+	tsharkExtPSKModes        = 45
+	tsharkExtSigAlgsCert     = 50
+	tsharkExtALPN            = 16
+	tsharkExtVersions        = 43
+	tsharkExtKeyShare        = 51
 )
 
 func orEmpty[T any](s []T) []T {
@@ -310,6 +328,16 @@ func (d *dissection) one(t *testing.T, field string) uint16 {
 	ns := d.nums(t, field, -1)
 	if len(ns) != 1 {
 		t.Fatalf("tshark shows %s %d times, want once", field, len(ns))
+	}
+	return ns[0]
+}
+
+// first returns the first value of a numeric field outside any extension.
+func (d *dissection) first(t *testing.T, field string) uint16 {
+	t.Helper()
+	ns := d.nums(t, field, -1)
+	if len(ns) == 0 {
+		t.Fatalf("tshark shows no %s", field)
 	}
 	return ns[0]
 }

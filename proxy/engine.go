@@ -141,6 +141,14 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 	s.hello = hello
 	s.sni = strings.ToLower(strings.TrimSuffix(hello.SNI, "."))
 	s.rec.Client.Hello = hello.Hello()
+	switch act, reason := p.hostAction(s); act {
+	case ActionDeny:
+		p.denyTLS(c, s, reason)
+		return
+	case ActionPassthrough:
+		p.passthrough(ctx, c, s, raw, reason)
+		return
+	}
 
 	upCtx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout+p.opts.HandshakeTimeout)
 	up, upErr := p.dialUpstream(upCtx, s)

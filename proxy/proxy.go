@@ -16,10 +16,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/elazarl/goproxy"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/tlslens/tlslens/ca"
@@ -84,6 +86,20 @@ type Options struct {
 
 	// Dial opens upstream TCP connections; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// ProxyAuth, if not empty, requires Basic proxy authentication with one
+	// of these credentials on every CONNECT and plain proxy request; others
+	// get 407 (a refused CONNECT is recorded as denied). The onboarding page
+	// at the proxy's own address needs none: the CA certificate is public.
+	ProxyAuth []Credential
+	// AllowCIDRs, if not empty, admits only clients whose source address is
+	// in one of these prefixes; others get 403 (a refused CONNECT is recorded
+	// as denied). It applies to every request, the onboarding page included.
+	AllowCIDRs []netip.Prefix
+	// Metrics, if set, receives the proxy's Prometheus collectors
+	// (tlslens_connections_total, tlslens_handshakes_total, ...). Nil means
+	// no metrics.
+	Metrics prometheus.Registerer
 }
 
 // An Action is what a policy does with a target.
@@ -109,6 +125,10 @@ type Proxy struct {
 	keyLogMu sync.Mutex
 	termMu   sync.Mutex
 	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
+
+	access  access     // allow-list and proxy authentication
+	live    liveConns  // the proxy listener's open connections
+	metrics *metrics   // nil without Options.Metrics
 }
 
 // New returns a Proxy. It starts no goroutine until Serve.
@@ -152,6 +172,12 @@ func New(opts Options) (*Proxy, error) {
 	if p.recs == nil {
 		p.recs = discardLogger()
 	}
+	if p.access, err = newAccess(opts.AllowCIDRs, opts.ProxyAuth); err != nil {
+		return nil, err
+	}
+	if p.metrics, err = newMetrics(opts.Metrics, p); err != nil {
+		return nil, err
+	}
 	p.ln = newChanListener()
 	p.gp = p.newGoproxy()
 	p.inner = &http.Server{
@@ -190,7 +216,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		p.inner.Serve(p.ln) // returns when p.ln is closed
 	}()
 	errc := make(chan error, 1)
-	go func() { errc <- outer.Serve(&acceptListener{Listener: ln}) }()
+	go func() { errc <- outer.Serve(&acceptListener{Listener: p.live.listener(ln)}) }()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -206,9 +232,19 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// Shutdown stops the intercepted connections' server gracefully: idle
-// connections close now, active ones when their requests finish, until ctx ends.
-func (p *Proxy) Shutdown(ctx context.Context) error { return p.inner.Shutdown(ctx) }
+// Shutdown stops gracefully, after Serve has returned: idle intercepted
+// connections close now, active ones when their requests finish, and it waits
+// for every connection accepted on the proxy listener (tunnels and relays
+// included) to end. When ctx ends first, it closes those still open and
+// returns ctx's error. Each connection's record is written before it closes.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	err := p.inner.Shutdown(ctx)
+	if werr := p.live.wait(ctx); werr != nil {
+		p.live.closeAll()
+		return werr
+	}
+	return err
+}
 
 // Close closes every intercepted connection now.
 func (p *Proxy) Close() error { return p.inner.Close() }

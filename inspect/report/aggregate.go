@@ -126,7 +126,7 @@ type clientState struct {
 
 type serverState struct {
 	key                                  string
-	count                                int
+	count, handshakes                    int
 	addrs                                examples
 	versions, suites, groups, alpn, kx   *counter
 	leafKeys, leafSigs                   *counter
@@ -340,6 +340,7 @@ func (b *Builder) addServer(r *inspect.Record, outcome string) {
 		group = u.KeyExchange.Group
 	}
 	if version != "" {
+		s.handshakes++
 		version = b.in.intern(version)
 		s.versions.add(version, 1)
 		b.negotiated.versions.add(version, 1)

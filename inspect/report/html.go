@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"strconv"
+	"time"
 )
 
 //go:embed report.html.tmpl
@@ -13,19 +14,48 @@ var htmlSource string
 
 // htmlTemplate is parsed once; it is read-only after.
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"join":        join,
-	"names":       names,
-	"counts":      countList,
-	"stamp":       stamp,
-	"percent":     percent,
-	"leaf":        leafText,
-	"verify":      verifyText,
-	"first":       first,
-	"itoa":        strconv.Itoa,
-	"share":       share,
-	"sevClass":    func(s any) string { return fmt.Sprintf("sev-%s", s) },
-	"fingerprint": func(s string) bool { return s != other && s != "(no JA4)" },
+	"join":     join,
+	"names":    names,
+	"counts":   countList,
+	"stamp":    stamp,
+	"percent":  percent,
+	"share":    share,
+	"sevClass": func(s any) string { return fmt.Sprintf("sev-%s", s) },
+	"expired":  expired,
+	"day":      day,
+	"clock":    clock,
 }).Parse(htmlSource))
+
+// expired reports whether a certificate's not_after is before now; false
+// when either is unknown.
+func expired(notAfter string, now time.Time) bool {
+	t, err := time.Parse(time.RFC3339, notAfter)
+	return err == nil && !now.IsZero() && t.Before(now)
+}
+
+// day is the date of t (a time.Time or an RFC 3339 string), "-" when unknown.
+func day(t any) string {
+	switch t := t.(type) {
+	case time.Time:
+		if !t.IsZero() {
+			return t.UTC().Format(time.DateOnly)
+		}
+	case string:
+		if p, err := time.Parse(time.RFC3339, t); err == nil {
+			return p.UTC().Format(time.DateOnly)
+		}
+		return t
+	}
+	return "-"
+}
+
+// clock is the time of day of t in UTC.
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("15:04:05Z")
+}
 
 // share is n as a percentage of of, for a CSS width.
 func share(n, of int) string {

@@ -86,8 +86,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	rows = rows[:0]
 	for _, s := range r.Servers {
 		rows = append(rows, []string{s.Target, strconv.Itoa(s.Count), join(s.Addresses, s.MoreAddresses),
-			join(countList(s.Versions, s.Count), false), join(countList(s.CipherSuites, s.Count), false),
-			join(countList(s.Groups, s.Count), false), join(countList(s.KeyExchange, s.Count), false),
+			join(countList(s.Versions, s.Handshakes), false), join(countList(s.CipherSuites, s.Handshakes), false),
+			join(countList(s.Groups, s.Handshakes), false), join(countList(s.KeyExchange, s.Handshakes), false),
 			leafText(s.Leaf), verifyText(s), join(countList(s.Problems, -1), false),
 			join(countList(s.Outcomes, -1), false)})
 	}
@@ -141,7 +141,7 @@ func mdEscape(s string) string {
 	if isCode(s) {
 		return s
 	}
-	return mdEscaper.Replace(s)
+	return mdEscaper.Replace(clean(s))
 }
 
 // code formats s as inline code when it is a plain token like a JA4.

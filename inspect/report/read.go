@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 
 	"github.com/tlslens/tlslens/inspect"
 )
@@ -114,7 +116,7 @@ func (b *Builder) line(in *Input, text []byte) {
 	}
 	var l line
 	if err := json.Unmarshal(text, &l); err != nil {
-		b.bad(in, "not a JSON record: "+err.Error())
+		b.bad(in, decodeProblem(err))
 		return
 	}
 	switch {
@@ -141,4 +143,35 @@ func (b *Builder) bad(in *Input, msg string) {
 	if len(b.badLines) < b.opts.MaxBadLines {
 		b.badLines = append(b.badLines, BadLine{File: in.Name, Line: in.Lines, Error: msg})
 	}
+}
+
+// decodeProblem says what was wrong with a line json.Unmarshal rejected, in
+// terms of the record rather than Go types.
+func decodeProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return "not a JSON record: " + strings.TrimPrefix(err.Error(), "json: ")
+	}
+	if te.Field == "" {
+		return "a JSON " + te.Value + ", not a record object"
+	}
+	field := strings.TrimPrefix(te.Field, "Record.") // the embedded record in line
+	return fmt.Sprintf("%q is a JSON %s, want %s", field, te.Value, jsonKind(te.Type))
+}
+
+// jsonKind names the JSON type that decodes into t.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a number"
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Formats lists the names Write accepts.
@@ -54,11 +56,41 @@ func join(items []string, more bool) string {
 	if len(items) == 0 {
 		return "-"
 	}
-	s := strings.Join(items, ", ")
+	s := clean(strings.Join(items, ", "))
 	if more {
 		s += ", …"
 	}
 	return s
+}
+
+// short is join of the first n items, ending in "…" when there were more.
+func short(items []string, more bool, n int) string {
+	if len(items) > n {
+		return join(items[:n], true)
+	}
+	return join(items, more)
+}
+
+// clean makes s safe to print on a terminal: control characters (an SNI can
+// hold an escape sequence) and invalid UTF-8 are shown escaped, as in Go.
+func clean(s string) string {
+	ok := utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case unicode.IsControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // stamp formats a time for people: UTC, to the second.

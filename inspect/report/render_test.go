@@ -22,7 +22,7 @@ func sample(t *testing.T) (*Report, genFile) {
 	g := genLines(t, 700)
 	hostile := genRecord(1)
 	h := *hostile.Client.Hello
-	h.SNI = `<script>alert("x")</script>|*evil*`
+	h.SNI = `<script>alert("x")</script>|*evil*` + "\x1b[2J"
 	hostile.Client.Hello = &h
 	extra, err := json.Marshal(line{Msg: "handshake", Record: *hostile})
 	if err != nil {
@@ -62,7 +62,7 @@ func TestWriteText(t *testing.T) {
 			t.Errorf("no detail block for %s", ja4)
 		}
 		for _, sni := range c.snis[:min(len(c.snis), DefaultMaxExamples)] {
-			if !strings.Contains(out, sni) {
+			if !strings.Contains(out, clean(sni)) {
 				t.Errorf("SNI %q of %s missing", sni, ja4)
 			}
 		}
@@ -79,6 +79,9 @@ func TestWriteText(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report lacks %q", want)
 		}
+	}
+	if strings.Contains(out, "\x1b") || !strings.Contains(out, `*evil*\x1b[2J`) {
+		t.Error("the SNI's escape sequence reaches the terminal unescaped")
 	}
 	// Columns line up: in the OUTCOMES table, every count starts where the
 	// RECORDS heading does.
@@ -198,5 +201,20 @@ func TestWriteEmpty(t *testing.T) {
 				t.Errorf("empty %s output for an empty report", f)
 			}
 		})
+	}
+}
+
+func TestClean(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"a.example.test", "a.example.test"},
+		{"bücher.test", "bücher.test"},
+		{"\x1b[2Jx", `\x1b[2Jx`},
+		{"tab\there", `tab\there`},
+		{"bad\xffutf8", `bad\xffutf8`},
+		{"ok\uFFFDchar", "ok\uFFFDchar"},
+	} {
+		if got := clean(tt.in); got != tt.want {
+			t.Errorf("clean(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -118,7 +118,8 @@ type Client struct {
 type Server struct {
 	Target        string    `json:"target"`
 	Count         int       `json:"count"`
-	Addresses     []string  `json:"addresses"` // resolved ip:port examples
+	Handshakes    int       `json:"handshakes"` // records whose upstream got as far as a ServerHello
+	Addresses     []string  `json:"addresses"`  // resolved ip:port examples
 	MoreAddresses bool      `json:"more_addresses,omitempty"`
 	FirstSeen     time.Time `json:"first_seen,omitzero"`
 	LastSeen      time.Time `json:"last_seen,omitzero"`
@@ -253,7 +254,7 @@ func (s *serverState) report() Server {
 		leaf = &l
 	}
 	return Server{
-		Target: s.key, Count: s.count,
+		Target: s.key, Count: s.count, Handshakes: s.handshakes,
 		Addresses: slices.Clone(s.addrs.vals), MoreAddresses: s.addrs.more,
 		FirstSeen: s.first, LastSeen: s.last,
 		Versions: s.versions.sorted(), CipherSuites: s.suites.sorted(), Groups: s.groups.sorted(),

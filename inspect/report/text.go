@@ -43,6 +43,9 @@ func (t *textWriter) table(title string, cols ...string) {
 
 func (t *textWriter) row(cells ...string) {
 	if t.err == nil {
+		for i, c := range cells {
+			cells[i] = strings.ReplaceAll(clean(c), "\t", " ")
+		}
 		_, t.err = io.WriteString(t.tw, strings.Join(cells, "\t")+"\n")
 	}
 }
@@ -130,18 +133,18 @@ func (t *textWriter) findings(r *Report) {
 	}
 	for _, f := range r.Findings {
 		t.row(string(f.Severity), f.Code, strconv.Itoa(f.Count), join(names(f.Sides), false),
-			join(f.Targets, f.More), f.Message)
+			short(f.Targets, f.More, 2), f.Message)
 	}
 	t.flush()
 }
 
 func (t *textWriter) weakOffers(r *Report) {
-	t.table("WEAK OFFERS", "JA4", "RECORDS", "OFFERS", "SNIS", "ADDRESSES")
+	t.table("WEAK OFFERS", "JA4", "RECORDS", "ADDRESSES", "SNIS", "OFFERS")
 	if len(r.WeakOffers) == 0 {
 		t.row("-", "none")
 	}
 	for _, o := range r.WeakOffers {
-		t.row(o.JA4, strconv.Itoa(o.Count), join(o.Offers, false), join(o.SNIs, false), join(o.Addresses, false))
+		t.row(o.JA4, strconv.Itoa(o.Count), short(o.Addresses, false, 2), short(o.SNIs, false, 2), join(o.Offers, false))
 	}
 	t.flush()
 }
@@ -166,10 +169,14 @@ func (t *textWriter) distributions(r *Report) {
 func (t *textWriter) clients(r *Report) {
 	tot := r.Totals
 	t.table(fmt.Sprintf("CLIENTS (%d JA4 fingerprints, %d shown)", tot.ClientGroups, len(r.Clients)),
-		"RECORDS", "JA4", "VERSIONS", "WEAK OFFERS", "SNIS", "LAST SEEN")
+		"RECORDS", "JA4", "VERSIONS", "WEAK", "LAST SEEN", "SNIS")
 	for _, c := range r.Clients {
+		weak := "-"
+		if len(c.WeakOffers) > 0 {
+			weak = strconv.Itoa(len(c.WeakOffers))
+		}
 		t.row(strconv.Itoa(c.Count), c.JA4, join(countList(c.Versions, c.Count), false),
-			join(names(c.WeakOffers), false), join(c.SNIs, c.MoreSNIs), stamp(c.LastSeen))
+			weak, stamp(c.LastSeen), short(c.SNIs, c.MoreSNIs, 3))
 	}
 	t.flush()
 	for _, c := range r.Clients {
@@ -201,7 +208,7 @@ func (t *textWriter) servers(r *Report) {
 		"RECORDS", "TARGET", "VERSION", "CIPHER SUITE", "GROUP", "VERIFIED", "PROBLEMS")
 	for _, s := range r.Servers {
 		t.row(strconv.Itoa(s.Count), s.Target, first(s.Versions), first(s.CipherSuites), first(s.Groups),
-			fmt.Sprintf("%d/%d", s.VerifyOK, s.VerifyOK+s.VerifyFailed), join(names(s.Problems), false))
+			verified(s), join(names(s.Problems), false))
 	}
 	t.flush()
 	for _, s := range r.Servers {
@@ -209,11 +216,11 @@ func (t *textWriter) servers(r *Report) {
 		t.tw = tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
 		t.field("addresses", s.Addresses, s.MoreAddresses)
 		t.field("seen", []string{stamp(s.FirstSeen) + " to " + stamp(s.LastSeen)}, false)
-		t.field("versions", countList(s.Versions, s.Count), false)
-		t.field("cipher suites", countList(s.CipherSuites, s.Count), false)
-		t.field("groups", countList(s.Groups, s.Count), false)
-		t.field("alpn", countList(s.ALPN, s.Count), false)
-		t.field("key exchange", countList(s.KeyExchange, s.Count), false)
+		t.field("versions", countList(s.Versions, s.Handshakes), false)
+		t.field("cipher suites", countList(s.CipherSuites, s.Handshakes), false)
+		t.field("groups", countList(s.Groups, s.Handshakes), false)
+		t.field("alpn", countList(s.ALPN, s.Handshakes), false)
+		t.field("key exchange", countList(s.KeyExchange, s.Handshakes), false)
 		t.field("leaf", []string{leafText(s.Leaf)}, false)
 		t.field("verification", []string{verifyText(s)}, false)
 		t.field("problems", countList(s.Problems, -1), false)
@@ -223,4 +230,12 @@ func (t *textWriter) servers(r *Report) {
 		t.field("outcomes", countList(s.Outcomes, -1), false)
 		t.flush()
 	}
+}
+
+// verified is "ok/all" for the records whose chain was verified.
+func verified(s Server) string {
+	if s.VerifyOK+s.VerifyFailed == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", s.VerifyOK, s.VerifyOK+s.VerifyFailed)
 }

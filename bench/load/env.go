@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/ca"
+	"github.com/tlslens/tlslens/proxy"
+)
+
+// benchDomain is the parent of every name the tool uses; the proxy's dialer
+// sends all of them to the in-process upstream on 127.0.0.1.
+const benchDomain = "bench.test"
+
+// env is one upstream and one tlslens proxy, both in this process on
+// loopback, and the clients' trust in each.
+type env struct {
+	upstreamAddr string         // 127.0.0.1:port of the TLS upstream
+	upstreamPort string         // its port, for CONNECT targets
+	upstreamCA   *x509.CertPool // trusts the upstream's certificate
+	proxyAddr    string         // 127.0.0.1:port of tlslens
+	proxyCA      *x509.CertPool // trusts tlslens's CA
+	records      *lineCounter   // counts the JSON records tlslens writes
+	bulk         []byte         // the body of /bulk
+
+	stop func()
+}
+
+// envOptions configures newEnv.
+type envOptions struct {
+	bulkSize       int           // bytes served by /bulk
+	maxConns       int           // proxy.Options.MaxConnections; 0 leaves the default
+	upstreamIdle   time.Duration // the upstream server's keep-alive idle timeout
+	operationalLog io.Writer     // tlslens's operational log (warnings); nil discards
+}
+
+func newEnv(o envOptions) (*env, error) {
+	root, rootKey, err := newRoot()
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := newLeaf(root, rootKey)
+	if err != nil {
+		return nil, err
+	}
+	e := &env{upstreamCA: x509.NewCertPool(), records: &lineCounter{}, bulk: bytes.Repeat([]byte("tlslens-bulk-bod"), o.bulkSize/16+1)[:o.bulkSize]}
+	e.upstreamCA.AddCert(root)
+
+	upLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listening for the upstream: %w", err)
+	}
+	up := &http.Server{
+		Handler:           http.HandlerFunc(e.serveUpstream),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{leaf}},
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       o.upstreamIdle,
+		ErrorLog:          discardStdLogger(),
+	}
+	go up.ServeTLS(upLn, "", "")
+	e.upstreamAddr = upLn.Addr().String()
+	_, e.upstreamPort, _ = net.SplitHostPort(e.upstreamAddr)
+
+	auth, err := ca.New(ca.Options{})
+	if err != nil {
+		up.Close()
+		return nil, err
+	}
+	e.proxyCA = x509.NewCertPool()
+	e.proxyCA.AddCert(auth.Certificate())
+
+	// Records go through logrus's JSON formatter, as in production, so their
+	// encoding is part of the cost; only the bytes are thrown away.
+	recs := logrus.New()
+	recs.Formatter = &logrus.JSONFormatter{}
+	recs.Out = e.records
+	ops := logrus.New()
+	ops.Out = io.Discard
+	if o.operationalLog != nil {
+		ops.Out = o.operationalLog
+		ops.Level = logrus.WarnLevel
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	p, err := proxy.New(proxy.Options{
+		Authority:         auth,
+		Log:               ops,
+		Records:           recs,
+		UpstreamRoots:     e.upstreamCA,
+		UpstreamRootsName: "bench-root",
+		MaxConnections:    o.maxConns,
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			if host != benchDomain && !strings.HasSuffix(host, "."+benchDomain) {
+				return nil, fmt.Errorf("load: %s is not a benchmark name; this tool dials only loopback", host)
+			}
+			return dialer.DialContext(ctx, network, e.upstreamAddr)
+		},
+	})
+	if err != nil {
+		up.Close()
+		return nil, err
+	}
+	pLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		up.Close()
+		return nil, fmt.Errorf("listening for the proxy: %w", err)
+	}
+	e.proxyAddr = pLn.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { defer close(served); p.Serve(ctx, pLn) }()
+	e.stop = func() {
+		cancel()
+		p.Close()
+		<-served
+		up.Close()
+	}
+	return e, nil
+}
+
+// serveUpstream answers "/" with a short body and "/bulk" with e.bulk.
+func (e *env) serveUpstream(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/bulk" {
+		w.Header().Set("Content-Length", strconv.Itoa(len(e.bulk)))
+		w.Write(e.bulk)
+		return
+	}
+	w.Header().Set("Content-Length", "3")
+	io.WriteString(w, "ok\n")
+}
+
+// client opens connections to the upstream, directly or through tlslens.
+type client struct {
+	e       *env
+	proxied bool
+	dialer  net.Dialer
+}
+
+// dial opens a TLS connection for name: directly to the upstream, or a
+// CONNECT tunnel through tlslens and a handshake with its leaf.
+func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
+	cfg := &tls.Config{ServerName: name, RootCAs: c.e.upstreamCA, NextProtos: []string{"http/1.1"}}
+	addr := c.e.upstreamAddr
+	if c.proxied {
+		cfg.RootCAs, addr = c.e.proxyCA, c.e.proxyAddr
+	}
+	conn, err := c.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if c.proxied {
+		target := net.JoinHostPort(name, c.e.upstreamPort)
+		fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+		// The 200 has no body and the client speaks first after it, so the
+		// response ends exactly at the blank line: read it byte-wise-free
+		// with a reader that cannot over-read past it.
+		resp, err := http.ReadResponse(bufio.NewReaderSize(&exactReader{conn}, 16), &http.Request{Method: http.MethodConnect})
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("CONNECT: %w", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			conn.Close()
+			return nil, fmt.Errorf("CONNECT: %s", resp.Status)
+		}
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	conn.SetDeadline(time.Time{})
+	return tc, nil
+}
+
+// exactReader reads one byte at a time, so a bufio.Reader over it never
+// consumes bytes past the CONNECT response.
+type exactReader struct{ c net.Conn }
+
+func (r *exactReader) Read(b []byte) (int, error) { return r.c.Read(b[:1]) }
+
+// httpConn is one client connection speaking HTTP/1.1 keep-alive.
+type httpConn struct {
+	c  *tls.Conn
+	br *bufio.Reader
+	rq []byte
+}
+
+func newHTTPConn(c *tls.Conn, name, path string) *httpConn {
+	rq := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tlslens-load\r\n\r\n", path, name)
+	return &httpConn{c: c, br: bufio.NewReaderSize(c, 32<<10), rq: []byte(rq)}
+}
+
+// do sends the request and reads the whole response; it returns the body size.
+func (h *httpConn) do(deadline time.Time) (int64, error) {
+	h.c.SetDeadline(deadline)
+	if _, err := h.c.Write(h.rq); err != nil {
+		return 0, err
+	}
+	resp, err := http.ReadResponse(h.br, nil)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %s", resp.Status)
+	}
+	return n, err
+}
+
+// lineCounter counts newline-terminated lines written to it and discards them.
+type lineCounter struct{ n atomic.Int64 }
+
+func (l *lineCounter) Write(b []byte) (int, error) {
+	l.n.Add(int64(bytes.Count(b, []byte{'\n'})))
+	return len(b), nil
+}
+
+var errStopped = errors.New("load: stopped")
+
+func newRoot() (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "tlslens-load upstream root"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	return cert, key, err
+}
+
+// newLeaf issues the upstream's certificate: bench.test and *.bench.test,
+// so the 1000 distinct names verify against one certificate.
+func newLeaf(root *x509.Certificate, rootKey *ecdsa.PrivateKey) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: benchDomain},
+		DNSNames:     []string{benchDomain, "*." + benchDomain},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, root, &key.PublicKey, rootKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, err
+}

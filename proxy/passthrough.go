@@ -1,0 +1,246 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// maxClearFlight caps the server bytes kept for parsing in passthrough: a
+// TLS 1.2 flight with a long chain is a few KiB; 256 KiB is generous.
+const maxClearFlight = 256 << 10
+
+// passthrough relays a client's TLS connection to the target without
+// decrypting it (DESIGN.md, "Passthrough mode"). The ClientHello already read
+// (raw) is forwarded untouched, so the server sees the client's own offer and
+// the client verifies the server's own certificate. What the server sends in
+// clear (ServerHello; in TLS 1.2 also Certificate, ServerKeyExchange and
+// CertificateRequest) is parsed for the record, which is written as soon as
+// that flight is complete, or when the connection ends or times out first.
+//
+// The caller has set s.hello and the record's client hello; reason, if not
+// empty, becomes the record's reason.
+func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []byte, reason string) {
+	s.rec.Mode = inspect.ModePassthrough
+	s.rec.Reason = reason
+	side := &inspect.Side{Hello: s.rec.Client.Hello} // forwarded untouched: the same bytes
+	s.rec.Upstream = side
+	start := time.Now()
+
+	dctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
+	up, err := p.opts.Dial(dctx, "tcp", s.target)
+	cancel()
+	if err != nil {
+		side.DurationMS = msSince(start)
+		side.Error = describeDialErr(s.target, err, p.opts.DialTimeout)
+		s.rec.Outcome = inspect.OutcomeUpstreamUnreachable
+		p.emit(s.rec)
+		c.Close()
+		return
+	}
+	side.Addr, side.Local = up.RemoteAddr().String(), up.LocalAddr().String()
+	if _, err := up.Write(raw); err != nil {
+		side.DurationMS = msSince(start)
+		side.Error = fmt.Sprintf("the server closed the connection before the ClientHello could be forwarded: %v", err)
+		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
+		p.emit(s.rec)
+		up.Close()
+		c.Close()
+		return
+	}
+	c.SetDeadline(time.Time{}) // the client's reads are bounded by idleReader from now on
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // client → server: the rest of the client's handshake, then its data
+		defer wg.Done()
+		io.Copy(up, &idleReader{Conn: c, idle: p.opts.IdleTimeout})
+		closeWrite(up)
+	}()
+
+	// server → client: forward every byte at once, keeping a copy until the
+	// clear part of the server's flight is complete.
+	up.SetReadDeadline(time.Now().Add(p.opts.HandshakeTimeout))
+	var flight []byte
+	buf := make([]byte, 32<<10)
+	var readErr error
+	for {
+		n, err := up.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil && readErr == nil {
+				readErr = werr
+			}
+			flight = append(flight, buf[:n]...)
+		}
+		if err != nil && readErr == nil {
+			readErr = err
+		}
+		if readErr != nil || clearFlightDone(flight) || len(flight) > maxClearFlight {
+			break
+		}
+	}
+	side.DurationMS = msSince(start)
+	p.recordPassthrough(s, flight, readErr)
+	p.emit(s.rec)
+
+	if readErr == nil {
+		up.SetReadDeadline(time.Time{})
+		io.Copy(c, &idleReader{Conn: up, idle: p.opts.IdleTimeout})
+	}
+	closeWrite(c)
+	if readErr != nil {
+		c.Close() // the server is gone or stalled: end the client's side too
+		up.Close()
+	}
+	wg.Wait()
+	c.Close()
+	up.Close()
+}
+
+// closeWrite half-closes c when it can, so the peer sees EOF while the other
+// direction keeps flowing, and closes it otherwise.
+func closeWrite(c net.Conn) {
+	for {
+		switch v := c.(type) {
+		case interface{ CloseWrite() error }:
+			v.CloseWrite()
+			return
+		case *acceptedConn:
+			c = v.Conn
+			continue
+		}
+		c.Close()
+		return
+	}
+}
+
+// recordPassthrough fills the upstream side and the outcome of a passthrough
+// record from the server's clear flight and how reading it ended.
+func (p *Proxy) recordPassthrough(s *session, flight []byte, readErr error) {
+	side := s.rec.Upstream
+	f, _ := inspect.ParseServerFlight(flight, nil)
+	side.ServerHello = f.ServerHelloRecord()
+	side.KeyExchange = f.KeyExchange
+	side.CertificateRequest = f.CertificateRequest
+	side.Alert = f.Alert
+	if len(f.Certificates) > 0 { // TLS 1.2 and earlier: the chain is in clear
+		certs, _ := inspect.ParseChain(f.Certificates)
+		side.Chain = inspect.Chain(certs)
+		stapled, scts := len(f.OCSPResponse) > 0, f.SCTs
+		side.OCSPStapled, side.SCTs = &stapled, &scts
+	}
+	var ne net.Error
+	switch {
+	case f.Alert != "" && f.AlertLevel != "warning":
+		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
+		side.Error = fmt.Sprintf("the server refused the client's handshake with alert %s", f.Alert)
+	case f.ServerHello != nil && !f.ServerHello.HelloRetry:
+		s.rec.Outcome = inspect.OutcomeOK
+	case readErr == nil && len(flight) > maxClearFlight:
+		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
+		side.Error = fmt.Sprintf("the server sent more than %d bytes without a ServerHello: it is not speaking TLS", maxClearFlight)
+	case errors.As(readErr, &ne) && ne.Timeout():
+		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
+		side.Error = fmt.Sprintf("the server did not answer the ClientHello within %s", p.opts.HandshakeTimeout)
+	case len(flight) == 0:
+		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
+		side.Error = "the server closed the connection without answering the ClientHello: it may not speak TLS on this port, or refused the client's offer"
+	default:
+		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
+		side.Error = "the server's answer is not a TLS ServerHello"
+		if readErr != nil {
+			side.Error = "the connection ended before the server's ServerHello was complete"
+		}
+	}
+}
+
+// clearFlightDone reports whether b, the bytes a server sent so far, holds
+// everything it sends in clear (RFC 8446 §4, RFC 5246 §7.3): in TLS 1.3 the
+// ServerHello (the rest is encrypted); in TLS 1.2 and earlier the flight up
+// to ServerHelloDone, or to ChangeCipherSpec in an abbreviated (resumed)
+// handshake. An alert, or any record other than a handshake, also ends it.
+func clearFlightDone(b []byte) bool {
+	var hs []byte
+	retried := false // a HelloRetryRequest came, and its ChangeCipherSpec may follow
+	for len(b) >= 5 {
+		typ, n := b[0], int(b[3])<<8|int(b[4])
+		if len(b) < 5+n {
+			return false // wait for the rest of the record
+		}
+		body := b[5 : 5+n]
+		b = b[5+n:]
+		switch typ {
+		case 22: // handshake
+		case 20: // change_cipher_spec
+			if retried && len(hs) == 0 {
+				continue // TLS 1.3 middlebox compatibility after a HelloRetryRequest (RFC 8446 §D.4)
+			}
+			return true // TLS 1.2 resumption: the server's Finished follows, encrypted
+		default: // alert, application data, or not TLS at all
+			return true
+		}
+		hs = append(hs, body...)
+		for {
+			msgLen, ok := inspect.HandshakeMessageLen(hs)
+			if !ok || len(hs) < msgLen {
+				break
+			}
+			msg := hs[:msgLen]
+			hs = hs[msgLen:]
+			switch msg[0] {
+			case 2: // server_hello (or hello_retry_request)
+				sh, err := inspect.ParseServerHelloMessage(msg)
+				if err != nil {
+					return true // malformed: parse what there is
+				}
+				if sh.HelloRetry {
+					retried = true // the client answers with a second ClientHello
+					continue
+				}
+				if sh.Version() >= 0x0304 {
+					return true // the rest of a TLS 1.3 flight is encrypted
+				}
+			case 14: // server_hello_done
+				return true
+			}
+		}
+	}
+	return len(b) > 0 && b[0] != 20 && b[0] != 21 && b[0] != 22 && b[0] != 23
+}
+
+// strictness orders actions when the CONNECT host and the SNI get different
+// ones: the stricter applies.
+var strictness = map[Action]int{ActionMITM: 0, ActionPassthrough: 1, ActionDeny: 2}
+
+// hostAction is the policy for a connection whose ClientHello is in: rules
+// match the CONNECT host and the SNI, and when the two get different
+// actions the stricter applies (deny, then passthrough, then mitm), so a
+// client cannot escape a rule by naming one host in CONNECT and another in
+// its SNI. The reason names the rule's subject for the record.
+func (p *Proxy) hostAction(s *session) (Action, string) {
+	act, why := p.policy(s.host), "host "+s.host
+	if s.sni != "" && s.sni != s.host {
+		if a := p.policy(s.sni); strictness[a] > strictness[act] {
+			act, why = a, "server name "+s.sni
+		}
+	}
+	return act, fmt.Sprintf("policy: %s (%s)", act, why)
+}
+
+// denyTLS ends a connection whose server name is denied by policy, after its
+// CONNECT was accepted: the client gets a fatal access_denied alert (RFC 8446
+// §6.2), which TLS stacks report as such, and the record says why.
+func (p *Proxy) denyTLS(c net.Conn, s *session, reason string) {
+	c.Write([]byte{21, 3, 1, 0, 2, 2, 49}) // alert record: fatal, access_denied
+	c.Close()
+	s.rec.Outcome = inspect.OutcomeDenied
+	s.rec.Reason = reason
+	s.rec.Client.Error = "denied by policy"
+	p.emit(s.rec)
+}
