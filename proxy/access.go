@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -43,6 +45,9 @@ func newAccess(allow []netip.Prefix, creds []Credential) (access, error) {
 		if !p.IsValid() {
 			return access{}, fmt.Errorf("proxy: invalid allow-list prefix %v", p)
 		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 { // ::ffff:10.0.0.0/104 is 10.0.0.0/8
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
 		a.allow = append(a.allow, p.Masked())
 	}
 	for i, c := range creds {
@@ -62,6 +67,7 @@ func newAccess(allow []netip.Prefix, creds []Credential) (access, error) {
 // the credentials the client sent.
 type refusal struct {
 	status int    // 403 or 407
+	title  string // the response page's headline
 	reason string // the record's reason
 	err    string // the record's client.error, in words a person can act on
 }
@@ -84,6 +90,7 @@ func (a access) checkAddr(remote string) *refusal {
 	host, _, _ := net.SplitHostPort(remote)
 	return &refusal{
 		status: http.StatusForbidden,
+		title:  "tlslens does not accept connections from this address",
 		reason: "access: allow_cidrs",
 		err:    fmt.Sprintf("the client address %s is not in the allow-list (allow_cidrs)", host),
 	}
@@ -99,8 +106,8 @@ func (a access) check(r *http.Request, remote string) *refusal {
 		return nil
 	}
 	fail := func(why string) *refusal {
-		return &refusal{status: http.StatusProxyAuthRequired, reason: "access: proxy_auth",
-			err: "proxy authentication failed: " + why}
+		return &refusal{status: http.StatusProxyAuthRequired, title: "tlslens requires proxy authentication",
+			reason: "access: proxy_auth", err: "proxy authentication failed: " + why}
 	}
 	h := r.Header.Get("Proxy-Authorization")
 	if h == "" {
@@ -146,16 +153,9 @@ func (ref *refusal) header() http.Header {
 	return h
 }
 
-func (ref *refusal) title() string {
-	if ref.status == http.StatusProxyAuthRequired {
-		return "tlslens requires proxy authentication"
-	}
-	return "tlslens does not accept connections from this address"
-}
-
 // response is the refusal of a plain-HTTP proxy request.
 func (ref *refusal) response(r *http.Request) *http.Response {
-	body := errorPage(ref.status, ref.title(), ref.err, nil)
+	body := errorPage(ref.status, ref.title, ref.err, nil)
 	resp := &http.Response{
 		StatusCode:    ref.status,
 		Status:        fmt.Sprintf("%d %s", ref.status, http.StatusText(ref.status)),
@@ -171,11 +171,51 @@ func (ref *refusal) response(r *http.Request) *http.Response {
 	return resp
 }
 
+// admitPlain applies access control to a plain proxy request and returns
+// the refusal to send, or nil to go on.
+func (p *Proxy) admitPlain(r *http.Request) *http.Response {
+	ref := p.access.check(r, r.RemoteAddr)
+	if ref == nil {
+		return nil
+	}
+	p.log.WithFields(logrus.Fields{"client": r.RemoteAddr, "reason": ref.reason}).Info("proxy request refused")
+	return ref.response(r)
+}
+
+// write sends the refusal to a direct request.
+func (ref *refusal) write(w http.ResponseWriter) {
+	body := errorPage(ref.status, ref.title, ref.err, nil)
+	for k, v := range ref.header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(ref.status)
+	io.WriteString(w, body)
+}
+
+// admitConnect applies access control to a CONNECT from c, and refuses a
+// CONNECT to the onboarding host: its page is plain HTTP (see OnboardHost).
+func (p *Proxy) admitConnect(req *http.Request, c net.Conn, s *session) *refusal {
+	if ref := p.access.check(req, c.RemoteAddr().String()); ref != nil {
+		return ref
+	}
+	if isOnboardHost(s.host) {
+		return &refusal{
+			status: http.StatusForbidden,
+			title:  "open http://" + OnboardHost + "/ instead",
+			reason: "onboarding: plain HTTP only",
+			err: fmt.Sprintf("the client asked for a TLS tunnel to %s, the onboarding page, which is served over plain HTTP only: open http://%s/ (HTTPS cannot work before the CA is trusted)",
+				s.target, OnboardHost),
+		}
+	}
+	return nil
+}
+
 // refuse answers a CONNECT that access control refused and writes its
 // record (outcome denied), then closes the connection.
 func (p *Proxy) refuse(c net.Conn, s *session, ref *refusal) {
 	defer c.Close()
-	body := errorPage(ref.status, ref.title(), ref.err, s)
+	body := errorPage(ref.status, ref.title, ref.err, s)
 	h := ref.header()
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Connection", "close")

@@ -62,6 +62,10 @@ func (s *session) close() {
 // hijack takes over a CONNECT: goproxy hands us the accepted connection.
 func (p *Proxy) hijack(req *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
 	s := p.newSession(req, c)
+	if ref := p.admitConnect(req, c, s); ref != nil {
+		p.refuse(c, s, ref) // access control, or CONNECT to the onboarding host
+		return
+	}
 	if p.policy(s.host) == ActionDeny {
 		p.deny(c, s)
 		return
@@ -392,6 +396,10 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 	}
 	side.Alert = alert
 	s.rec.Outcome, side.Error = classifyClientErr(err, alert, len(written) > 0, p.opts.HandshakeTimeout)
+	if _, hi := versionRange(s.hello); hi < p.opts.ClientMinVersion {
+		side.Error = fmt.Sprintf("the client offers at most %s, below client_min_version %s: lower client_min_version to observe it",
+			inspect.VersionName(hi), inspect.VersionName(p.opts.ClientMinVersion))
+	}
 	return nil, false
 }
 

@@ -54,15 +54,30 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 		})
 		return r, nil
 	}
+	if resp := p.admitPlain(r); resp != nil {
+		return r, resp // refused by access control
+	}
+	if resp := p.onboardProxy(r); resp != nil {
+		return r, resp // http://tlslens/ or the proxy's own address
+	}
 	if p.policy(strings.ToLower(r.URL.Hostname())) == ActionDeny {
 		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, nil)
 	}
 	return r, nil
 }
 
-// serveDirect answers requests addressed to the proxy itself.
+// serveDirect answers requests addressed to the proxy itself (not in proxy
+// form) with the onboarding page, to clients the allow-list admits.
 func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "tlslens is an HTTP(S) proxy: set it as your proxy (http://"+r.Host+")", http.StatusBadRequest)
+	if ref := p.access.checkAddr(r.RemoteAddr); ref != nil {
+		ref.write(w)
+		return
+	}
+	addr := r.Host
+	if addr == "" {
+		addr = localAddr(r)
+	}
+	p.onboard(r, addr).write(w, r)
 }
 
 type sessionKey struct{}
@@ -233,7 +248,11 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.URL.Scheme, r.URL.Host = "https", s.target
-	p.gp.ServeHTTP(w, r)
+	// net/http cancels a request's context when the client half-closes
+	// (scripted clients send close_notify after the request and keep
+	// reading). The upstream exchange must outlive that: a client that is
+	// really gone ends it at the first failed write.
+	p.gp.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
 }
 
 func hostOnly(hostport string) string {

@@ -150,6 +150,15 @@ func (pg onboardPage) response(r *http.Request) *http.Response {
 	}
 }
 
+// onboardProxy answers a proxy request for http://tlslens/ or for the
+// proxy's own address with the onboarding page; nil for any other request.
+func (p *Proxy) onboardProxy(r *http.Request) *http.Response {
+	if !isOnboardHost(r.URL.Hostname()) && !isSelf(r) {
+		return nil
+	}
+	return p.onboard(r, localAddr(r)).response(r)
+}
+
 // localAddr is the proxy's own address on the connection r came in on.
 func localAddr(r *http.Request) string {
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {

@@ -31,23 +31,26 @@ func TestPassthrough(t *testing.T) {
 	leaf := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")
 	cases := []struct {
 		name      string
-		server    tls.Config
-		client    tls.Config
+		server    *tls.Config
+		client    *tls.Config
 		connect   string // CONNECT host: the policy must also match the SNI
 		wantRetry bool
 	}{
-		{name: "TLS 1.3", client: tls.Config{MaxVersion: tls.VersionTLS13}, connect: "example.com"},
-		{name: "TLS 1.2", client: tls.Config{MaxVersion: tls.VersionTLS12}, connect: "example.com"},
-		{name: "TLS 1.2 by SNI", client: tls.Config{MaxVersion: tls.VersionTLS12}, connect: "127.0.0.1"},
-		{name: "TLS 1.3 by SNI", client: tls.Config{MaxVersion: tls.VersionTLS13}, connect: "127.0.0.1"},
+		{name: "TLS 1.3", client: &tls.Config{MaxVersion: tls.VersionTLS13}, connect: "example.com"},
+		{name: "TLS 1.2", client: &tls.Config{MaxVersion: tls.VersionTLS12}, connect: "example.com"},
+		{name: "TLS 1.2 by SNI", client: &tls.Config{MaxVersion: tls.VersionTLS12}, connect: "127.0.0.1"},
+		{name: "TLS 1.3 by SNI", client: &tls.Config{MaxVersion: tls.VersionTLS13}, connect: "127.0.0.1"},
 		{name: "TLS 1.3 HelloRetryRequest", connect: "example.com", wantRetry: true,
-			server: tls.Config{CurvePreferences: []tls.CurveID{tls.X25519}},
-			client: tls.Config{CurvePreferences: []tls.CurveID{tls.CurveP256, tls.X25519}}},
+			server: &tls.Config{CurvePreferences: []tls.CurveID{tls.CurveP384}},
+			client: &tls.Config{CurvePreferences: []tls.CurveID{tls.CurveP256, tls.CurveP384}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := tc.server.Clone()
+			if srv == nil {
+				srv = &tls.Config{}
+			}
 			srv.Certificates = []tls.Certificate{leaf}
 			up := startUpstream(t, srv)
 			h := passthroughHarness(t)

@@ -70,6 +70,14 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxHelloSize caps the bytes read for a ClientHello; 0 means 64 KiB.
 	MaxHelloSize int
+	// MaxConnections caps the client connections open on the proxy listener
+	// at once; 0 means 10000. One more is answered "503 Service Unavailable"
+	// and closed, without a record (it was never read), and a warning is
+	// logged at most every 10s.
+	MaxConnections int
+	// MaxHeaderBytes caps a request's header, on the proxy listener and on
+	// intercepted connections (HTTP/1.1 and HTTP/2); 0 means 64 KiB.
+	MaxHeaderBytes int
 	// ClientMinVersion is the lowest TLS version accepted from clients; 0 means TLS 1.0.
 	ClientMinVersion uint16
 
@@ -129,6 +137,7 @@ type Proxy struct {
 	access  access     // allow-list and proxy authentication
 	live    liveConns  // the proxy listener's open connections
 	metrics *metrics   // nil without Options.Metrics
+	limit   *connLimit // Options.MaxConnections
 }
 
 // New returns a Proxy. It starts no goroutine until Serve.
@@ -158,6 +167,12 @@ func New(opts Options) (*Proxy, error) {
 	if opts.ClientMinVersion == 0 {
 		opts.ClientMinVersion = tls.VersionTLS10
 	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = defaultMaxConnections
+	}
+	if opts.MaxHeaderBytes <= 0 {
+		opts.MaxHeaderBytes = defaultMaxHeaderBytes
+	}
 	if opts.UpstreamRootsName == "" {
 		opts.UpstreamRootsName = "system"
 	}
@@ -172,12 +187,14 @@ func New(opts Options) (*Proxy, error) {
 	if p.recs == nil {
 		p.recs = discardLogger()
 	}
+	var err error
 	if p.access, err = newAccess(opts.AllowCIDRs, opts.ProxyAuth); err != nil {
 		return nil, err
 	}
 	if p.metrics, err = newMetrics(opts.Metrics, p); err != nil {
 		return nil, err
 	}
+	p.limit = newConnLimit(opts.MaxConnections, p.log)
 	p.ln = newChanListener()
 	p.gp = p.newGoproxy()
 	p.inner = &http.Server{
@@ -186,6 +203,7 @@ func New(opts Options) (*Proxy, error) {
 		ConnState:         p.connState,
 		ReadHeaderTimeout: opts.HandshakeTimeout,
 		IdleTimeout:       opts.IdleTimeout,
+		MaxHeaderBytes:    opts.MaxHeaderBytes,
 		ErrorLog:          newStdLogger(p.log),
 	}
 	return p, nil
@@ -208,6 +226,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		Handler:           p,
 		ReadHeaderTimeout: p.opts.HandshakeTimeout,
 		IdleTimeout:       p.opts.IdleTimeout,
+		MaxHeaderBytes:    p.opts.MaxHeaderBytes,
 		ErrorLog:          newStdLogger(p.log),
 	}
 	innerDone := make(chan struct{})
@@ -216,7 +235,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		p.inner.Serve(p.ln) // returns when p.ln is closed
 	}()
 	errc := make(chan error, 1)
-	go func() { errc <- outer.Serve(&acceptListener{Listener: p.live.listener(ln)}) }()
+	go func() { errc <- outer.Serve(&acceptListener{Listener: p.live.listener(p.limit.listener(ln))}) }()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

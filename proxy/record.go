@@ -26,6 +26,7 @@ func (p *Proxy) emit(r *inspect.Record) {
 		f["reason"] = r.Reason
 	}
 	p.recs.WithFields(f).Info("handshake")
+	p.metrics.observe(r)
 	if p.opts.Terminal != nil {
 		line := formatLine(r, p.opts.TerminalColor)
 		if p.opts.TerminalVerbose {

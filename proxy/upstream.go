@@ -3,11 +3,13 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +24,9 @@ type upstreamError struct {
 	outcome inspect.Outcome
 	msg     string
 	err     error
+	// certAsked: the server asked for a client certificate, so a failure
+	// is about that, and the compat retry would fail the same way.
+	certAsked bool
 }
 
 func (e *upstreamError) Error() string { return e.msg }
@@ -56,7 +61,7 @@ func (p *Proxy) dialUpstream(ctx context.Context, s *session) (*tls.Conn, error)
 // offer: the server refused the version or suites, or hung up on the hello.
 func retryable(err error, att inspect.Attempt) bool {
 	var ue *upstreamError
-	if !errors.As(err, &ue) || ue.outcome != inspect.OutcomeUpstreamHandshakeFailed {
+	if !errors.As(err, &ue) || ue.outcome != inspect.OutcomeUpstreamHandshakeFailed || ue.certAsked {
 		return false
 	}
 	switch att.Alert {
@@ -99,19 +104,39 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 		}
 		return nil
 	}
+	var asked bool                // the server sent a CertificateRequest
+	var sentCert *tls.Certificate // what tlslens answered it with; nil: an empty Certificate
 	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		asked = true
 		if p.opts.ClientCertificate != nil {
 			if c := p.opts.ClientCertificate(name); c != nil {
+				sentCert = c
 				return c, nil
 			}
 		}
 		return &tls.Certificate{}, nil // an empty Certificate: the server decides
 	}
-	tc := tls.Client(rc, cfg)
+	pc := &peekConn{Conn: rc}
+	tc := tls.Client(pc, cfg)
 	hctx, cancel := context.WithTimeout(ctx, p.opts.HandshakeTimeout)
 	err = tc.HandshakeContext(hctx)
 	cancel()
+	if err == nil && asked && tc.ConnectionState().Version == tls.VersionTLS13 {
+		// In TLS 1.3 the client's handshake is over before the server has
+		// read the client's Certificate: its verdict (an alert such as
+		// certificate_required, or session tickets) comes after. Read it
+		// now, so the record says whether the server accepted.
+		pc.readRecord(min(verdictWait, p.opts.HandshakeTimeout))
+	}
 	read, written := rc.stop()
+	if sentCert != nil {
+		if leaf, perr := leafOf(sentCert); perr == nil {
+			cc := inspect.Certificate(leaf)
+			side.ClientCertificate = &cc
+		}
+	} else {
+		side.ClientCertificate = nil
+	}
 
 	side.Hello, side.ServerHello, side.KeyExchange, side.CertificateRequest, side.Alert = nil, nil, nil, nil, ""
 	if h, perr := inspect.ParseClientHello(written); perr == nil {
@@ -133,11 +158,15 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 	if side.Alert == "" {
 		side.Alert = remoteAlert(err)
 	}
+	if err == nil && flight != nil && flight.Alert != "" && flight.AlertLevel != "warning" {
+		err = &verdictError{alert: flight.Alert} // the server refused after the handshake (TLS 1.3 mTLS)
+	}
 	if err != nil {
 		tc.Close()
-		msg := describeHandshakeErr(err, side.Alert, compat, p.opts.HandshakeTimeout)
+		msg := describeHandshakeErr(err, side.Alert, handshakeFacts{compat: compat, asked: asked, sentCert: sentCert != nil,
+			name: name, hello: s.hello, timeout: p.opts.HandshakeTimeout})
 		att = inspect.Attempt{Hello: side.Hello, ServerHello: side.ServerHello, Alert: side.Alert, Error: msg}
-		return nil, att, &upstreamError{outcome: inspect.OutcomeUpstreamHandshakeFailed, msg: msg, err: err}
+		return nil, att, &upstreamError{outcome: inspect.OutcomeUpstreamHandshakeFailed, msg: msg, err: err, certAsked: asked}
 	}
 
 	st := tc.ConnectionState()
@@ -246,23 +275,191 @@ func describeDialErr(target string, err error, timeout time.Duration) string {
 	return fmt.Sprintf("cannot connect to %s: %v", target, err)
 }
 
-func describeHandshakeErr(err error, alert string, compat bool, timeout time.Duration) string {
+// handshakeFacts is what describeHandshakeErr needs to know about an attempt
+// besides its error.
+type handshakeFacts struct {
+	compat   bool                 // the legacy-compatible retry offer was used
+	asked    bool                 // the server sent a CertificateRequest
+	sentCert bool                 // a configured client certificate was sent
+	name     string               // the server's name
+	hello    *inspect.ClientHello // the client's own offer
+	timeout  time.Duration
+}
+
+// describeHandshakeErr says why an upstream handshake failed, naming what
+// is missing: a client certificate, a version, or a capability Go's TLS
+// stack does not implement.
+func describeHandshakeErr(err error, alert string, f handshakeFacts) string {
 	var ne net.Error
+	var ve *verdictError
+	after := ""
+	if errors.As(err, &ve) {
+		after = " after the handshake"
+	}
 	switch {
-	case alert == "handshake_failure" || alert == "insufficient_security" || alert == "protocol_version":
-		if compat {
-			return fmt.Sprintf("the server refused the handshake (alert %s) even with every version and cipher suite Go implements: it likely requires DHE or DSS key exchange or SSL 3.0, which Go's TLS stack does not implement", alert)
+	case f.asked && !f.sentCert && (certRequiredAlerts[alert] || alert == "handshake_failure"):
+		return fmt.Sprintf("the server requires a client certificate: it sent a CertificateRequest and refused the connection%s with alert %s when none was sent. None is configured for %s: add one under client_certs", after, alert, f.name)
+	case f.asked && f.sentCert && certRequiredAlerts[alert]:
+		return fmt.Sprintf("the server rejected the client certificate configured for %s (alert %s%s): check that it is issued by a CA the server trusts, not expired, and meant for client authentication", f.name, alert, after)
+	case alert == "protocol_version":
+		lo, hi := versionRange(f.hello)
+		switch {
+		case f.compat:
+			if hi < tls.VersionTLS13 {
+				return fmt.Sprintf("the server refused TLS 1.0 to 1.2 (alert protocol_version): it likely requires TLS 1.3, which the client does not offer (the client's highest is %s)", inspect.VersionName(hi))
+			}
+			return "the server refused every TLS version from 1.0 to 1.2 and the client's own (alert protocol_version): it likely speaks only SSL 3.0, which Go's TLS stack does not implement"
+		case lo == hi:
+			return fmt.Sprintf("the server refused %s, the only version offered (alert protocol_version)", inspect.VersionName(lo))
 		}
-		return fmt.Sprintf("the server refused the handshake (alert %s): it shares no protocol version, cipher suite or group with what the client offered", alert)
+		return fmt.Sprintf("the server refused %s to %s (alert protocol_version)", inspect.VersionName(lo), inspect.VersionName(hi))
+	case alert == "handshake_failure" || alert == "insufficient_security" || alert == "illegal_parameter":
+		if !f.compat {
+			return fmt.Sprintf("the server refused the handshake (alert %s): it shares no cipher suite, group or signature algorithm with what the client offered", alert)
+		}
+		if missing := unsupportedOffers(f.hello); missing != "" {
+			return fmt.Sprintf("the server refused the handshake (alert %s) even with every version and cipher suite Go implements. The client also offers %s, which Go's TLS stack does not implement: the server likely accepts only that", alert, missing)
+		}
+		return fmt.Sprintf("the server refused the handshake (alert %s) even with every version and cipher suite Go implements: it likely requires DHE or DSS key exchange, a cipher suite such as AES-CCM or Camellia, or SHA-1 signatures in TLS 1.2 (legacy_crypto: true enables those), none of which Go's TLS stack implements by default", alert)
 	case alert != "":
-		return fmt.Sprintf("the server aborted the handshake with alert %s", alert)
+		return fmt.Sprintf("the server aborted the handshake%s with alert %s", after, alert)
 	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Sprintf("the server did not complete the TLS handshake within %s", timeout)
+		return fmt.Sprintf("the server did not complete the TLS handshake within %s", f.timeout)
 	case isClosed(err):
-		if compat {
-			return "the server closed the connection during the TLS handshake, also with the legacy-compatible offer: it may not speak TLS on this port"
+		if f.compat {
+			return "the server closed the connection during the TLS handshake, also with the legacy-compatible offer (TLS 1.0 to 1.2, every cipher suite Go implements): it may not speak TLS on this port, or only SSL 3.0"
 		}
 		return "the server closed the connection during the TLS handshake: it may not speak TLS on this port"
 	}
-	return "the TLS handshake with the server failed: " + err.Error()
+	return "the TLS handshake with the server failed: " + describeGoTLSErr(err)
+}
+
+// describeGoTLSErr rewords crypto/tls's local refusals that only legacy_crypto
+// can lift: a short RSA key or a SHA-1 signature.
+func describeGoTLSErr(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "1024 bits") || strings.Contains(msg, "insecure key size"):
+		return msg + " (an RSA key under 1024 bits: legacy_crypto: true allows it)"
+	case strings.Contains(msg, "unsupported signature algorithm") || strings.Contains(msg, "SHA-1"):
+		return msg + " (the server signs with SHA-1, which Go refuses in TLS 1.2: legacy_crypto: true allows it)"
+	}
+	return msg
+}
+
+// certRequiredAlerts are the alerts a server sends when it refuses a
+// client's certificate or the lack of one (RFC 8446 §4.4.2.4, §6.2).
+var certRequiredAlerts = map[string]bool{
+	"certificate_required": true, "bad_certificate": true, "unsupported_certificate": true,
+	"certificate_revoked": true, "certificate_expired": true, "certificate_unknown": true,
+	"unknown_ca": true, "access_denied": true, "decrypt_error": true,
+}
+
+// unsupportedOffers names what the client offered that Go's TLS stack
+// cannot, e.g. "DHE key exchange (TLS_DHE_RSA_WITH_AES_128_GCM_SHA256, …)",
+// or "" when everything it offered was forwarded.
+func unsupportedOffers(h *inspect.ClientHello) string {
+	if h == nil {
+		return ""
+	}
+	implemented := allSuites()
+	kinds := []struct{ marker, what string }{
+		{"_DHE_", "DHE key exchange"}, {"_ECDH_", "static ECDH key exchange"}, {"_DH_", "static DH key exchange"},
+		{"_DSS_", "DSS certificates"}, {"_CCM", "AES-CCM"}, {"CAMELLIA", "Camellia"}, {"ARIA", "ARIA"},
+		{"SEED", "SEED"}, {"PSK", "PSK key exchange"}, {"SRP", "SRP key exchange"},
+		{"_anon_", "anonymous key exchange"}, {"EXPORT", "export cipher suites"}, {"NULL", "NULL encryption"},
+	}
+	found := map[string][]string{}
+	var order []string
+	for _, id := range h.CipherSuites {
+		if slices.Contains(implemented, id) || inspect.IsGREASE(id) || (id >= 0x1301 && id <= 0x1303) || id == 0x00ff || id == 0x5600 {
+			continue
+		}
+		name := inspect.CipherSuiteName(id)
+		for _, k := range kinds {
+			if strings.Contains(name, k.marker) {
+				if found[k.what] == nil {
+					order = append(order, k.what)
+				}
+				found[k.what] = append(found[k.what], name)
+				break
+			}
+		}
+	}
+	for _, v := range h.SupportedVersions {
+		if v == 0x0300 {
+			order = append(order, "SSL 3.0")
+		}
+	}
+	if len(h.SupportedVersions) == 0 && h.LegacyVersion == 0x0300 {
+		order = append(order, "SSL 3.0")
+	}
+	var parts []string
+	for _, what := range order {
+		names := found[what]
+		switch {
+		case len(names) == 0:
+			parts = append(parts, what)
+		case len(names) == 1:
+			parts = append(parts, fmt.Sprintf("%s (%s)", what, names[0]))
+		default:
+			parts = append(parts, fmt.Sprintf("%s (%s, …)", what, names[0]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// verdictWait bounds the wait for a TLS 1.3 server's verdict on the client
+// certificate (or its absence) after the handshake. Servers that accept send
+// session tickets at once; those that refuse send an alert at once.
+const verdictWait = time.Second
+
+// A verdictError is a TLS 1.3 server's refusal after the client's handshake
+// completed: an alert such as certificate_required.
+type verdictError struct{ alert string }
+
+func (e *verdictError) Error() string {
+	return "proxy: the server sent alert " + e.alert + " after the handshake"
+}
+
+// peekConn sits under a tls.Conn so that the proxy can read records ahead
+// of it: bytes read by readRecord are returned by Read first.
+type peekConn struct {
+	net.Conn
+	ahead []byte
+}
+
+func (c *peekConn) Read(b []byte) (int, error) {
+	if len(c.ahead) > 0 {
+		n := copy(b, c.ahead)
+		c.ahead = c.ahead[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
+
+// readRecord reads until a whole TLS record is ahead, the peer closes or
+// wait passes. It must not run concurrently with Read.
+func (c *peekConn) readRecord(wait time.Duration) {
+	c.Conn.SetReadDeadline(time.Now().Add(wait))
+	defer c.Conn.SetReadDeadline(time.Time{})
+	buf := make([]byte, 4096)
+	for len(c.ahead) < 5 || len(c.ahead) < 5+(int(c.ahead[3])<<8|int(c.ahead[4])) {
+		n, err := c.Conn.Read(buf)
+		c.ahead = append(c.ahead, buf[:n]...)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// leafOf returns a certificate's parsed leaf.
+func leafOf(c *tls.Certificate) (*x509.Certificate, error) {
+	if c.Leaf != nil {
+		return c.Leaf, nil
+	}
+	if len(c.Certificate) == 0 {
+		return nil, errors.New("proxy: empty certificate")
+	}
+	return x509.ParseCertificate(c.Certificate[0])
 }

@@ -10,9 +10,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -39,8 +39,9 @@ type env struct {
 	upstreamCA   *x509.CertPool // trusts the upstream's certificate
 	proxyAddr    string         // 127.0.0.1:port of tlslens
 	proxyCA      *x509.CertPool // trusts tlslens's CA
-	records      *lineCounter   // counts the JSON records tlslens writes
-	bulk         []byte         // the body of /bulk
+	proxyRoot    *x509.Certificate
+	records      *lineCounter // counts the JSON records tlslens writes
+	bulk         []byte       // the body of /bulk
 
 	stop func()
 }
@@ -86,7 +87,8 @@ func newEnv(o envOptions) (*env, error) {
 		return nil, err
 	}
 	e.proxyCA = x509.NewCertPool()
-	e.proxyCA.AddCert(auth.Certificate())
+	e.proxyRoot = auth.Certificate()
+	e.proxyCA.AddCert(e.proxyRoot)
 
 	// Records go through logrus's JSON formatter, as in production, so their
 	// encoding is part of the cost; only the bytes are thrown away.
@@ -176,17 +178,17 @@ func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 	if c.proxied {
 		target := net.JoinHostPort(name, c.e.upstreamPort)
 		fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
-		// The 200 has no body and the client speaks first after it, so the
-		// response ends exactly at the blank line: read it byte-wise-free
-		// with a reader that cannot over-read past it.
-		resp, err := http.ReadResponse(bufio.NewReaderSize(&exactReader{conn}, 16), &http.Request{Method: http.MethodConnect})
+		// The client speaks first after the 200, so nothing follows it
+		// in the buffer.
+		br := bufio.NewReaderSize(conn, 256)
+		resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
 		if err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("CONNECT: %w", err)
 		}
-		if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode != http.StatusOK || br.Buffered() > 0 {
 			conn.Close()
-			return nil, fmt.Errorf("CONNECT: %s", resp.Status)
+			return nil, fmt.Errorf("CONNECT: %s (%d bytes after it)", resp.Status, br.Buffered())
 		}
 	}
 	tc := tls.Client(conn, cfg)
@@ -197,12 +199,6 @@ func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 	conn.SetDeadline(time.Time{})
 	return tc, nil
 }
-
-// exactReader reads one byte at a time, so a bufio.Reader over it never
-// consumes bytes past the CONNECT response.
-type exactReader struct{ c net.Conn }
-
-func (r *exactReader) Read(b []byte) (int, error) { return r.c.Read(b[:1]) }
 
 // httpConn is one client connection speaking HTTP/1.1 keep-alive.
 type httpConn struct {
@@ -241,8 +237,6 @@ func (l *lineCounter) Write(b []byte) (int, error) {
 	l.n.Add(int64(bytes.Count(b, []byte{'\n'})))
 	return len(b), nil
 }
-
-var errStopped = errors.New("load: stopped")
 
 func newRoot() (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -289,3 +283,7 @@ func newLeaf(root *x509.Certificate, rootKey *ecdsa.PrivateKey) (tls.Certificate
 	leaf, err := x509.ParseCertificate(der)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, err
 }
+
+// discardStdLogger silences net/http's server errors (clients closing
+// connections mid-request while the run ends).
+func discardStdLogger() *log.Logger { return log.New(io.Discard, "", 0) }

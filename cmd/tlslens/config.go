@@ -6,7 +6,9 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -34,6 +36,17 @@ type Config struct {
 	ClientMinVersion string        `yaml:"client_min_version"`
 	KeyLog           string        `yaml:"key_log"`
 	Policies         []PolicyRule  `yaml:"policies"`
+	ProxyAuth        []ProxyUser   `yaml:"proxy_auth"`
+	AllowCIDRs       []string      `yaml:"allow_cidrs"`
+	AllowOpen        bool          `yaml:"allow_open"`
+	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`
+}
+
+// A ProxyUser is a username and password accepted for Basic proxy
+// authentication.
+type ProxyUser struct {
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
 }
 
 // A PolicyRule applies Action to targets matching Match: a host name
@@ -48,7 +61,7 @@ type PolicyRule struct {
 func defaults() Config {
 	return Config{
 		Listen:           "127.0.0.1:8080",
-		AdminListen:      "",
+		AdminListen:      "127.0.0.1:9090",
 		CADir:            "",
 		Records:          "-",
 		LogFormat:        "auto",
@@ -60,6 +73,9 @@ func defaults() Config {
 		UpstreamVerify:   "strict",
 		ClientMinVersion: "TLS 1.0",
 		Policies:         []PolicyRule{},
+		ProxyAuth:        []ProxyUser{},
+		AllowCIDRs:       []string{},
+		ShutdownTimeout:  30 * time.Second,
 	}
 }
 
@@ -112,7 +128,7 @@ func (c Config) validate() error {
 		bad("client_min_version", "%q is not one of TLS 1.0, TLS 1.1, TLS 1.2, TLS 1.3", c.ClientMinVersion)
 	}
 	for key, d := range map[string]time.Duration{"handshake_timeout": c.HandshakeTimeout,
-		"dial_timeout": c.DialTimeout, "idle_timeout": c.IdleTimeout} {
+		"dial_timeout": c.DialTimeout, "idle_timeout": c.IdleTimeout, "shutdown_timeout": c.ShutdownTimeout} {
 		if d <= 0 {
 			bad(key, "must be positive, e.g. \"10s\"")
 		}
@@ -126,7 +142,33 @@ func (c Config) validate() error {
 			bad(key, "%v", err)
 		}
 	}
+	for i, u := range c.ProxyAuth {
+		key := fmt.Sprintf("proxy_auth[%d]", i)
+		if u.Username == "" || u.Password == "" {
+			bad(key, "username and password are both required")
+		}
+		if strings.Contains(u.Username, ":") {
+			bad(key, "a username cannot contain ':' (Basic authentication separates the two with it)")
+		}
+	}
+	for i, s := range c.AllowCIDRs {
+		if _, err := parseCIDR(s); err != nil {
+			bad(fmt.Sprintf("allow_cidrs[%d]", i), "%q is not an address range like 10.0.0.0/8 or an address: %v", s, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// parseCIDR parses an allow_cidrs entry: a range, or one address.
+func parseCIDR(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	return netip.ParsePrefix(s)
 }
 
 var tlsVersions = map[string]uint16{"TLS 1.0": 0x0301, "TLS 1.1": 0x0302, "TLS 1.2": 0x0303, "TLS 1.3": 0x0304}

@@ -58,9 +58,11 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	str("upstream-verify", "upstream_verify", "strict or log", func(c *Config) *string { return &c.UpstreamVerify })
 	str("client-min-version", "client_min_version", "lowest TLS version accepted from clients", func(c *Config) *string { return &c.ClientMinVersion })
 	str("key-log", "key_log", "NSS key log file for both legs (SSLKEYLOGFILE is used when unset)", func(c *Config) *string { return &c.KeyLog })
+	boolean("allow-open", "allow_open", "allow a non-loopback listen address without proxy_auth or allow_cidrs", func(c *Config) *bool { return &c.AllowOpen })
 	boolean("quiet", "quiet", "no line per connection on the terminal", func(c *Config) *bool { return &c.Quiet })
 	boolean("verbose", "verbose", "print the full offer and chains per connection", func(c *Config) *bool { return &c.Verbose })
 	duration("handshake-timeout", "handshake_timeout", "limit on reading the hello and each handshake", func(c *Config) *time.Duration { return &c.HandshakeTimeout })
+	duration("shutdown-timeout", "shutdown_timeout", "on SIGTERM, how long open connections may take to finish", func(c *Config) *time.Duration { return &c.ShutdownTimeout })
 	return pf
 }
 
@@ -106,6 +108,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkExposure(cfg); err != nil {
 		return err
 	}
+	if cfg.AllowOpen && !isLoopback(cfg.Listen) && len(cfg.ProxyAuth) == 0 && len(cfg.AllowCIDRs) == 0 {
+		log.WithField("addr", cfg.Listen).Warn("allow_open: running an open MITM proxy; anyone who can reach it may use it")
+	}
 	auth, err := openCA(cfg.CADir)
 	if err != nil {
 		return err
@@ -115,6 +120,12 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer records.Close()
+	stopHUP := reopenOnHUP(records, log)
+	defer stopHUP()
+	reg, err := newRegistry()
+	if err != nil {
+		return err
+	}
 	opts := proxy.Options{
 		Authority:        auth,
 		Log:              log,
@@ -125,6 +136,14 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		IdleTimeout:      cfg.IdleTimeout,
 		MaxHelloSize:     cfg.MaxHelloSize,
 		ClientMinVersion: tlsVersions[cfg.ClientMinVersion],
+		Metrics:          reg,
+	}
+	for _, u := range cfg.ProxyAuth {
+		opts.ProxyAuth = append(opts.ProxyAuth, proxy.Credential{Username: u.Username, Password: u.Password})
+	}
+	for _, c := range cfg.AllowCIDRs {
+		prefix, _ := parseCIDR(c) // validated with the config
+		opts.AllowCIDRs = append(opts.AllowCIDRs, prefix)
 	}
 	if opts.UpstreamRoots, opts.UpstreamRootsName, err = upstreamRoots(cfg.UpstreamCA); err != nil {
 		return err
@@ -164,12 +183,21 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	admin := startAdmin(cfg.AdminListen, reg, log)
+	defer admin.close()
 	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
 		"ca_sha256": auth.Fingerprint()}).Info("tlslens listening")
 	err = p.Serve(ctx, ln)
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	log.WithField("timeout", cfg.ShutdownTimeout.String()).Info("shutting down: no new connections; waiting for open ones")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	p.Shutdown(sctx)
+	if serr := p.Shutdown(sctx); serr != nil {
+		log.WithError(serr).Warn("shutdown_timeout reached: closed the connections still open")
+	}
+	if ferr := records.Close(); ferr != nil {
+		log.WithError(ferr).Error("flushing records")
+	}
+	log.Info("tlslens stopped")
 	return err
 }
 
@@ -203,17 +231,28 @@ func newRecordLogger(w io.Writer) *logrus.Logger {
 }
 
 // checkExposure refuses to run an open proxy on a non-loopback address: an
-// open MITM proxy is a gift to attackers.
+// open MITM proxy is a gift to attackers. Proxy authentication, an
+// allow-list, or allow_open (for those who mean it) lifts the refusal.
 func checkExposure(cfg Config) error {
-	host, _, _ := net.SplitHostPort(cfg.Listen)
-	if host == "localhost" {
+	if isLoopback(cfg.Listen) || len(cfg.ProxyAuth) > 0 || len(cfg.AllowCIDRs) > 0 || cfg.AllowOpen {
 		return nil
+	}
+	return fmt.Errorf("listen: %s is reachable from other machines, and tlslens refuses to run an open MITM proxy there: "+
+		"anyone who reaches it could relay traffic through it and read what it decrypts. "+
+		"Listen on 127.0.0.1, or restrict access with proxy_auth (a username and password) or allow_cidrs (the client address ranges allowed), "+
+		"or set allow_open: true (--allow-open) if an open proxy is what you mean", cfg.Listen)
+}
+
+// isLoopback reports whether a listen address accepts only this machine's
+// connections: a loopback IP or "localhost". An empty host (":8080") means
+// every interface.
+func isLoopback(listen string) bool {
+	host, _, _ := net.SplitHostPort(listen)
+	if host == "localhost" {
+		return true
 	}
 	ip := net.ParseIP(host)
-	if ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("listen: %s is reachable from other machines; tlslens refuses to run an open MITM proxy there. Listen on 127.0.0.1, or configure proxy authentication or an allow-list", cfg.Listen)
+	return ip != nil && ip.IsLoopback()
 }
 
 func openCA(dir string) (*ca.Authority, error) {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // A chart is a horizontal bar chart drawn as inline SVG by report.html.tmpl:
@@ -80,6 +81,14 @@ func newChart(title string, offered, negotiated []Count) chart {
 	c.Empty = len(rows) == 0
 	c.Height = chartTop + max(len(rows), 1)*chartRowH + 6
 	return c
+}
+
+// shorten cuts s to n runes, ending in "…" when cut.
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }
 
 // textWidth11 estimates the width of s in 11px DejaVu Sans, the labels'

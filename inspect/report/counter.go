@@ -16,31 +16,50 @@ type Count struct {
 // bounded whatever the input.
 type counter struct {
 	max    int
-	index  map[string]int // name → position in names and counts
+	index  map[string]int // name → position in names; built past smallCounter names
 	names  []string
 	counts []int
 	other  int
 }
+
+// smallCounter is how many names a counter scans before it builds an index:
+// most hold a few versions, groups or outcomes, and a map for each of
+// thousands of groups would cost more than the scan.
+const smallCounter = 8
 
 func newCounter(max int) *counter {
 	return &counter{max: max}
 }
 
 func (c *counter) add(name string, n int) {
-	if i, ok := c.index[name]; ok {
-		c.counts[i] += n
-		return
+	if c.index != nil {
+		if i, ok := c.index[name]; ok {
+			c.counts[i] += n
+			return
+		}
+	} else {
+		for i, x := range c.names {
+			if x == name {
+				c.counts[i] += n
+				return
+			}
+		}
 	}
 	if len(c.names) >= c.max {
 		c.other += n
 		return
 	}
-	if c.index == nil {
-		c.index = make(map[string]int)
-	}
-	c.index[name] = len(c.names)
 	c.names = append(c.names, name)
 	c.counts = append(c.counts, n)
+	switch {
+	case c.index != nil:
+		c.index[name] = len(c.names) - 1
+	case len(c.names) > smallCounter:
+		c.index = make(map[string]int, 2*len(c.names))
+		for i, x := range c.names {
+			c.index[x] = i
+		}
+	}
 }
 
 // size is the number of names held: what the cap bounds.

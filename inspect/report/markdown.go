@@ -15,14 +15,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if !r.Generated.IsZero() {
 		m.printf("Generated %s.\n\n", stamp(r.Generated))
 	}
-	m.table([]string{"", ""},
+	m.table([]string{"Summary", ""},
 		[]string{"Inputs", r.inputList()},
 		[]string{"Records", fmt.Sprintf("%d read, %d reported, %d filtered out", tot.Records, tot.Matched, tot.Filtered)},
 		[]string{"Skipped", fmt.Sprintf("%d log lines, %d bad lines", tot.LogLines, tot.BadLines)},
 		[]string{"Time", stamp(tot.First) + " to " + stamp(tot.Last)},
 		[]string{"Filter", r.Filter.String()},
-		[]string{"Clients", fmt.Sprintf("%d JA4 fingerprints, %d records without a ClientHello", tot.ClientGroups, tot.NoHello)},
-		[]string{"Servers", fmt.Sprintf("%d targets", tot.ServerGroups)},
+		[]string{"Clients", groupCount(tot.ClientGroups, tot.OtherClients, "JA4 fingerprints") + fmt.Sprintf("; %d records without a ClientHello", tot.NoHello)},
+		[]string{"Servers", groupCount(tot.ServerGroups, tot.OtherServers, "targets")},
 	)
 
 	if tot.BadLines > 0 {
@@ -52,7 +52,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	m.printf("## Weak offers\n\n")
 	rows = rows[:0]
 	for _, o := range r.WeakOffers {
-		rows = append(rows, []string{o.JA4, strconv.Itoa(o.Count), join(o.Offers, false),
+		rows = append(rows, []string{code(o.JA4), strconv.Itoa(o.Count), join(o.Offers, false),
 			join(o.SNIs, false), join(o.Addresses, false)})
 	}
 	m.table([]string{"JA4", "Records", "Offers", "SNIs", "Addresses"}, rows...)

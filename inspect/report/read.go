@@ -114,6 +114,10 @@ func (b *Builder) line(in *Input, text []byte) {
 	if len(text) == 0 {
 		return // blank: neither a record nor a mistake
 	}
+	if text[0] != '{' && text[0] != '[' {
+		b.bad(in, fmt.Sprintf("not JSON: the line starts %q", shorten(string(text), 24)))
+		return
+	}
 	var l line
 	if err := json.Unmarshal(text, &l); err != nil {
 		b.bad(in, decodeProblem(err))

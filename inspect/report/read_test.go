@@ -44,7 +44,7 @@ func TestReadLines(t *testing.T) {
 		{"log line", `{"level":"warning","msg":"relay ended","id":"x","error":"EOF"}` + "\n", 0, 1, 0, ""},
 		{"record without msg", `{"schema":1,"target":"a.test:443","outcome":"ok","client":{}}` + "\n", 1, 0, 0, ""},
 		{"truncated", rec("a.test:443")[:80] + "\n", 0, 0, 1, "unexpected end of JSON input"},
-		{"text format", "time=now level=info msg=handshake\n", 0, 0, 1, "not a JSON record"},
+		{"text format", "time=now level=info msg=handshake\n", 0, 0, 1, `not JSON: the line starts "time=now level=info msg…"`},
 		{"array", "[1,2]\n", 0, 0, 1, "a JSON array, not a record object"},
 		{"wrong type", `{"msg":"handshake","schema":"1"}` + "\n", 0, 0, 1, `"schema" is a JSON string, want a number`},
 		{"nested wrong type", `{"msg":"handshake","schema":1,"client":{"hello":{"cipher_suites":"TLS_AES_128_GCM_SHA256"}}}` + "\n", 0, 0, 1, `"client.hello.cipher_suites" is a JSON string, want an array`},

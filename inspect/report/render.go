@@ -93,6 +93,15 @@ func clean(s string) string {
 	return b.String()
 }
 
+// groupCount says how many groups there are: "3 JA4 fingerprints", or past
+// the cap "10000 JA4 fingerprints, and 512 records of others under (other)".
+func groupCount(groups, otherRecords int, noun string) string {
+	if otherRecords == 0 {
+		return fmt.Sprintf("%d %s", groups, noun)
+	}
+	return fmt.Sprintf("%d %s, and %d records of others under %s", groups-1, noun, otherRecords, other)
+}
+
 // stamp formats a time for people: UTC, to the second.
 func stamp(t time.Time) string {
 	if t.IsZero() {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -305,5 +306,28 @@ func TestWeak(t *testing.T) {
 				t.Errorf("weak(%q) = %v, want %v", tt.name, got, tt.weak)
 			}
 		})
+	}
+}
+
+func TestCounter(t *testing.T) {
+	// Past smallCounter names the counter switches to an index; counts and
+	// order must not change, and names beyond max go to "(other)".
+	c := newCounter(12)
+	for round := range 3 {
+		for i := range 15 {
+			c.add(fmt.Sprintf("n%02d", i), round+1)
+		}
+	}
+	got := c.list()
+	if len(got) != 13 || got[12] != (Count{other, 3 * 6}) {
+		t.Fatalf("list() = %v, want 12 names and (other) with 18", got)
+	}
+	for i, g := range got[:12] {
+		if want := (Count{fmt.Sprintf("n%02d", i), 6}); g != want {
+			t.Errorf("list()[%d] = %v, want %v", i, g, want)
+		}
+	}
+	if c.total() != 15*6 {
+		t.Errorf("total() = %d, want %d", c.total(), 15*6)
 	}
 }

@@ -102,8 +102,8 @@ func (t *textWriter) header(r *Report) {
 	t.row("skipped", fmt.Sprintf("%d log lines, %d bad lines", tot.LogLines, tot.BadLines))
 	t.row("time", stamp(tot.First)+" to "+stamp(tot.Last))
 	t.row("filter", r.Filter.String())
-	t.row("clients", fmt.Sprintf("%d JA4 fingerprints, %d records without a ClientHello", tot.ClientGroups, tot.NoHello))
-	t.row("servers", fmt.Sprintf("%d targets", tot.ServerGroups))
+	t.row("clients", groupCount(tot.ClientGroups, tot.OtherClients, "JA4 fingerprints")+fmt.Sprintf("; %d records without a ClientHello", tot.NoHello))
+	t.row("servers", groupCount(tot.ServerGroups, tot.OtherServers, "targets"))
 	t.flush()
 }
 

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+)
+
+// newRegistry is the private registry the proxy's metrics go to, with the
+// Go runtime and process collectors. Nothing uses Prometheus's global
+// default registry.
+func newRegistry() (*prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
+
+// adminServer is the admin listener: /healthz and /metrics. A nil
+// *adminServer is a disabled one.
+type adminServer struct {
+	srv  *http.Server
+	done chan struct{}
+}
+
+// startAdmin serves the admin endpoints on addr; "" disables them. An
+// address it cannot listen on (the port is busy, say) is logged as a warning
+// and the proxy runs without it: metrics are not worth an outage.
+func startAdmin(addr string, reg *prometheus.Registry, log logrus.FieldLogger) *adminServer {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.WithError(err).WithField("addr", addr).Warn("admin listener disabled: cannot listen (set admin_listen to a free address, or \"\" to disable it)")
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:          log.WithField("component", "metrics"),
+		EnableOpenMetrics: true,
+	}))
+	a := &adminServer{
+		srv: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+		},
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(a.done)
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.WithError(err).Error("admin listener stopped")
+		}
+	}()
+	log.WithField("addr", ln.Addr().String()).Info("admin listening")
+	return a
+}
+
+// close stops the admin listener, letting a scrape in progress finish.
+func (a *adminServer) close() {
+	if a == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.srv.Shutdown(ctx)
+	<-a.done
+}
