@@ -193,6 +193,11 @@ func ParseClientHello(records []byte) (*ClientHello, error) {
 		if vers>>8 != 3 {
 			return nil, &ParseError{Msg: fmt.Sprintf("record version 0x%04x", vers), Offset: off + 1}
 		}
+		if n == 0 {
+			// RFC 8446 §5.1, RFC 5246 §6.2.1: no zero-length handshake
+			// fragments (crypto/tls rejects them too).
+			return nil, &ParseError{Msg: "zero-length handshake record", Offset: off + 3}
+		}
 		if n > maxHandshakeRecordBody {
 			return nil, &ParseError{Msg: fmt.Sprintf("record length %d exceeds 2^14+2048", n), Offset: off + 3}
 		}

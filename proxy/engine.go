@@ -377,6 +377,7 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 		suite = flight.ServerHello.CipherSuite
 	}
 	cf, _ := inspect.ParseClientFlight(read, suite, keys.Bytes())
+	keys.release()
 	if cf != nil && len(cf.Certificates) > 0 {
 		if certs, _ := inspect.ParseChain(cf.Certificates); len(certs) > 0 {
 			cc := inspect.Certificate(certs[0])

@@ -115,6 +115,7 @@ func (p *Proxy) connState(c net.Conn, st http.ConnState) {
 // serve runs a terminated client connection: HTTP through the inner server,
 // anything else relayed to the upstream as decrypted bytes.
 func (p *Proxy) serve(ctx context.Context, dc *tls.Conn, s *session) {
+	s.shed()
 	s.tr = p.transport(s)
 	proto := dc.ConnectionState().NegotiatedProtocol
 	var conn net.Conn = dc

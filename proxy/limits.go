@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -139,4 +140,26 @@ func (c *limitedConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return c.Close()
+}
+
+// release drops the collected key log lines once the handshake has been
+// parsed: the connection's tls.Config keeps the writer as long as it lives.
+func (k *keyLog) release() {
+	k.mu.Lock()
+	k.buf = bytes.Buffer{}
+	k.mu.Unlock()
+}
+
+// shed drops what a session no longer needs once its record is written and
+// it is served for as long as the client keeps it open (memory per idle
+// connection): the record, and the hello's bytes. The offer a redial mirrors
+// (versions, suites, groups, ALPN) stays.
+func (s *session) shed() {
+	s.rec = nil
+	if s.hello != nil {
+		h := *s.hello
+		h.Raw, h.Random, h.SessionID, h.SessionTicket = nil, nil, nil, nil
+		h.Extensions, h.KeyShares = nil, nil // their bodies point into Raw
+		s.hello = &h
+	}
 }

@@ -143,6 +143,7 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 		side.Hello = h.Hello()
 	}
 	flight, _ := inspect.ParseServerFlight(read, keys.Bytes())
+	keys.release()
 	if flight != nil {
 		if flight.ServerHello != nil {
 			side.ServerHello = flight.ServerHello.ServerHello()
