@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -154,7 +155,10 @@ func HandshakeMessageLen(hs []byte) (n int, ok bool) {
 // It returns an error wrapping ErrNotTLS if the first byte is not a handshake
 // record (ErrSSLv2, which wraps ErrNotTLS, for an SSL 2.0-compatible hello),
 // one wrapping ErrTruncated if the records end before the ClientHello does,
-// and a *ParseError if the records or the message are malformed.
+// and a *ParseError if the records or the message are malformed. A
+// ParseError about the records ("record …") has its Offset in records; one
+// about the message has it in the reassembled message, as
+// ParseClientHelloMessage reports it.
 func ParseClientHello(records []byte) (*ClientHello, error) {
 	if len(records) == 0 {
 		return nil, fmt.Errorf("%w: no bytes", ErrTruncated)
@@ -277,12 +281,13 @@ func (h *ClientHello) unmarshal() error {
 	if !s.ReadBytes(&h.Random, 32) {
 		return fail(at, "truncated random")
 	}
+	h.Random = slices.Clip(h.Random)
 	at = pos()
 	var sid cryptobyte.String
 	if !s.ReadUint8LengthPrefixed(&sid) || len(sid) > 32 {
 		return fail(at, "malformed legacy_session_id")
 	}
-	h.SessionID = sid
+	h.SessionID = slices.Clip(sid)
 	at = pos()
 	var suites cryptobyte.String
 	if !s.ReadUint16LengthPrefixed(&suites) || len(suites)%2 != 0 {
@@ -299,7 +304,7 @@ func (h *ClientHello) unmarshal() error {
 	if !s.ReadUint8LengthPrefixed(&comp) {
 		return fail(at, "malformed legacy_compression_methods")
 	}
-	h.CompressionMethods = comp
+	h.CompressionMethods = slices.Clip(comp)
 	if s.Empty() {
 		return nil // RFC 5246 §7.4.1.2: a hello may end before the extensions
 	}
@@ -320,7 +325,7 @@ func (h *ClientHello) unmarshal() error {
 		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
 			return &ParseError{Msg: "malformed extension header", Offset: at}
 		}
-		h.Extensions = append(h.Extensions, Extension{Type: typ, Data: data})
+		h.Extensions = append(h.Extensions, Extension{Type: typ, Data: slices.Clip(data)})
 		if ok := h.decodeExtension(typ, data); !ok {
 			return &ParseError{Msg: "malformed " + ExtensionName(typ) + " extension", Offset: at}
 		}
@@ -366,7 +371,7 @@ func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 		if !d.ReadUint8LengthPrefixed(&list) {
 			return false
 		}
-		h.PointFormats = list
+		h.PointFormats = slices.Clip(list)
 	case extensionSignatureAlgorithms:
 		// RFC 8446 §4.2.3: SignatureScheme supported_signature_algorithms<2..2^16-2>.
 		var ok bool
@@ -427,7 +432,7 @@ func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 		h.RecordSizeLimit = int(v)
 	case extensionSessionTicket:
 		// RFC 5077 §3.2: the opaque ticket, empty to ask for a new one.
-		h.SessionTicket = d[:len(d):len(d)]
+		h.SessionTicket = slices.Clip(d)
 		return true
 	case extensionPreSharedKey:
 		// RFC 8446 §4.2.11: PskIdentity identities<7..2^16-1> (opaque
@@ -475,7 +480,7 @@ func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 		if !d.ReadUint8LengthPrefixed(&list) {
 			return false
 		}
-		h.PSKModes = list
+		h.PSKModes = slices.Clip(list)
 	case extensionPostHandshakeAuth:
 		// RFC 8446 §4.2.6: empty.
 		h.PostHandshakeAuth = true

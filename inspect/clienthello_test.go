@@ -87,9 +87,9 @@ func helloInfo(tb testing.TB, records []byte) *tls.ClientHelloInfo {
 	return info
 }
 
-// testCertificate returns a self-signed ECDSA P-256 certificate for
+// helloTestCertificate returns a self-signed ECDSA P-256 certificate for
 // example.test and a pool that trusts it.
-func testCertificate(tb testing.TB) (tls.Certificate, *x509.CertPool) {
+func helloTestCertificate(tb testing.TB) (tls.Certificate, *x509.CertPool) {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -235,9 +235,9 @@ func (s helloSpec) message() []byte {
 	return b.BytesOrPanic()
 }
 
-// records frames msg into handshake records of the given payload sizes; the
+// frameRecords frames msg into handshake records of the given payload sizes; the
 // rest goes into one last record.
-func records(msg []byte, recordVersion uint16, sizes ...int) []byte {
+func frameRecords(msg []byte, recordVersion uint16, sizes ...int) []byte {
 	var out []byte
 	frame := func(p []byte) {
 		out = append(out, recordTypeHandshake, byte(recordVersion>>8), byte(recordVersion), byte(len(p)>>8), byte(len(p)))
@@ -395,7 +395,7 @@ func checkAgainstInfo(t *testing.T, records, msg []byte, h *ClientHello) {
 }
 
 func TestParseClientHelloCryptoTLS(t *testing.T) {
-	cert, pool := testCertificate(t)
+	cert, pool := helloTestCertificate(t)
 	tests := []struct {
 		name  string
 		cfg   func(t *testing.T) *tls.Config
@@ -577,7 +577,7 @@ func TestParseClientHelloRecords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := records(msg, want.RecordVersion, tt.sizes...)
+			b := frameRecords(msg, want.RecordVersion, tt.sizes...)
 			b = append(b, 0x17, 3, 3, 0, 1, 0) // bytes after the hello are ignored
 			got, err := ParseClientHello(b)
 			if err != nil {
@@ -606,7 +606,7 @@ func TestParseClientHelloLarge(t *testing.T) {
 	if len(msg) <= 1<<14 {
 		t.Fatalf("hello is %d bytes, want more than 2^14", len(msg))
 	}
-	b := records(msg, 0x0301, 1<<14)
+	b := frameRecords(msg, 0x0301, 1<<14)
 	h, err := ParseClientHello(b)
 	if err != nil {
 		t.Fatalf("ParseClientHello = %v", err)
@@ -624,7 +624,7 @@ func TestParseClientHelloLarge(t *testing.T) {
 func TestParseClientHelloTruncated(t *testing.T) {
 	rec := capturedHello(t, &tls.Config{ServerName: "example.test"})
 	msg := rec[recordHeaderLen:]
-	multi := records(msg, 0x0301, 300, 700)
+	multi := frameRecords(msg, 0x0301, 300, 700)
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -733,5 +733,192 @@ func TestParseClientHelloMalformed(t *testing.T) {
 				t.Errorf("error %q lacks the package prefix", err)
 			}
 		})
+	}
+}
+
+func TestParseClientHelloRecordErrors(t *testing.T) {
+	msg := helloSpec{suites: []uint16{0x1301}, exts: []Extension{{Type: extensionServerName, Data: serverName("example.test")}}}.message()
+	split := frameRecords(msg, 0x0301, 20) // second record starts at 25
+	tests := []struct {
+		name   string
+		b      []byte
+		want   string
+		offset int
+	}{
+		{"alert between the records", append(frameRecords(msg[:20], 0x0301), append([]byte{21, 3, 3, 0, 2, 2, 40}, frameRecords(msg[20:], 0x0301)...)...),
+			"record of type 21", 25},
+		{"zero-length record", append([]byte{22, 3, 1, 0, 0}, frameRecords(msg, 0x0301)...), "zero-length handshake record", 3},
+		{"second record version 2.0", func() []byte { b := slices.Clone(split); b[26] = 2; return b }(), "record version 0x0201", 26},
+		{"record longer than 2^14+2048", []byte{22, 3, 1, 0x48, 0x01, 1, 0, 0, 0}, "exceeds 2^14+2048", 3},
+		{"ServerHello first", frameRecords(append([]byte{2}, msg[1:]...), 0x0303), "not ClientHello", 5},
+		{"message longer than any ClientHello", []byte{22, 3, 1, 0, 4, 1, 0xff, 0, 0}, "exceeds the largest possible", 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := ParseClientHello(tt.b)
+			var pe *ParseError
+			if h != nil || !errors.As(err, &pe) {
+				t.Fatalf("ParseClientHello = %v, %v; want a *ParseError", h, err)
+			}
+			if !strings.Contains(pe.Msg, tt.want) || pe.Offset != tt.offset {
+				t.Errorf("ParseError = %q at %d, want %q at %d", pe.Msg, pe.Offset, tt.want, tt.offset)
+			}
+		})
+	}
+}
+
+// kitchenSink is a hello with every extension the parser decodes, GREASE
+// in each list that allows it, and pre_shared_key last.
+func kitchenSink() helloSpec {
+	return helloSpec{
+		version:     0x0303,
+		sessionID:   bytes.Repeat([]byte{7}, 32),
+		suites:      []uint16{0x3a3a, 0x1301, 0x1302, 0xc02b, 0x00ff},
+		compression: []byte{1, 0},
+		exts: []Extension{
+			{Type: 0x0a0a},
+			{Type: extensionServerName, Data: serverName("example.test")},
+			{Type: extensionStatusRequest, Data: []byte{1, 0, 0, 0, 0}},
+			{Type: extensionSupportedGroups, Data: u16List(0xfafa, 4588, 29, 23)},
+			{Type: extensionPointFormats, Data: u8List(0, 1)},
+			{Type: extensionSignatureAlgorithms, Data: u16List(0x0403, 0x0804, 0x0201)},
+			{Type: extensionSignatureAlgsCert, Data: u16List(0x0403, 0x0807)},
+			{Type: extensionALPN, Data: protocolNames("h2", "http/1.1")},
+			{Type: extensionSCT},
+			{Type: extensionExtendedMasterSec},
+			{Type: extensionCompressCertificate, Data: u8ListOfU16(2, 1)},
+			{Type: extensionRecordSizeLimit, Data: []byte{0x40, 0x01}},
+			{Type: extensionSessionTicket, Data: []byte("ticket")},
+			{Type: extensionPSKModes, Data: u8List(0x2a, 1)},
+			{Type: extensionSupportedVersions, Data: u8ListOfU16(0x4a4a, 0x0304, 0x0303)},
+			{Type: extensionKeyShare, Data: keyShares(KeyShareEntry{0x4a4a, 1}, KeyShareEntry{29, 32})},
+			{Type: extensionPostHandshakeAuth},
+			{Type: extensionALPSOld, Data: protocolNames("h2")},
+			{Type: extensionALPS, Data: protocolNames("h2", "h3")},
+			{Type: extensionECH, Data: []byte{0, 0, 1, 0, 3, 9, 0, 2, 0xee, 0xee, 0, 3, 1, 2, 3}},
+			{Type: extensionRenegotiationInfo, Data: []byte{0}},
+			{Type: extensionPadding, Data: make([]byte, 17)},
+			{Type: 0xbeef, Data: []byte("unknown")},
+			{Type: extensionEarlyData},
+			{Type: extensionPreSharedKey, Data: func() []byte {
+				var b cryptobyte.Builder
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					for _, id := range []string{"id-1", "id-22"} {
+						b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(id)) })
+						b.AddUint32(12345)
+					}
+				})
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					for range 2 {
+						b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(make([]byte, 32)) })
+					}
+				})
+				return b.BytesOrPanic()
+			}()},
+		},
+	}
+}
+
+func TestParseClientHelloExtensions(t *testing.T) {
+	spec := kitchenSink()
+	h, err := ParseClientHello(frameRecords(spec.message(), 0x0301))
+	if err != nil {
+		t.Fatalf("ParseClientHello = %v", err)
+	}
+	if len(h.Extensions) != len(spec.exts) {
+		t.Fatalf("%d extensions, want %d", len(h.Extensions), len(spec.exts))
+	}
+	for i, e := range spec.exts {
+		if h.Extensions[i].Type != e.Type || !bytes.Equal(h.Extensions[i].Data, e.Data) {
+			t.Errorf("extension %d = %x %x, want %x %x", i, h.Extensions[i].Type, h.Extensions[i].Data, e.Type, e.Data)
+		}
+	}
+	want := &ClientHello{
+		RecordVersion: 0x0301, LegacyVersion: 0x0303, Random: h.Random, SessionID: spec.sessionID,
+		CipherSuites: spec.suites, CompressionMethods: spec.compression, Extensions: h.Extensions,
+		SNI: "example.test", ALPN: []string{"h2", "http/1.1"},
+		SupportedVersions:       []uint16{0x4a4a, 0x0304, 0x0303},
+		Groups:                  []uint16{0xfafa, 4588, 29, 23},
+		KeyShares:               []KeyShareEntry{{0x4a4a, 1}, {29, 32}},
+		SignatureAlgorithms:     []uint16{0x0403, 0x0804, 0x0201},
+		SignatureAlgorithmsCert: []uint16{0x0403, 0x0807},
+		PointFormats:            []uint8{0, 1},
+		PSKModes:                []uint8{0x2a, 1},
+		SessionTicket:           []byte("ticket"),
+		PSK:                     true, PSKIdentities: 2, EarlyData: true,
+		ECH:             &ECHInfo{Type: "outer", KDF: 1, AEAD: 3, ConfigID: 9, EncLength: 2, PayloadLength: 3},
+		Padding:         17,
+		RecordSizeLimit: 0x4001, CompressCertificate: []uint16{2, 1}, ALPS: []string{"h2", "h3"},
+		StatusRequest: true, SCT: true, ExtendedMasterSecret: true, RenegotiationInfo: true, PostHandshakeAuth: true,
+		Raw: h.Raw,
+	}
+	if !reflect.DeepEqual(h, want) {
+		t.Errorf("ParseClientHello =\n%+v\nwant\n%+v", h, want)
+	}
+
+	got := h.Hello()
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"Version", got.Version, "TLS 1.2"},
+		{"SupportedVersions", got.SupportedVersions, []string{"GREASE", "TLS 1.3", "TLS 1.2"}},
+		{"CipherSuites", got.CipherSuites, []string{"GREASE", "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+			"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"}},
+		{"Extensions[:4]", got.Extensions[:4], []string{"GREASE", "server_name", "status_request", "supported_groups"}},
+		{"Extensions[17:]", got.Extensions[17:], []string{"application_settings_old", "application_settings", "encrypted_client_hello",
+			"renegotiation_info", "padding", "0xbeef", "early_data", "pre_shared_key"}},
+		{"Groups", got.Groups, []string{"GREASE", "X25519MLKEM768", "x25519", "secp256r1"}},
+		{"KeyShares", got.KeyShares, []KeyShare{{"GREASE", 1}, {"x25519", 32}}},
+		{"SignatureAlgorithms", got.SignatureAlgorithms, []string{"ecdsa_secp256r1_sha256", "rsa_pss_rsae_sha256", "rsa_pkcs1_sha1"}},
+		{"SignatureAlgorithmsCert", got.SignatureAlgorithmsCert, []string{"ecdsa_secp256r1_sha256", "ed25519"}},
+		{"PointFormats", got.PointFormats, []string{"uncompressed", "ansiX962_compressed_prime"}},
+		{"CompressionMethods", got.CompressionMethods, []string{"DEFLATE", "null"}},
+		{"PSKModes", got.PSKModes, []string{"GREASE", "psk_dhe_ke"}},
+		{"CompressCertificate", got.CompressCertificate, []string{"brotli", "zlib"}},
+		{"flags", []bool{got.SessionTicket, got.PSK, got.EarlyData, got.ECH, got.Grease, got.StatusRequest, got.SCT,
+			got.ExtendedMasterSecret, got.RenegotiationInfo}, []bool{true, true, true, true, true, true, true, true, true}},
+		{"ECHType", got.ECHType, "outer"},
+		{"sizes", []int{got.SessionIDLength, got.Padding, got.RecordSizeLimit, got.Size}, []int{32, 17, 0x4001, len(h.Raw)}},
+		{"ALPN, ALPS, SNI", []any{got.ALPN, got.ALPS, got.SNI}, []any{[]string{"h2", "http/1.1"}, []string{"h2", "h3"}, "example.test"}},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("Hello().%s = %v, want %v", c.what, c.got, c.want)
+		}
+	}
+}
+
+func TestParseClientHelloNoExtensions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec helloSpec
+		nil_ bool
+	}{
+		{"no extensions block", helloSpec{version: 0x0301, suites: []uint16{4, 5}, noExtBlock: true}, true},
+		{"empty extensions block", helloSpec{version: 0x0301, suites: []uint16{4, 5}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := ParseClientHelloMessage(tc.spec.message())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (h.Extensions == nil) != tc.nil_ || len(h.Extensions) != 0 {
+				t.Errorf("Extensions = %#v, want nil %v", h.Extensions, tc.nil_)
+			}
+			if got := h.Hello(); got.Extensions != nil || got.Grease || !slices.Equal(got.CipherSuites, []string{"TLS_RSA_WITH_RC4_128_MD5", "TLS_RSA_WITH_RC4_128_SHA"}) {
+				t.Errorf("Hello() = %+v", got)
+			}
+		})
+	}
+}
+
+func BenchmarkParseClientHello(b *testing.B) {
+	rec := capturedHello(b, &tls.Config{ServerName: "example.test", NextProtos: []string{"h2", "http/1.1"}})
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseClientHello(rec); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

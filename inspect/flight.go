@@ -95,9 +95,11 @@ type ClientFlight struct {
 // ChangeCipherSpec records are skipped (TLS 1.3 middlebox compatibility); in
 // TLS 1.2 the records after it are encrypted and not read.
 //
-// It parses as far as it can: on truncated or malformed input, or a record
-// that does not decrypt, it returns what it got with an error. The Flight is
-// never nil.
+// It parses as far as it can and returns what it got with any error: one
+// wrapping ErrNotTLS when the first record is not TLS, one wrapping
+// ErrTruncated when the bytes end inside a record or a handshake message, a
+// *ParseError for a malformed record or message or a record that does not
+// decrypt (a key log for another connection). The Flight is never nil.
 func ParseServerFlight(records []byte, keyLog []byte) (*Flight, error) {
 	f := &Flight{}
 	keys, kerr := parseKeyLogOrNil(keyLog)
@@ -202,16 +204,20 @@ func (r *recordReader) read(b []byte, message func(typ uint8, msg []byte) error)
 		var version uint16
 		var frag cryptobyte.String
 		if !rec.ReadUint8(&typ) || !rec.ReadUint16(&version) {
-			return fmt.Errorf("record header at byte %d: %w", off, ErrTruncated)
+			return fmt.Errorf("%w: record header at byte %d", ErrTruncated, off)
 		}
 		if typ < recordChangeCipherSpec || typ > recordApplicationData || version>>8 != 3 {
 			if off == 0 {
-				return fmt.Errorf("first record: %w", ErrNotTLS)
+				return fmt.Errorf("%w: first record type %d, version 0x%04x", ErrNotTLS, typ, version)
 			}
 			return &ParseError{Msg: fmt.Sprintf("bad record type %d version 0x%04x", typ, version), Offset: off}
 		}
-		if !rec.ReadUint16LengthPrefixed(&frag) {
-			return fmt.Errorf("record at byte %d: %w", off, ErrTruncated)
+		var n uint16
+		if !rec.ReadUint16(&n) {
+			return fmt.Errorf("%w: record header at byte %d", ErrTruncated, off)
+		}
+		if !rec.ReadBytes((*[]byte)(&frag), int(n)) {
+			return fmt.Errorf("%w: record at byte %d needs %d more bytes", ErrTruncated, off, int(n)-len(rec))
 		}
 		if len(frag) > maxCiphertext {
 			return &ParseError{Msg: "record too long", Offset: off}
@@ -223,7 +229,8 @@ func (r *recordReader) read(b []byte, message func(typ uint8, msg []byte) error)
 		if typ == recordApplicationData && r.tls13 && r.cipher != nil {
 			inner, content, err := r.cipher.open(header, frag)
 			if err != nil {
-				return fmt.Errorf("record at byte %d: %w", at, &ParseError{Msg: err.Error(), Offset: at})
+				// Most often a key log from another connection.
+				return &ParseError{Msg: err.Error(), Offset: at}
 			}
 			r.decrypted = true
 			typ, frag = inner, content
@@ -260,7 +267,7 @@ func (r *recordReader) read(b []byte, message func(typ uint8, msg []byte) error)
 		}
 	}
 	if len(r.hs) > 0 {
-		return fmt.Errorf("handshake message of type %d: %w", r.hs[0], ErrTruncated)
+		return fmt.Errorf("%w: %s message at the end", ErrTruncated, handshakeTypeName(r.hs[0]))
 	}
 	return nil
 }

@@ -571,12 +571,13 @@ func TestParseServerFlightPartial(t *testing.T) {
 		records  []byte
 		keyLog   []byte
 		messages int
-		wantErr  error // nil: no error; errDecrypt-like failures are checked by errIsParse
-		parseErr bool
+		wantErr  error // ErrTruncated or ErrNotTLS
+		parseErr bool  // a *ParseError
 	}{
 		{name: "no key log", records: first.fromServer, messages: 1},
 		{name: "another connection's key log", records: first.fromServer, keyLog: second.keyLog, messages: 1, parseErr: true},
 		{name: "cut in the ServerHello", records: first.fromServer[:shLen-10], messages: 0, wantErr: ErrTruncated},
+		{name: "cut in a record header", records: first.fromServer[:shLen+4], messages: 1, wantErr: ErrTruncated},
 		{name: "cut in the encrypted flight", records: first.fromServer[:shLen+40], keyLog: first.keyLog, messages: 1, wantErr: ErrTruncated},
 		{name: "HTTP", records: []byte("HTTP/1.1 400 Bad Request\r\n\r\n"), messages: 0, wantErr: ErrNotTLS},
 		{name: "empty", records: nil, messages: 0},

@@ -132,7 +132,7 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 	c.SetDeadline(time.Now().Add(p.opts.HandshakeTimeout))
 	raw, hello, err := p.readClientHello(c)
 	if err != nil {
-		if errors.Is(err, inspect.ErrNotTLS) && len(raw) > 0 {
+		if errors.Is(err, inspect.ErrNotTLS) && !errors.Is(err, inspect.ErrSSLv2) && len(raw) > 0 {
 			p.tunnel(ctx, c, s, raw, err)
 			return
 		}
@@ -162,7 +162,13 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 		s.upstream.Store(up)
 	}
 
+	// The upstream's handshake time is not the client's: its own starts now.
+	c.SetDeadline(time.Now().Add(p.opts.HandshakeTimeout))
+	gone := peerClosed(c)
 	dc, ok := p.handshakeClient(ctx, c, s, raw, up)
+	if !ok && gone {
+		vanished(s)
+	}
 	s.rec.Outcome = outcome(s, ok)
 	p.emit(s.rec)
 	if !ok {
@@ -232,29 +238,51 @@ func (p *Proxy) readClientHello(c net.Conn) ([]byte, *inspect.ClientHello, error
 
 // helloComplete walks the TLS record framing of b (RFC 8446 §5.1) and reports
 // whether the first handshake message is complete. A record that is not a
-// handshake record is an error; the parser then says what the bytes were.
+// handshake record, or framing no ClientHello can have (a record version
+// other than 3.x, a record longer than 2^14+2048, a first message that is not
+// a ClientHello), is an error at once rather than a wait for bytes that will
+// never make sense; the parser then says what the bytes were. It copies
+// nothing, so a hello written a byte at a time costs a walk per read.
 func helloComplete(b []byte) (bool, error) {
-	var hs []byte
-	for len(b) >= 5 {
+	var hdr [4]byte // the handshake message header, gathered across records
+	got := 0        // handshake bytes so far
+	for len(b) > 0 {
 		if b[0] != 22 {
 			return false, inspect.ErrNotTLS
 		}
-		n := int(b[3])<<8 | int(b[4])
-		if len(b) < 5+n {
-			hs = append(hs, b[5:]...)
+		if len(b) >= 2 && b[1] != 3 {
+			return false, errBadFraming
+		}
+		if len(b) < 5 {
 			break
 		}
-		hs = append(hs, b[5:5+n]...)
-		b = b[5+n:]
-		if len(hs) >= 4 && len(hs) >= 4+(int(hs[1])<<16|int(hs[2])<<8|int(hs[3])) {
-			return true, nil
+		n := int(b[3])<<8 | int(b[4])
+		if n > 1<<14+2048 { // RFC 5246 §6.2.3
+			return false, errBadFraming
 		}
-	}
-	if len(b) > 0 && b[0] != 22 {
-		return false, inspect.ErrNotTLS
+		body := b[5:min(len(b), 5+n)]
+		for i := 0; i < len(body) && got+i < len(hdr); i++ {
+			hdr[got+i] = body[i]
+		}
+		got += len(body)
+		if got >= len(hdr) {
+			if hdr[0] != 1 { // client_hello, RFC 8446 §4
+				return false, errBadFraming
+			}
+			if got >= len(hdr)+(int(hdr[1])<<16|int(hdr[2])<<8|int(hdr[3])) {
+				return true, nil
+			}
+		}
+		if len(b) < 5+n {
+			break
+		}
+		b = b[5+n:]
 	}
 	return false, nil
 }
+
+// errBadFraming reports TLS record framing that cannot carry a ClientHello.
+var errBadFraming = errors.New("proxy: malformed TLS records before the ClientHello was complete")
 
 type helloTooLargeError struct{ limit int }
 
@@ -277,6 +305,8 @@ func describeHelloErr(err error, n int, timeout time.Duration) string {
 	var tooLarge *helloTooLargeError
 	var ne net.Error
 	switch {
+	case errors.Is(err, inspect.ErrSSLv2):
+		return "the client sent an SSL 2.0-format ClientHello (RFC 5246 Appendix E.2), which tlslens cannot answer: configure the client to send a TLS ClientHello (disable SSLv2Hello)"
 	case errors.As(err, &tooLarge):
 		return fmt.Sprintf("the client's ClientHello exceeds %d bytes; raise max_hello_size if this client is legitimate", tooLarge.limit)
 	case errors.As(err, &ne) && ne.Timeout():

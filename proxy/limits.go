@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/inspect"
 )
 
 // Defaults for the limits in Options.
@@ -162,4 +164,48 @@ func (s *session) shed() {
 		h.Extensions, h.KeyShares = nil, nil // their bodies point into Raw
 		s.hello = &h
 	}
+}
+
+// vanished reclassifies a client handshake that failed because the client
+// had already closed the connection, after sending its ClientHello and before
+// tlslens answered: it did not see the certificate, so it did not reject it.
+func vanished(s *session) {
+	if s.rec.Client.Alert != "" {
+		return
+	}
+	s.rec.Outcome = inspect.OutcomeClientHandshakeFailed
+	s.rec.Client.Error = "the client closed the connection after its ClientHello, before tlslens answered (it gave up waiting, or was stopped)"
+}
+
+// peerClosed reports whether the client behind c has already closed its side
+// (or reset the connection), without consuming any byte it sent.
+func peerClosed(c net.Conn) bool {
+	tc := tcpConn(c)
+	if tc == nil {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	return peekClosed(rc)
+}
+
+// tcpConn unwraps the proxy's own wrappers around an accepted connection.
+func tcpConn(c net.Conn) *net.TCPConn {
+	for range 8 {
+		switch v := c.(type) {
+		case *net.TCPConn:
+			return v
+		case *acceptedConn:
+			c = v.Conn
+		case *liveConn:
+			c = v.Conn
+		case *limitedConn:
+			c = v.Conn
+		default:
+			return nil
+		}
+	}
+	return nil
 }
