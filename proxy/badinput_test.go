@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,7 @@ func TestBadInput(t *testing.T) {
 	pki := newTestPKI(t, "Upstream Test Root")
 	cert := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com", "nonexistent.invalid")
 	hello := clientHelloRecords(t, &tls.Config{ServerName: "example.com"})
+	var gate chan struct{} // see "client vanishes after its hello"
 
 	cases := []struct {
 		name    string
@@ -111,8 +114,8 @@ func TestBadInput(t *testing.T) {
 			if r.Client.Hello == nil || r.Client.Hello.Size <= 16<<10 {
 				t.Fatalf("client hello size %+v, want over 16 KiB", r.Client.Hello)
 			}
-			if len(r.Client.Hello.KeyShares) == 0 || r.Client.Hello.KeyShares[0].Group != "SecP384r1MLKEM1024" {
-				t.Errorf("key shares %v, want SecP384r1MLKEM1024 first", r.Client.Hello.KeyShares)
+			if !slices.ContainsFunc(r.Client.Hello.KeyShares, func(k inspect.KeyShare) bool { return k.Group == "SecP384r1MLKEM1024" }) {
+				t.Errorf("key shares %v, want SecP384r1MLKEM1024", r.Client.Hello.KeyShares)
 			}
 			if r.Upstream.Hello == nil || r.Upstream.Hello.Size <= 16<<10 {
 				t.Errorf("upstream hello %+v: the mirrored offer should be as large", r.Upstream.Hello)
@@ -190,12 +193,19 @@ func TestBadInput(t *testing.T) {
 		outcome: inspect.OutcomeUpstreamUnreachable,
 		want:    "refused",
 	}, {
-		name:   "client vanishes after its hello",
-		target: upstreamTarget(cert),
+		// The upstream accepts only once the client has gone, so tlslens
+		// answers a client that has already closed.
+		name: "client vanishes after its hello",
+		target: func(t *testing.T) string {
+			gate = make(chan struct{})
+			t.Cleanup(func() { openGate(gate) })
+			return "example.com:" + gatedUpstream(t, cert, gate)
+		},
 		client: func(t *testing.T, h *harness, target string) {
 			c := h.connect(target)
 			c.Write(hello)
 			c.Close()
+			openGate(gate)
 		},
 		outcome: inspect.OutcomeClientHandshakeFailed,
 		want:    "closed the connection after its ClientHello",
@@ -214,7 +224,7 @@ func TestBadInput(t *testing.T) {
 				}
 			})
 			target := tc.target(t)
-			base := runtime.NumGoroutine()
+			base := quietGoroutines(t)
 			tc.client(t, h, target)
 			r := h.record()
 			if r.Outcome != tc.outcome {
@@ -252,6 +262,24 @@ func settled(t *testing.T, base int) {
 		}
 		<-tick.C
 	}
+}
+
+// quietGoroutines returns the goroutine count once it has stopped changing
+// (servers started by the case are in their accept loops).
+func quietGoroutines(t *testing.T) int {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	n, same := runtime.NumGoroutine(), 0
+	for deadline := time.Now().Add(5 * time.Second); same < 40 && time.Now().Before(deadline); {
+		<-tick.C
+		if m := runtime.NumGoroutine(); m == n {
+			same++
+		} else {
+			n, same = m, 0
+		}
+	}
+	return n
 }
 
 func noUpstream(t *testing.T, r *inspect.Record) {
@@ -368,7 +396,38 @@ func bigHelloConfig(h *harness) *tls.Config {
 		ServerName:       "example.com",
 		RootCAs:          h.roots(),
 		NextProtos:       append(protos, "http/1.1"),
-		CurvePreferences: []tls.CurveID{tls.SecP384r1MLKEM1024, tls.X25519MLKEM768, tls.X25519},
+		CurvePreferences: []tls.CurveID{tls.SecP384r1MLKEM1024, tls.X25519},
+	}
+}
+
+// gatedUpstream is an HTTPS upstream for example.com that accepts
+// connections only once gate is open. It returns its port.
+func gatedUpstream(t *testing.T, cert tls.Certificate, gate chan struct{}) string {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "gated")
+	}))
+	srv.Listener = &gatedListener{Listener: srv.Listener, gate: gate}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return listenerPort(srv.Listener)
+}
+
+type gatedListener struct {
+	net.Listener
+	gate chan struct{}
+}
+
+func (l *gatedListener) Accept() (net.Conn, error) {
+	<-l.gate
+	return l.Listener.Accept()
+}
+
+func openGate(gate chan struct{}) {
+	select {
+	case <-gate:
+	default:
+		close(gate)
 	}
 }
 

@@ -393,13 +393,7 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 	st := dc.ConnectionState()
 	flight, _ := inspect.ParseServerFlight(written, keys.Bytes())
 	if flight != nil {
-		if flight.ServerHello != nil {
-			side.ServerHello = flight.ServerHello.ServerHello()
-			side.ServerHello.HelloRetry = flight.HelloRetry != nil
-			if flight.ALPN != "" {
-				side.ServerHello.ALPN = flight.ALPN
-			}
-		}
+		side.ServerHello = flight.ServerHelloRecord()
 		side.KeyExchange = flight.KeyExchange
 	}
 	suite := st.CipherSuite

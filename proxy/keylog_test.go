@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -113,10 +114,17 @@ func TestKeyLogWireshark(t *testing.T) {
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
 		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
 	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.KeyLog = keyLog })
-	proxyPort, upPort := portOfAddr(mustAddr(t, h.addr)), up.port()
+	_, proxyPort, _ := net.SplitHostPort(h.addr)
+	upPort := up.port()
 
-	cmd := exec.Command(tshark, "-i", "lo", "-f", "tcp port "+proxyPort+" or tcp port "+upPort, "-w", capture)
+	// -P -l: print each packet as it is written, so the test can tell
+	// when the last packet of interest is in the file.
+	cmd := exec.Command(tshark, "-i", "lo", "-f", "tcp port "+proxyPort+" or tcp port "+upPort, "-w", capture, "-P", "-l")
 	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +132,7 @@ func TestKeyLogWireshark(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	started := make(chan string, 1)
+	started := make(chan bool, 1)
 	var errText strings.Builder
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -133,10 +141,18 @@ func TestKeyLogWireshark(t *testing.T) {
 			// dumpcap reports "Capture started." once the file is open
 			// and packets are being written ("Capturing on" comes before).
 			if strings.Contains(sc.Text(), "Capture started") {
-				started <- ""
+				started <- true
 			}
 		}
 		close(started)
+	}()
+	packets := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			packets <- sc.Text()
+		}
+		close(packets)
 	}()
 	select {
 	case _, ok := <-started:
@@ -153,9 +169,28 @@ func TestKeyLogWireshark(t *testing.T) {
 		t.Fatal(resp.Status)
 	}
 	h.record()
-	cmd.Process.Signal(syscall.SIGINT)
+	// A last connection marks the end: once tshark shows it, every packet
+	// before it is in the file.
+	marker, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	markerPort := portOfAddr(marker.LocalAddr())
+	marker.Close()
+	timeout := time.After(30 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case line, ok := <-packets:
+			if !ok {
+				t.Fatalf("tshark stopped: %s", errText.String())
+			}
+			seen = strings.Contains(line, " "+markerPort+" ")
+		case <-timeout:
+			t.Fatal("tshark did not show the marker connection within 30s")
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
-	exec.Command("cp", capture, keyLogPath, "/tmp/").Run()
 
 	out, err := exec.Command(tshark, "-r", capture, "-o", "tls.keylog_file:"+keyLogPath,
 		"-d", "tcp.port=="+upPort+",tls", "-d", "tls.port=="+upPort+",http",
@@ -193,14 +228,3 @@ func TestKeyLogWireshark(t *testing.T) {
 		}
 	}
 }
-
-func mustAddr(t *testing.T, hostport string) *addr {
-	t.Helper()
-	return &addr{hostport}
-}
-
-// addr is a net.Addr for a host:port string.
-type addr struct{ s string }
-
-func (a *addr) Network() string { return "tcp" }
-func (a *addr) String() string  { return a.s }

@@ -68,7 +68,9 @@ func sentHello(t *testing.T, cfg *tls.Config) *inspect.ClientHello {
 }
 
 // goImplements reports whether crypto/tls can offer suite in TLS 1.0-1.2.
-func goImplements(suite uint16) bool { return !isTLS13Suite(suite) && slices.Contains(allSuites(), suite) }
+func goImplements(suite uint16) bool {
+	return !isTLS13Suite(suite) && slices.Contains(allSuites(), suite)
+}
 
 func isTLS13Suite(id uint16) bool { return id >= 0x1301 && id <= 0x1305 }
 
@@ -167,7 +169,7 @@ func TestMirrorLiteEndToEnd(t *testing.T) {
 		client *tls.Config
 	}{
 		{"TLS 1.2, three suites, two groups", &tls.Config{MaxVersion: tls.VersionTLS12,
-			CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_GCM_SHA256},
+			CipherSuites:     []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_GCM_SHA256},
 			CurvePreferences: []tls.CurveID{tls.CurveP384, tls.CurveP256}}},
 		{"TLS 1.3, x25519 only", &tls.Config{CurvePreferences: []tls.CurveID{tls.X25519}, NextProtos: []string{"http/1.1"}}},
 	}
@@ -343,5 +345,29 @@ func TestDescribeUnsupportedOffers(t *testing.T) {
 	goHello := sentHello(t, &tls.Config{ServerName: "example.com"})
 	if got := unsupportedOffers(goHello); got != "" {
 		t.Errorf("unsupportedOffers(Go's own hello) = %q, want nothing", got)
+	}
+}
+
+// TestShortRSAKeyUpstream: a server whose RSA key is under 1024 bits fails
+// with an error naming legacy_crypto. Not parallel: it sets GODEBUG to make
+// the key, and the proxy runs with the default.
+func TestShortRSAKeyUpstream(t *testing.T) {
+	pki := newTestPKI(t, "Upstream Test Root")
+	t.Setenv("GODEBUG", "rsa1024min=0")
+	short := pki.rsaLeaf(512, "example.com")
+	t.Setenv("GODEBUG", "")
+	// RSA key exchange: the server never uses its key before the client
+	// (tlslens) encrypts to it and refuses.
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{short},
+		MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	resp, body := get(t, h.httpClient(&tls.Config{CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_128_GCM_SHA256}}),
+		"https://example.com:"+up.port()+"/")
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "legacy_crypto") {
+		t.Errorf("got %s %q, want a 502 naming legacy_crypto", resp.Status, body)
+	}
+	r := h.record()
+	if r.Outcome != inspect.OutcomeUpstreamHandshakeFailed || !strings.Contains(r.Upstream.Error, "512-bit RSA key") {
+		t.Fatalf("outcome %s error %q, want the short key named", r.Outcome, r.Upstream.Error)
 	}
 }

@@ -68,6 +68,10 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) (*metrics, error) {
 			Help: "Client connections to the proxy listener open now, tunnels and intercepted connections included.",
 		}, func() float64 { return float64(p.live.count()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "tlslens_connections_refused_total",
+			Help: "Client connections refused because max_connections were open.",
+		}, func() float64 { return float64(p.RefusedConnections()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "tlslens_leaf_cache_hits_total",
 			Help: "Leaf certificates served from the cache.",
 		}, func() float64 { hits, _ := auth.CacheStats(); return float64(hits) }),

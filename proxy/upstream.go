@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -145,13 +146,7 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 	flight, _ := inspect.ParseServerFlight(read, keys.Bytes())
 	keys.release()
 	if flight != nil {
-		if flight.ServerHello != nil {
-			side.ServerHello = flight.ServerHello.ServerHello()
-			side.ServerHello.HelloRetry = flight.HelloRetry != nil
-			if flight.ALPN != "" {
-				side.ServerHello.ALPN = flight.ALPN
-			}
-		}
+		side.ServerHello = flight.ServerHelloRecord()
 		side.KeyExchange = flight.KeyExchange
 		side.CertificateRequest = flight.CertificateRequest
 		side.Alert = flight.Alert
@@ -164,8 +159,19 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 	}
 	if err != nil {
 		tc.Close()
-		msg := describeHandshakeErr(err, side.Alert, handshakeFacts{compat: compat, asked: asked, sentCert: sentCert != nil,
-			name: name, hello: s.hello, timeout: p.opts.HandshakeTimeout})
+		facts := handshakeFacts{compat: compat, asked: asked, sentCert: sentCert != nil,
+			name: name, hello: s.hello, timeout: p.opts.HandshakeTimeout}
+		if flight != nil {
+			if certs, _ := inspect.ParseChain(flight.Certificates); len(certs) > 0 {
+				if k, ok := certs[0].PublicKey.(*rsa.PublicKey); ok {
+					facts.rsaBits = k.N.BitLen()
+				}
+			}
+			if flight.KeyExchange != nil {
+				facts.sigAlg = flight.KeyExchange.SignatureAlgorithm
+			}
+		}
+		msg := describeHandshakeErr(err, side.Alert, facts)
 		att = inspect.Attempt{Hello: side.Hello, ServerHello: side.ServerHello, Alert: side.Alert, Error: msg}
 		return nil, att, &upstreamError{outcome: inspect.OutcomeUpstreamHandshakeFailed, msg: msg, err: err, certAsked: asked}
 	}
@@ -285,6 +291,8 @@ type handshakeFacts struct {
 	name     string               // the server's name
 	hello    *inspect.ClientHello // the client's own offer
 	timeout  time.Duration
+	rsaBits  int    // the server's leaf has an RSA key of this size; 0 otherwise
+	sigAlg   string // the server's key exchange signature scheme, when seen
 }
 
 // describeHandshakeErr says why an upstream handshake failed, naming what
@@ -298,6 +306,10 @@ func describeHandshakeErr(err error, alert string, f handshakeFacts) string {
 		after = " after the handshake"
 	}
 	switch {
+	case alert == "" && f.rsaBits > 0 && f.rsaBits < 1024:
+		return fmt.Sprintf("the server's certificate has a %d-bit RSA key, which Go's TLS stack refuses (the minimum is 1024 bits): legacy_crypto: true accepts it", f.rsaBits)
+	case alert == "" && strings.HasSuffix(f.sigAlg, "_sha1"):
+		return fmt.Sprintf("the server signed its TLS 1.2 key exchange with %s, a SHA-1 signature, which Go's TLS stack refuses: legacy_crypto: true accepts it", f.sigAlg)
 	case f.asked && !f.sentCert && (certRequiredAlerts[alert] || alert == "handshake_failure"):
 		return fmt.Sprintf("the server requires a client certificate: it sent a CertificateRequest and refused the connection%s with alert %s when none was sent. None is configured for %s: add one under client_certs", after, alert, f.name)
 	case f.asked && f.sentCert && certRequiredAlerts[alert]:
@@ -332,20 +344,7 @@ func describeHandshakeErr(err error, alert string, f handshakeFacts) string {
 		}
 		return "the server closed the connection during the TLS handshake: it may not speak TLS on this port"
 	}
-	return "the TLS handshake with the server failed: " + describeGoTLSErr(err)
-}
-
-// describeGoTLSErr rewords crypto/tls's local refusals that only legacy_crypto
-// can lift: a short RSA key or a SHA-1 signature.
-func describeGoTLSErr(err error) string {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "1024 bits") || strings.Contains(msg, "insecure key size"):
-		return msg + " (an RSA key under 1024 bits: legacy_crypto: true allows it)"
-	case strings.Contains(msg, "unsupported signature algorithm") || strings.Contains(msg, "SHA-1"):
-		return msg + " (the server signs with SHA-1, which Go refuses in TLS 1.2: legacy_crypto: true allows it)"
-	}
-	return msg
+	return "the TLS handshake with the server failed: " + err.Error()
 }
 
 // certRequiredAlerts are the alerts a server sends when it refuses a

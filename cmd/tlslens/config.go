@@ -31,11 +31,15 @@ type Config struct {
 	DialTimeout      time.Duration `yaml:"dial_timeout"`
 	IdleTimeout      time.Duration `yaml:"idle_timeout"`
 	MaxHelloSize     int           `yaml:"max_hello_size"`
+	MaxConnections   int           `yaml:"max_connections"`
+	MaxHeaderBytes   int           `yaml:"max_header_bytes"`
 	UpstreamCA       string        `yaml:"upstream_ca"`
 	UpstreamVerify   string        `yaml:"upstream_verify"`
 	ClientMinVersion string        `yaml:"client_min_version"`
 	KeyLog           string        `yaml:"key_log"`
 	Policies         []PolicyRule  `yaml:"policies"`
+	ClientCerts      []ClientCert  `yaml:"client_certs"`
+	LegacyCrypto     bool          `yaml:"legacy_crypto"`
 	ProxyAuth        []ProxyUser   `yaml:"proxy_auth"`
 	AllowCIDRs       []string      `yaml:"allow_cidrs"`
 	AllowOpen        bool          `yaml:"allow_open"`
@@ -57,6 +61,15 @@ type PolicyRule struct {
 	Action string `yaml:"action"`
 }
 
+// A ClientCert is a client certificate (mTLS) presented to upstream servers
+// whose name matches Match (the patterns of PolicyRule): PEM files, the
+// certificate chain in Cert and its private key in Key.
+type ClientCert struct {
+	Match string `yaml:"match"`
+	Cert  string `yaml:"cert"`
+	Key   string `yaml:"key"`
+}
+
 // defaults returns config.yaml's values; TestConfigYAML keeps the two equal.
 func defaults() Config {
 	return Config{
@@ -70,9 +83,12 @@ func defaults() Config {
 		DialTimeout:      10 * time.Second,
 		IdleTimeout:      5 * time.Minute,
 		MaxHelloSize:     64 << 10,
+		MaxConnections:   10000,
+		MaxHeaderBytes:   64 << 10,
 		UpstreamVerify:   "strict",
 		ClientMinVersion: "TLS 1.0",
 		Policies:         []PolicyRule{},
+		ClientCerts:      []ClientCert{},
 		ProxyAuth:        []ProxyUser{},
 		AllowCIDRs:       []string{},
 		ShutdownTimeout:  30 * time.Second,
@@ -136,6 +152,12 @@ func (c Config) validate() error {
 	if c.MaxHelloSize < 1024 {
 		bad("max_hello_size", "%d is below 1024 bytes", c.MaxHelloSize)
 	}
+	if c.MaxConnections < 1 {
+		bad("max_connections", "%d: must be at least 1", c.MaxConnections)
+	}
+	if c.MaxHeaderBytes < 1024 {
+		bad("max_header_bytes", "%d is below 1024 bytes", c.MaxHeaderBytes)
+	}
 	for i, r := range c.Policies {
 		key := fmt.Sprintf("policies[%d]", i)
 		if _, err := proxy.Rules([]proxy.Rule{{Match: r.Match, Action: proxy.Action(r.Action)}}); err != nil {
@@ -154,6 +176,14 @@ func (c Config) validate() error {
 	for i, s := range c.AllowCIDRs {
 		if _, err := parseCIDR(s); err != nil {
 			bad(fmt.Sprintf("allow_cidrs[%d]", i), "%q is not an address range like 10.0.0.0/8 or an address: %v", s, err)
+		}
+	}
+	for i, cc := range c.ClientCerts {
+		key := fmt.Sprintf("client_certs[%d]", i)
+		if cc.Match == "" || cc.Cert == "" || cc.Key == "" {
+			bad(key, "match, cert and key are all required")
+		} else if _, err := proxy.Rules([]proxy.Rule{{Match: cc.Match, Action: proxy.ActionMITM}}); err != nil {
+			bad(key, "%v", err)
 		}
 	}
 	return errors.Join(errs...)

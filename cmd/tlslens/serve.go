@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -105,6 +106,13 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if cfg.LegacyCrypto {
+		// Before any TLS: the settings are process-wide (README "Legacy servers").
+		if err := enableLegacyCrypto(); err != nil {
+			return fmt.Errorf("legacy_crypto: %w", err)
+		}
+		log.WithField("godebug", os.Getenv("GODEBUG")).Warn("legacy_crypto: SHA-1 signatures in TLS 1.2 and RSA keys under 1024 bits are accepted, on both legs")
+	}
 	if err := checkExposure(cfg); err != nil {
 		return err
 	}
@@ -135,6 +143,8 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		DialTimeout:      cfg.DialTimeout,
 		IdleTimeout:      cfg.IdleTimeout,
 		MaxHelloSize:     cfg.MaxHelloSize,
+		MaxConnections:   cfg.MaxConnections,
+		MaxHeaderBytes:   cfg.MaxHeaderBytes,
 		ClientMinVersion: tlsVersions[cfg.ClientMinVersion],
 		Metrics:          reg,
 	}
@@ -153,6 +163,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rules[i] = proxy.Rule{Match: r.Match, Action: proxy.Action(r.Action)}
 	}
 	if opts.Policy, err = proxy.Rules(rules); err != nil {
+		return err
+	}
+	if opts.ClientCertificate, err = clientCertificates(cfg.ClientCerts); err != nil {
 		return err
 	}
 	keyLogPath := cfg.KeyLog
@@ -333,4 +346,37 @@ func (r *recordFile) Close() error {
 		return r.f.Sync()
 	}
 	return nil
+}
+
+// legacyGODEBUG is what legacy_crypto adds to GODEBUG: SHA-1 signatures in
+// TLS 1.2 (crypto/tls, off since Go 1.25) and RSA keys under 1024 bits
+// (crypto/rsa, refused since Go 1.24). No tls.Config field can enable
+// either.
+const legacyGODEBUG = "tlssha1=1,rsa1024min=0"
+
+// enableLegacyCrypto appends legacyGODEBUG to the process's GODEBUG. The
+// runtime re-reads GODEBUG when os.Setenv changes it, so settings read at
+// use (as these two are) take effect at once; the last value of a key wins.
+func enableLegacyCrypto() error {
+	v := os.Getenv("GODEBUG")
+	if v != "" {
+		v += ","
+	}
+	return os.Setenv("GODEBUG", v+legacyGODEBUG)
+}
+
+// clientCertificates loads the client_certs PEM files.
+func clientCertificates(certs []ClientCert) (func(host string) *tls.Certificate, error) {
+	if len(certs) == 0 {
+		return nil, nil
+	}
+	var list []proxy.ClientCert
+	for i, cc := range certs {
+		pair, err := tls.LoadX509KeyPair(cc.Cert, cc.Key)
+		if err != nil {
+			return nil, fmt.Errorf("client_certs[%d]: %w", i, err)
+		}
+		list = append(list, proxy.ClientCert{Match: cc.Match, Certificate: &pair})
+	}
+	return proxy.ClientCertificates(list)
 }

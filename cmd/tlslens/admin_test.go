@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// startRun runs run() in process with args added to the env's, and returns
+// its logs; the run is cancelled and awaited at cleanup.
+func (e *env) startRun(args ...string) *logLines {
+	e.t.Helper()
+	logs := newLogLines()
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() {
+		runErr <- run(ctx, append(append([]string{}, e.args...), args...), strings.NewReader(""), io.Discard, logs)
+	}()
+	e.t.Cleanup(func() {
+		cancel()
+		if err := <-runErr; err != nil {
+			e.t.Errorf("run = %v", err)
+		}
+	})
+	return logs
+}
+
+// scrape fetches the admin listener's /metrics with a real HTTP GET.
+func scrape(t *testing.T, admin string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics = %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
+	return mfs
+}
+
+// value is a counter's or gauge's value, or a histogram's sample count, for
+// the series with exactly these label pairs; -1 if absent.
+func value(mfs map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	mf, ok := mfs[name]
+	if !ok {
+		return -1
+	}
+series:
+	for _, m := range mf.GetMetric() {
+		if len(m.GetLabel())*2 != len(labels) {
+			continue
+		}
+		for i, lp := range m.GetLabel() {
+			if lp.GetName() != labels[2*i] || lp.GetValue() != labels[2*i+1] {
+				continue series
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return -1
+}
+
+// TestAdminMetrics scrapes the admin listener before and after handshakes
+// and checks that the metrics moved by what happened.
+func TestAdminMetrics(t *testing.T) {
+	e := newEnv(t)
+	logs := e.startRun("--admin-listen", "127.0.0.1:0", "--records", filepath.Join(e.dir, "r.jsonl"))
+	addr := logs.wait(t, "tlslens listening")["addr"].(string)
+	admin := logs.wait(t, "admin listening")["addr"].(string)
+
+	resp, err := http.Get("http://" + admin + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
+		t.Errorf("GET /healthz = %s %q, want 200 ok", resp.Status, body)
+	}
+
+	before := scrape(t, admin)
+	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "tlslens_connections_active"} {
+		if _, ok := before[name]; !ok {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	c := e.client(addr)
+	const n = 3
+	for range n {
+		e.get(c, "/m", "hello /m")
+	}
+	after := scrape(t, admin)
+
+	moves := []struct {
+		name   string
+		labels []string
+		by     float64
+	}{
+		{"tlslens_connections_total", nil, n},
+		{"tlslens_records_written_total", nil, n},
+		{"tlslens_handshakes_total", []string{"leg", "client", "outcome", "ok"}, n},
+		{"tlslens_handshakes_total", []string{"leg", "upstream", "outcome", "ok"}, n},
+		{"tlslens_handshakes_total", []string{"leg", "client", "outcome", "rejected_certificate"}, 0},
+		{"tlslens_handshakes_total", []string{"leg", "upstream", "outcome", "unreachable"}, 0},
+		{"tlslens_handshake_duration_seconds", []string{"leg", "client"}, n},
+		{"tlslens_handshake_duration_seconds", []string{"leg", "upstream"}, n},
+		{"tlslens_leaf_cache_misses_total", nil, 1}, // one name: 127.0.0.1
+		{"tlslens_leaf_cache_hits_total", nil, n - 1},
+	}
+	for _, m := range moves {
+		b, a := value(before, m.name, m.labels...), value(after, m.name, m.labels...)
+		if b < 0 || a < 0 {
+			t.Errorf("%s%v missing from /metrics", m.name, m.labels)
+			continue
+		}
+		if a-b != m.by {
+			t.Errorf("%s%v went from %v to %v, want a rise of %v", m.name, m.labels, b, a, m.by)
+		}
+	}
+}
+
+// TestAdminPortBusy checks that a busy admin address costs the metrics, not
+// the proxy.
+func TestAdminPortBusy(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	e := newEnv(t)
+	logs := e.startRun("--admin-listen", busy.Addr().String(), "--records", filepath.Join(e.dir, "r.jsonl"))
+	warn := logs.wait(t, "admin listener disabled")
+	if warn["level"] != "warning" || warn["addr"] != busy.Addr().String() {
+		t.Errorf("warning = %v", warn)
+	}
+	addr := logs.wait(t, "tlslens listening")["addr"].(string)
+	e.get(e.client(addr), "/still-works", "hello /still-works")
+}
+
+func TestCheckExposure(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config)
+		ok   bool
+	}{
+		{"default loopback", func(*Config) {}, true},
+		{"IPv6 loopback", func(c *Config) { c.Listen = "[::1]:8080" }, true},
+		{"localhost", func(c *Config) { c.Listen = "localhost:8080" }, true},
+		{"127.0.0.2", func(c *Config) { c.Listen = "127.0.0.2:8080" }, true},
+		{"all interfaces", func(c *Config) { c.Listen = "0.0.0.0:8080" }, false},
+		{"empty host", func(c *Config) { c.Listen = ":8080" }, false},
+		{"IPv6 any", func(c *Config) { c.Listen = "[::]:8080" }, false},
+		{"LAN address", func(c *Config) { c.Listen = "192.168.1.5:8080" }, false},
+		{"host name", func(c *Config) { c.Listen = "proxy.example:8080" }, false},
+		{"with proxy_auth", func(c *Config) {
+			c.Listen, c.ProxyAuth = "0.0.0.0:8080", []ProxyUser{{"u", "p"}}
+		}, true},
+		{"with allow_cidrs", func(c *Config) { c.Listen, c.AllowCIDRs = "0.0.0.0:8080", []string{"192.168.1.0/24"} }, true},
+		{"with allow_open", func(c *Config) { c.Listen, c.AllowOpen = "0.0.0.0:8080", true }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := defaults()
+			tt.edit(&c)
+			err := checkExposure(c)
+			if (err == nil) != tt.ok {
+				t.Fatalf("checkExposure(listen %s) = %v, want ok %v", c.Listen, err, tt.ok)
+			}
+		})
+	}
+}
+
+// TestRunRefusesOpenProxy checks that run() will not bind a non-loopback
+// address without access control, and says how to fix it.
+func TestRunRefusesOpenProxy(t *testing.T) {
+	e := newEnv(t)
+	err := run(context.Background(), append(e.args, "--listen", "0.0.0.0:0", "--admin-listen="),
+		strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("run with listen 0.0.0.0:0 and no access control succeeded")
+	}
+	for _, s := range []string{"0.0.0.0:0", "open MITM proxy", "127.0.0.1", "proxy_auth", "allow_cidrs", "allow_open"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %q", err, s)
+		}
+	}
+}
+
+// TestConfigAccessKeys checks the validation of the access control keys.
+func TestConfigAccessKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config)
+		key  string // named in the error; "" means valid
+	}{
+		{"valid", func(c *Config) {
+			c.ProxyAuth = []ProxyUser{{"u", "p"}}
+			c.AllowCIDRs = []string{"10.0.0.0/8", "192.168.1.7", "fd00::/8"}
+		}, ""},
+		{"empty password", func(c *Config) { c.ProxyAuth = []ProxyUser{{"u", "p"}, {"v", ""}} }, "proxy_auth[1]"},
+		{"colon in username", func(c *Config) { c.ProxyAuth = []ProxyUser{{"a:b", "p"}} }, "proxy_auth[0]"},
+		{"bad range", func(c *Config) { c.AllowCIDRs = []string{"10.0.0.0/8", "10.0.0.0/33"} }, "allow_cidrs[1]"},
+		{"not an address", func(c *Config) { c.AllowCIDRs = []string{"lan"} }, "allow_cidrs[0]"},
+		{"zero shutdown_timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "shutdown_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := defaults()
+			tt.edit(&c)
+			err := c.validate()
+			if tt.key == "" {
+				if err != nil {
+					t.Fatalf("validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.key) {
+				t.Fatalf("validate() = %v, want an error naming %s", err, tt.key)
+			}
+		})
+	}
+	if p, err := parseCIDR("192.168.1.7"); err != nil || p.String() != "192.168.1.7/32" {
+		t.Errorf("parseCIDR(192.168.1.7) = %v, %v; want 192.168.1.7/32", p, err)
+	}
+}
