@@ -28,7 +28,8 @@ const (
 // with KnownFields).
 //
 // This mirrors cmd/tlslens's Config by hand because package main cannot be
-// imported; once the config type is importable, decode into it instead.
+// imported; cmd/tlslens's TestDeployConfigs decodes the same files with the
+// real loader and validation.
 type tlslensConfig struct {
 	Listen      string `json:"listen"`       // the proxy
 	AdminListen string `json:"admin_listen"` // /healthz and /metrics
@@ -39,10 +40,11 @@ type tlslensConfig struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
 	} `json:"proxy_auth"`
-	AllowCIDRs     []string `json:"allow_cidrs"`
-	AllowOpen      bool     `json:"allow_open"`      // non-loopback listen without auth or allow-list
-	UpstreamVerify string   `json:"upstream_verify"` // strict or log
-	UpstreamCA     string   `json:"upstream_ca"`     // PEM file
+	AllowCIDRs      []string `json:"allow_cidrs"`
+	AllowOpen       bool     `json:"allow_open"`       // non-loopback listen without auth or allow-list
+	UpstreamVerify  string   `json:"upstream_verify"`  // strict or log
+	UpstreamCA      string   `json:"upstream_ca"`      // PEM file
+	ShutdownTimeout string   `json:"shutdown_timeout"` // drain limit on SIGTERM
 }
 
 // decodeConfig decodes a config.yaml strictly and applies the documented

@@ -421,6 +421,9 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 	}
 	side.Alert = alert
 	s.rec.Outcome, side.Error = classifyClientErr(err, alert, len(written) > 0, p.opts.HandshakeTimeout)
+	if alert == "" && len(written) == 0 && !offersECDSA(s.hello) {
+		side.Error = "the client offers no cipher suite that works with an ECDSA certificate (only RSA authentication), and tlslens mints ECDSA leaves: pass the host through to observe this client"
+	}
 	if _, hi := versionRange(s.hello); hi < p.opts.ClientMinVersion {
 		side.Error = fmt.Sprintf("the client offers at most %s, below client_min_version %s: lower client_min_version to observe it",
 			inspect.VersionName(hi), inspect.VersionName(p.opts.ClientMinVersion))
@@ -567,4 +570,20 @@ func verifyChain(certs []*x509.Certificate, name string, roots *x509.CertPool, n
 		Roots: roots, Intermediates: inter, DNSName: name, CurrentTime: now,
 	})
 	return err
+}
+
+// offersECDSA reports whether a client can accept an ECDSA certificate: it
+// offers TLS 1.3, or an ECDHE_ECDSA suite.
+func offersECDSA(h *inspect.ClientHello) bool {
+	for _, v := range h.SupportedVersions {
+		if v == tls.VersionTLS13 {
+			return true
+		}
+	}
+	for _, id := range h.CipherSuites {
+		if strings.Contains(inspect.CipherSuiteName(id), "_ECDSA_") {
+			return true
+		}
+	}
+	return false
 }

@@ -103,6 +103,9 @@ func TestMetrics(t *testing.T) {
 		if got := metricValue(t, reg, "tlslens_connections_total"); got != records {
 			t.Errorf("tlslens_connections_total = %v, want %v (one CONNECT per connection)", got, records)
 		}
+		if got := metricValue(t, reg, "tlslens_connections_refused_total"); got != 0 {
+			t.Errorf("tlslens_connections_refused_total = %v, want 0 (far below max_connections)", got)
+		}
 		hits, misses := h.auth.CacheStats()
 		if got := metricValue(t, reg, "tlslens_leaf_cache_hits_total"); got != float64(hits) {
 			t.Errorf("tlslens_leaf_cache_hits_total = %v, want %v", got, hits)

@@ -134,10 +134,11 @@ type Proxy struct {
 	termMu   sync.Mutex
 	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
 
-	access  access     // allow-list and proxy authentication
-	live    liveConns  // the proxy listener's open connections
-	metrics *metrics   // nil without Options.Metrics
-	limit   *connLimit // Options.MaxConnections
+	access   access       // allow-list and proxy authentication
+	live     liveConns    // the proxy listener's open connections
+	metrics  *metrics     // nil without Options.Metrics
+	limit    *connLimit   // Options.MaxConnections
+	verified *verifyCache // upstream chains that verified recently
 }
 
 // New returns a Proxy. It starts no goroutine until Serve.
@@ -195,6 +196,7 @@ func New(opts Options) (*Proxy, error) {
 		return nil, err
 	}
 	p.limit = newConnLimit(opts.MaxConnections, p.log)
+	p.verified = newVerifyCache()
 	p.ln = newChanListener()
 	p.gp = p.newGoproxy()
 	p.inner = &http.Server{

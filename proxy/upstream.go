@@ -79,7 +79,9 @@ func retryable(err error, att inspect.Attempt) bool {
 func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.Side, compat bool) (*tls.Conn, inspect.Attempt, error) {
 	var att inspect.Attempt
 	dctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
+	dialStart := time.Now()
 	raw, err := p.opts.Dial(dctx, "tcp", s.target)
+	rtt := time.Since(dialStart) // a TCP handshake: about one round trip
 	cancel()
 	if err != nil {
 		msg := describeDialErr(s.target, err, p.opts.DialTimeout)
@@ -98,7 +100,7 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 	// recorded whatever the policy; strict policy acts on it after the handshake.
 	cfg.InsecureSkipVerify = true
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		err := verifyChain(cs.PeerCertificates, name, p.opts.UpstreamRoots, time.Now())
+		err := p.verified.verify(cs.PeerCertificates, name, p.opts.UpstreamRoots, time.Now())
 		verify = &inspect.Verify{OK: err == nil, Roots: p.opts.UpstreamRootsName}
 		if err != nil {
 			verify.Error = err.Error()
@@ -127,7 +129,7 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 		// read the client's Certificate: its verdict (an alert such as
 		// certificate_required, or session tickets) comes after. Read it
 		// now, so the record says whether the server accepted.
-		pc.readRecord(min(verdictWait, p.opts.HandshakeTimeout))
+		pc.readRecord(min(max(verdictWait, 4*rtt), p.opts.HandshakeTimeout))
 	}
 	read, written := rc.stop()
 	if sentCert != nil {
@@ -409,10 +411,15 @@ func unsupportedOffers(h *inspect.ClientHello) string {
 	return strings.Join(parts, ", ")
 }
 
-// verdictWait bounds the wait for a TLS 1.3 server's verdict on the client
-// certificate (or its absence) after the handshake. Servers that accept send
-// session tickets at once; those that refuse send an alert at once.
-const verdictWait = time.Second
+// verdictWait is the least time tlslens waits, after a TLS 1.3 handshake in
+// which the server asked for a client certificate, for the server's verdict
+// on it; the wait is four round trips when that is longer. A server that
+// refuses sends its alert one round trip after the client's Finished. One
+// that accepts may send session tickets then, or (crypto/tls servers) not
+// until it writes data, so an accepted certificate costs the whole wait. A
+// refusal slower than the wait shows on the first request instead: the
+// client gets an error and the record says ok.
+const verdictWait = 100 * time.Millisecond
 
 // A verdictError is a TLS 1.3 server's refusal after the client's handshake
 // completed: an alert such as certificate_required.

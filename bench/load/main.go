@@ -31,6 +31,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -139,11 +140,31 @@ type result struct {
 	ops, bytes, errs int64
 	firstErr         error
 	elapsed          time.Duration
+	cpu              time.Duration // process CPU time (user+system) spent
 	lat              []time.Duration
 }
 
 func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
 func (r result) mbps() float64 { return float64(r.bytes) / 1e6 / r.elapsed.Seconds() }
+
+// perCPU is work per CPU-second: the throughput the process would have with
+// the whole CPU to itself, which other processes on a shared machine do not
+// disturb the way they disturb wall-clock rates.
+func (r result) perCPU(bulk bool) float64 {
+	if bulk {
+		return float64(r.bytes) / 1e6 / r.cpu.Seconds()
+	}
+	return float64(r.ops) / r.cpu.Seconds()
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // maxSamples bounds the latencies kept per worker.
 const maxSamples = 1 << 18
@@ -156,7 +177,7 @@ func drive(e *env, cl *client, conc int, d time.Duration, wl workload) result {
 		wg    sync.WaitGroup
 		names atomic.Int64
 	)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	end := start.Add(d)
 	for w := range conc {
 		wg.Add(1)
@@ -195,7 +216,7 @@ func drive(e *env, cl *client, conc int, d time.Duration, wl workload) result {
 		}()
 	}
 	wg.Wait()
-	total.elapsed = time.Since(start)
+	total.elapsed, total.cpu = time.Since(start), cpuTime()-cpu0
 	return total
 }
 
@@ -256,7 +277,7 @@ func compare(c config, w io.Writer, title string, wl workload) error {
 	}
 	defer e.stop()
 	bulk := strings.HasPrefix(title, "bulk")
-	var ratios, p50s, p99s []float64
+	var ratios, cpuRatios, p50s, p99s []float64
 	fmt.Fprintf(w, "\n%s\n", title)
 	for round := range c.rounds {
 		var direct, mitm result
@@ -281,19 +302,22 @@ func compare(c config, w io.Writer, title string, wl workload) error {
 			dv, mv, unit = direct.mbps(), mitm.mbps(), "MB/s"
 		}
 		ratio := mv / dv
+		cpuRatio := mitm.perCPU(bulk) / direct.perCPU(bulk)
+		cpuRatios = append(cpuRatios, cpuRatio)
 		d50, d99 := percentiles(direct.lat)
 		m50, m99 := percentiles(mitm.lat)
 		ratios = append(ratios, ratio)
 		p50s = append(p50s, float64(m50)/float64(d50))
 		p99s = append(p99s, float64(m99)/float64(d99))
-		fmt.Fprintf(w, "  round %d: direct %.0f %s, tlslens %.0f %s, ratio %.2f; latency p50 %v vs %v (x%.2f), p99 %v vs %v (x%.2f); errors %d/%d\n",
-			round+1, dv, unit, mv, unit, ratio, d50, m50, p50s[round], d99, m99, p99s[round], direct.errs, mitm.errs)
+		fmt.Fprintf(w, "  round %d: direct %.0f %s, tlslens %.0f %s, ratio %.2f; per CPU-second %.0f vs %.0f, ratio %.2f; latency p50 %v vs %v (x%.2f), p99 %v vs %v (x%.2f); errors %d/%d\n",
+			round+1, dv, unit, mv, unit, ratio, direct.perCPU(bulk), mitm.perCPU(bulk), cpuRatio,
+			d50.Round(time.Microsecond), m50.Round(time.Microsecond), p50s[round], d99.Round(time.Microsecond), m99.Round(time.Microsecond), p99s[round], direct.errs, mitm.errs)
 		if mitm.errs > 0 {
 			fmt.Fprintf(w, "    first tlslens error: %v\n", mitm.firstErr)
 		}
 	}
-	fmt.Fprintf(w, "  RATIO %s: median %.2f, range %.2f-%.2f; latency ratio p50 %.2f, p99 %.2f (medians)\n",
-		title, median(ratios), slices.Min(ratios), slices.Max(ratios), median(p50s), median(p99s))
+	fmt.Fprintf(w, "  RATIO %s: wall-clock median %.2f (range %.2f-%.2f); per CPU-second median %.2f (range %.2f-%.2f); latency p50 x%.2f, p99 x%.2f (medians)\n",
+		title, median(ratios), slices.Min(ratios), slices.Max(ratios), median(cpuRatios), slices.Min(cpuRatios), slices.Max(cpuRatios), median(p50s), median(p99s))
 	return nil
 }
 

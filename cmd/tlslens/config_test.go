@@ -1,9 +1,11 @@
 package main
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"os"
 	"path/filepath"
 	"reflect"
+	k8syaml "sigs.k8s.io/yaml"
 	"strings"
 	"testing"
 )
@@ -80,4 +82,47 @@ func TestLoadConfig(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDeployConfigs loads the configs shipped under deploy/ with the real
+// strict loader and validation, so a key renamed here breaks them visibly.
+func TestDeployConfigs(t *testing.T) {
+	files := map[string][]byte{}
+	for _, f := range []string{"../../deploy/docker/config.yaml", "../../deploy/systemd/config.yaml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f] = b
+	}
+	var cm corev1.ConfigMap
+	b, err := os.ReadFile("../../deploy/kubernetes/configmap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k8syaml.UnmarshalStrict(b, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["config.yaml"] == "" {
+		t.Fatal("configmap.yaml has no config.yaml key")
+	}
+	files["configmap.yaml:config.yaml"] = []byte(cm.Data["config.yaml"])
+	for name, b := range files {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "config.yaml")
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := loadConfig(p, true)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if err := c.validate(); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if err := checkExposure(c); err != nil {
+				t.Errorf("%s would be refused at start: %v", name, err)
+			}
+		})
+	}
 }

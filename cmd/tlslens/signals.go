@@ -23,6 +23,10 @@ func reopenOnHUP(records *recordFile, log logrus.FieldLogger) (stop func()) {
 		for {
 			select {
 			case <-hup:
+				if records.path == "-" || records.path == "" {
+					log.Info("SIGHUP: records go to stdout; no file to reopen")
+					continue
+				}
 				if err := records.Reopen(); err != nil {
 					log.WithError(err).Error("SIGHUP: reopening the record file; records still go to the old file")
 					continue
