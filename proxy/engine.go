@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/elazarl/goproxy"
+	"github.com/sirupsen/logrus"
 
 	"github.com/tlslens/tlslens/inspect"
 )
@@ -38,6 +39,7 @@ type session struct {
 	tr       *http.Transport
 	requests atomic.Int64
 	closed   sync.Once
+	ready    time.Time // when both handshakes were done
 }
 
 // name is the host the client meant: its SNI, else the CONNECT host.
@@ -128,6 +130,9 @@ func (p *Proxy) deny(c net.Conn, s *session) {
 // intercept runs DESIGN.md steps 2-6 on a client connection whose CONNECT has
 // been answered.
 func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
+	for _, host := range p.auto.sweep() {
+		p.log.WithField("host", host).Info("auto passthrough expired")
+	}
 	ctx = context.WithoutCancel(ctx) // the outer request's context ends with the hijack
 	c.SetDeadline(time.Now().Add(p.opts.HandshakeTimeout))
 	raw, hello, err := p.readClientHello(c)
@@ -153,6 +158,10 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 		p.passthrough(ctx, c, s, raw, reason)
 		return
 	}
+	if on, why := p.auto.active(s.name()); on {
+		p.passthrough(ctx, c, s, raw, why)
+		return
+	}
 
 	upCtx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout+p.opts.HandshakeTimeout)
 	up, upErr := p.dialUpstream(upCtx, s)
@@ -171,12 +180,16 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 	}
 	s.rec.Outcome = outcome(s, ok)
 	p.emit(s.rec)
+	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate {
+		p.noteRejection(s)
+	}
 	if !ok {
 		s.close()
 		c.Close()
 		return
 	}
 	c.SetDeadline(time.Time{})
+	s.ready = time.Now()
 	p.serve(ctx, dc, s)
 }
 
@@ -586,4 +599,13 @@ func offersECDSA(h *inspect.ClientHello) bool {
 		}
 	}
 	return false
+}
+
+// noteRejection counts a client's rejection of the proxy's certificate
+// toward automatic passthrough for its host.
+func (p *Proxy) noteRejection(s *session) {
+	if p.auto.reject(s.name()) {
+		_, why := p.auto.active(s.name())
+		p.log.WithFields(logrus.Fields{"id": s.id, "host": s.name(), "reason": why}).Warn("auto passthrough engaged")
+	}
 }

@@ -109,6 +109,11 @@ func (p *Proxy) connState(c net.Conn, st http.ConnState) {
 	if s.requests.Load() == 0 && s.upErr == nil {
 		p.log.WithField("id", s.id).WithField("target", s.target).Warn(
 			"client closed without sending a request after a successful handshake: the app may pin its certificate after the handshake")
+		// Pinning enforced after the handshake (OkHttp's CertificatePinner)
+		// closes at once; a browser's unused preconnection idles first.
+		if time.Since(s.ready) < pinningCloseWindow {
+			p.noteRejection(s)
+		}
 	}
 }
 
@@ -143,6 +148,10 @@ func (p *Proxy) serve(ctx context.Context, dc *tls.Conn, s *session) {
 		conn.Close()
 	}
 }
+
+// pinningCloseWindow is how soon after the handshake a close without a
+// request counts as a certificate rejection for automatic passthrough.
+const pinningCloseWindow = 2 * time.Second
 
 // sniffTimeout is how long a client without ALPN gets to speak first before
 // the connection is treated as a server-first protocol and relayed.

@@ -92,6 +92,12 @@ type Options struct {
 	// server named host asks for one (mTLS); nil, or a nil result, sends none.
 	ClientCertificate func(host string) *tls.Certificate
 
+	// AutoPassthrough passes a host through (hellos recorded, traffic not
+	// decrypted) after its clients reject the proxy's certificate Threshold
+	// times within Window, for TTL: apps that pin keep working. A zero
+	// Threshold turns it off.
+	AutoPassthrough AutoPassthrough
+
 	// Dial opens upstream TCP connections; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
@@ -108,6 +114,13 @@ type Options struct {
 	// (tlslens_connections_total, tlslens_handshakes_total, ...). Nil means
 	// no metrics.
 	Metrics prometheus.Registerer
+}
+
+// AutoPassthrough configures Options.AutoPassthrough.
+type AutoPassthrough struct {
+	Threshold int           // rejections that engage it; 0 turns it off
+	Window    time.Duration // within which the rejections count
+	TTL       time.Duration // how long the host stays passed through
 }
 
 // An Action is what a policy does with a target.
@@ -129,6 +142,7 @@ type Proxy struct {
 	gp    *goproxy.ProxyHttpServer
 	inner *http.Server
 	ln    *chanListener
+	auto  *autoPassthrough // nil when off
 
 	keyLogMu sync.Mutex
 	termMu   sync.Mutex
@@ -182,6 +196,9 @@ func New(opts Options) (*Proxy, error) {
 		opts.Dial = d.DialContext
 	}
 	p := &Proxy{opts: opts, log: opts.Log, recs: opts.Records}
+	if a := opts.AutoPassthrough; a.Threshold > 0 {
+		p.auto = newAutoPassthrough(a.Threshold, a.Window, a.TTL, nil)
+	}
 	if p.log == nil {
 		p.log = discardLogger()
 	}

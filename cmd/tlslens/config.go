@@ -44,6 +44,15 @@ type Config struct {
 	AllowCIDRs       []string      `yaml:"allow_cidrs"`
 	AllowOpen        bool          `yaml:"allow_open"`
 	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`
+	AutoPassthrough  AutoPass      `yaml:"auto_passthrough"`
+}
+
+// AutoPass is auto_passthrough: pass a host through after its clients
+// reject the proxy's certificate Rejections times within Window, for TTL.
+type AutoPass struct {
+	Rejections int           `yaml:"rejections"` // 0 turns it off
+	Window     time.Duration `yaml:"window"`
+	TTL        time.Duration `yaml:"ttl"`
 }
 
 // A ProxyUser is a username and password accepted for Basic proxy
@@ -92,6 +101,7 @@ func defaults() Config {
 		ProxyAuth:        []ProxyUser{},
 		AllowCIDRs:       []string{},
 		ShutdownTimeout:  30 * time.Second,
+		AutoPassthrough:  AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
 	}
 }
 
@@ -148,6 +158,9 @@ func (c Config) validate() error {
 		if d <= 0 {
 			bad(key, "must be positive, e.g. \"10s\"")
 		}
+	}
+	if a := c.AutoPassthrough; a.Rejections < 0 || a.Rejections > 0 && (a.Window <= 0 || a.TTL <= 0) {
+		bad("auto_passthrough", "rejections must be 0 (off) or positive, with a positive window and ttl")
 	}
 	if c.MaxHelloSize < 1024 {
 		bad("max_hello_size", "%d is below 1024 bytes", c.MaxHelloSize)

@@ -146,7 +146,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		MaxConnections:   cfg.MaxConnections,
 		MaxHeaderBytes:   cfg.MaxHeaderBytes,
 		ClientMinVersion: tlsVersions[cfg.ClientMinVersion],
-		Metrics:          reg,
+		AutoPassthrough: proxy.AutoPassthrough{Threshold: cfg.AutoPassthrough.Rejections,
+			Window: cfg.AutoPassthrough.Window, TTL: cfg.AutoPassthrough.TTL},
+		Metrics: reg,
 	}
 	for _, u := range cfg.ProxyAuth {
 		opts.ProxyAuth = append(opts.ProxyAuth, proxy.Credential{Username: u.Username, Password: u.Password})
