@@ -179,10 +179,10 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 		vanished(s)
 	}
 	s.rec.Outcome = outcome(s, ok)
-	p.emit(s.rec)
 	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate {
 		p.noteRejection(s)
 	}
+	p.emit(s.rec)
 	if !ok {
 		s.close()
 		c.Close()
