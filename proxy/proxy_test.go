@@ -307,3 +307,47 @@ func TestKeepAliveOneUpstream(t *testing.T) {
 		t.Errorf("upstream saw requests from %d connections, want 1", len(peers))
 	}
 }
+
+// TestKeyExchangeBothVersions: the record's upstream key_exchange names the
+// group and the server's signature scheme, from the CertificateVerify in
+// TLS 1.3 (decrypted with the key log) and the ServerKeyExchange in TLS 1.2;
+// the client leg shows tlslens's own.
+func TestKeyExchangeBothVersions(t *testing.T) {
+	pki := newTestPKI(t, "Upstream Test Root")
+	rsaLeaf := pki.rsaLeaf(2048, "example.com")
+	cases := []struct {
+		name    string
+		max     uint16
+		cert    tls.Certificate
+		curves  []tls.CurveID
+		version string
+		group   string
+		scheme  string
+	}{
+		{"TLS 1.3 ECDSA", tls.VersionTLS13, pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com"),
+			[]tls.CurveID{tls.X25519}, "TLS 1.3", "x25519", "ecdsa_secp256r1_sha256"},
+		{"TLS 1.2 ECDSA P-384", tls.VersionTLS12, pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com"),
+			[]tls.CurveID{tls.CurveP384}, "TLS 1.2", "secp384r1", "ecdsa_secp256r1_sha256"},
+		{"TLS 1.2 RSA", tls.VersionTLS12, rsaLeaf, []tls.CurveID{tls.X25519}, "TLS 1.2", "x25519", "rsa_pss_rsae_sha256"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{tc.cert}, MaxVersion: tc.max, CurvePreferences: tc.curves})
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+			get(t, h.httpClient(nil), "https://example.com:"+up.port()+"/")
+			r := h.record()
+			u := r.Upstream
+			if u.Negotiated == nil || u.Negotiated.Version != tc.version {
+				t.Fatalf("upstream negotiated %+v, want %s", u.Negotiated, tc.version)
+			}
+			kx := u.KeyExchange
+			if kx == nil || kx.Kind != "ECDHE" || kx.Group != tc.group || kx.SignatureAlgorithm != tc.scheme {
+				t.Errorf("upstream key_exchange = %+v, want ECDHE %s %s", kx, tc.group, tc.scheme)
+			}
+			if ck := r.Client.KeyExchange; ck == nil || ck.SignatureAlgorithm != "ecdsa_secp256r1_sha256" || ck.Group == "" {
+				t.Errorf("client key_exchange = %+v, want tlslens's ECDSA P-256 signature and a group", ck)
+			}
+		})
+	}
+}
