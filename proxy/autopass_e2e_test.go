@@ -4,30 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tlslens/tlslens/inspect"
 )
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // TestAutoPassthroughEngagesAndExpires: after two clients reject the proxy's
 // certificate for a host, the host is passed through (a client trusting only
@@ -41,7 +22,7 @@ func TestAutoPassthroughEngagesAndExpires(t *testing.T) {
 		o.UpstreamRoots = pki.pool()
 		o.AutoPassthrough = AutoPassthrough{Threshold: 2, Window: time.Minute, TTL: time.Hour}
 	})
-	clock := &fakeClock{t: time.Now()}
+	clock := newTestClock()
 	h.p.auto = newAutoPassthrough(2, time.Minute, time.Hour, clock.now)
 	target := "example.com:" + up.port()
 
@@ -72,7 +53,7 @@ func TestAutoPassthroughEngagesAndExpires(t *testing.T) {
 	}
 	tc.Close()
 
-	clock.advance(time.Hour + time.Second)
+	clock.set(time.Hour + time.Second)
 	resp, body := get(t, h.httpClient(nil), "https://"+target+"/after")
 	if resp.StatusCode != 200 || !strings.Contains(body, "/after") {
 		t.Fatalf("after the TTL: %s %q", resp.Status, body)

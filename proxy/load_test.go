@@ -261,7 +261,7 @@ func loadSizes() (concurrent, sequential int) {
 	case testing.Short():
 		return 200, 500
 	}
-	return 2000, 3000
+	return 1000, 2000
 }
 
 // loadHarness is a proxy and an upstream for the load tests, with records
@@ -306,7 +306,7 @@ func (lh *loadHarness) checkRecords(t *testing.T, want int64) {
 	waitFor(t, "connections closed", func() bool { return lh.p.ActiveConnections() == 0 })
 }
 
-// TestLoadConcurrent holds many intercepted connections at once (2000;
+// TestLoadConcurrent holds many intercepted connections at once (1000;
 // 10000 with TLSLENS_LOAD=full): each is served, a new one still is while
 // they are held, records == connections, and nothing is left open or running
 // once they close. bench/load measures the same with figures.
@@ -339,7 +339,7 @@ func TestLoadConcurrent(t *testing.T) {
 	settled(t, base)
 }
 
-// TestLoadSequential makes many intercepted connections, 16 at a time (3000;
+// TestLoadSequential makes many intercepted connections, 16 at a time (2000;
 // 100000 with TLSLENS_LOAD=full): records == connections, all ok, and the
 // live heap does not grow with the count.
 func TestLoadSequential(t *testing.T) {
