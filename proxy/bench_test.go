@@ -247,3 +247,20 @@ func BenchmarkHelloByteAtATime(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFingerprints is JA3, JA3N and JA4 of a parsed Go ClientHello.
+func BenchmarkFingerprints(b *testing.B) {
+	h, err := inspect.ParseClientHello(benchHello(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ja3, _ := inspect.JA3(h)
+		ja3n, _ := inspect.JA3N(h)
+		ja4, _ := inspect.JA4(h)
+		if ja3 == "" || ja3n == "" || ja4 == "" {
+			b.Fatal("empty fingerprint")
+		}
+	}
+}
