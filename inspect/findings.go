@@ -305,6 +305,11 @@ func keyExchangeFindings(kx *KeyExchange, add addFunc) {
 
 // chainFindings judges the upstream certificates and their verification.
 func chainFindings(r *Record, u *Side, now time.Time, add addFunc) {
+	// leafFault: the leaf itself explains a failed verification (expired,
+	// not yet valid, another name, a SHA-1 signature); crypto/x509 checks
+	// those before it looks for issuers, so a missing intermediate is no
+	// inference to draw.
+	leafFault := false
 	for i, c := range u.Chain {
 		name := certName(i, c)
 		// A self-issued certificate after the leaf is a root: its own
@@ -314,6 +319,7 @@ func chainFindings(r *Record, u *Side, now time.Time, add addFunc) {
 			case strings.Contains(sig, "MD5"), strings.Contains(sig, "MD2"), strings.Contains(sig, "SHA1"):
 				add(sideUpstream, SeverityCritical, CodeSHA1Signature,
 					"%s is signed with %s", name, c.Signature)
+				leafFault = leafFault || i == 0
 			}
 		}
 		if bits, ok := rsaBits(c.Key); ok && bits < 2048 {
@@ -324,9 +330,11 @@ func chainFindings(r *Record, u *Side, now time.Time, add addFunc) {
 			add(sideUpstream, sev, CodeShortRSAKey, "%s has a %d-bit RSA key, under 2048", name, bits)
 		}
 		if t, err := time.Parse(time.RFC3339, c.NotAfter); err == nil && now.After(t) {
+			leafFault = leafFault || i == 0
 			add(sideUpstream, SeverityCritical, CodeCertificateExpired, "%s expired at %s", name, c.NotAfter)
 		}
 		if t, err := time.Parse(time.RFC3339, c.NotBefore); err == nil && now.Before(t) {
+			leafFault = leafFault || i == 0
 			add(sideUpstream, SeverityCritical, CodeCertificateNotYetValid, "%s is not valid before %s", name, c.NotBefore)
 		}
 	}
@@ -337,6 +345,7 @@ func chainFindings(r *Record, u *Side, now time.Time, add addFunc) {
 		// by crypto/x509, which knows IDNA and other corners better.
 		verified := u.Verify != nil && u.Verify.OK
 		if host := verifiedName(r); host != "" && !verified && !matchesHost(leaf.SANs, host) {
+			leafFault = true
 			if len(leaf.SANs) == 0 {
 				add(sideUpstream, SeverityCritical, CodeHostnameMismatch,
 					"the upstream leaf %s has no subject alternative names, so it covers no host, not %s", leaf.Subject, host)
@@ -380,7 +389,7 @@ func chainFindings(r *Record, u *Side, now time.Time, add addFunc) {
 	// likely omits its intermediate. Verification cannot say which link is
 	// missing, and the error's text is not a contract, so the message names
 	// the other possibility too.
-	if len(u.Chain) == 1 && u.Chain[0].Subject != u.Chain[0].Issuer {
+	if len(u.Chain) == 1 && u.Chain[0].Subject != u.Chain[0].Issuer && !leafFault {
 		add(sideUpstream, SeverityWarn, CodeIncompleteChain,
 			"the server sent only its leaf, issued by %s, and it did not verify: the server likely omits its intermediate certificate, unless that issuer is a root the proxy does not trust", u.Chain[0].Issuer)
 	}

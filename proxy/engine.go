@@ -135,7 +135,18 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 	}
 	ctx = context.WithoutCancel(ctx) // the outer request's context ends with the hijack
 	c.SetDeadline(time.Now().Add(p.opts.HandshakeTimeout))
-	raw, hello, err := p.readClientHello(c)
+	first := earlyFrom(ctx) // sent behind the CONNECT, before its 200
+	if len(first) == 0 {
+		var handled bool
+		if first, handled = p.serverFirst(ctx, c, s); handled {
+			return // a server-first protocol (SSH, SMTP): recorded and relayed
+		}
+	}
+	var hr net.Conn = c
+	if len(first) > 0 {
+		hr = newPrefixConn(c, first)
+	}
+	raw, hello, err := p.readClientHello(hr)
 	if err != nil {
 		if errors.Is(err, inspect.ErrNotTLS) && !errors.Is(err, inspect.ErrSSLv2) && len(raw) > 0 {
 			p.tunnel(ctx, c, s, raw, err)
@@ -394,6 +405,8 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 		MinVersion:   p.opts.ClientMinVersion,
 		CipherSuites: allSuites(),
 		KeyLogWriter: io.MultiWriter(&keys, keyLogFunc(p.writeKeyLog)),
+		// Shared by every client leg, so that tickets resume across connections.
+		SessionTicketKey: p.ticketKey,
 	}
 	dc := tls.Server(newPrefixConn(rc, hello), cfg)
 	hctx, cancel := context.WithTimeout(ctx, p.opts.HandshakeTimeout)
@@ -412,6 +425,9 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 	suite := st.CipherSuite
 	if suite == 0 && flight != nil && flight.ServerHello != nil {
 		suite = flight.ServerHello.CipherSuite
+	}
+	if st.DidResume || flight == nil || flight.ServerHello == nil {
+		side.Chain = nil // no Certificate was sent: resumed, or failed before the ServerHello
 	}
 	cf, _ := inspect.ParseClientFlight(read, suite, keys.Bytes())
 	keys.release()
@@ -434,8 +450,13 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 	}
 	side.Alert = alert
 	s.rec.Outcome, side.Error = classifyClientErr(err, alert, len(written) > 0, p.opts.HandshakeTimeout)
-	if alert == "" && len(written) == 0 && !offersECDSA(s.hello) {
-		side.Error = "the client offers no cipher suite that works with an ECDSA certificate (only RSA authentication), and tlslens mints ECDSA leaves: pass the host through to observe this client"
+	if why := unservable(s.hello, p.opts.ClientMinVersion); alert == "" && why != "" && !isClosed(err) {
+		side.Error = why // crypto/tls refused the offer itself: say what the client lacks
+	}
+	if side.ServerHello != nil && side.KeyExchange != nil {
+		if why := sha1Refused(side.ServerHello.Version, side.KeyExchange.SignatureAlgorithm, alert); why != "" {
+			side.Error = why
+		}
 	}
 	if _, hi := versionRange(s.hello); hi < p.opts.ClientMinVersion {
 		side.Error = fmt.Sprintf("the client offers at most %s, below client_min_version %s: lower client_min_version to observe it",
@@ -583,22 +604,6 @@ func verifyChain(certs []*x509.Certificate, name string, roots *x509.CertPool, n
 		Roots: roots, Intermediates: inter, DNSName: name, CurrentTime: now,
 	})
 	return err
-}
-
-// offersECDSA reports whether a client can accept an ECDSA certificate: it
-// offers TLS 1.3, or an ECDHE_ECDSA suite.
-func offersECDSA(h *inspect.ClientHello) bool {
-	for _, v := range h.SupportedVersions {
-		if v == tls.VersionTLS13 {
-			return true
-		}
-	}
-	for _, id := range h.CipherSuites {
-		if strings.Contains(inspect.CipherSuiteName(id), "_ECDSA_") {
-			return true
-		}
-	}
-	return false
 }
 
 // noteRejection counts a client's rejection of the proxy's certificate

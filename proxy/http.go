@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -63,7 +64,10 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 	if p.policy(strings.ToLower(r.URL.Hostname())) == ActionDeny {
 		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, nil)
 	}
-	return r, nil
+	// As in serveIntercepted: a client that half-closes after its request
+	// (printf | socat) must still get the response, not a 502 "context
+	// canceled".
+	return r.WithContext(context.WithoutCancel(r.Context())), nil
 }
 
 // serveDirect answers requests addressed to the proxy itself (not in proxy
@@ -107,13 +111,20 @@ func (p *Proxy) connState(c net.Conn, st http.ConnState) {
 		s.close()
 	}
 	if s.requests.Load() == 0 && s.upErr == nil {
-		p.log.WithField("id", s.id).WithField("target", s.target).Warn(
-			"client closed without sending a request after a successful handshake: the app may pin its certificate after the handshake")
-		// Pinning enforced after the handshake (OkHttp's CertificatePinner)
-		// closes at once; a browser's unused preconnection idles first.
-		if time.Since(s.ready) < pinningCloseWindow {
-			p.noteRejection(s)
-		}
+		p.closedUnused(s)
+	}
+}
+
+// closedUnused logs a client that closed its connection after a successful
+// handshake without sending anything, and counts it as a rejection when it
+// closed at once.
+func (p *Proxy) closedUnused(s *session) {
+	p.log.WithField("id", s.id).WithField("target", s.target).Warn(
+		"client closed without sending a request after a successful handshake: the app may pin its certificate after the handshake")
+	// Pinning enforced after the handshake (OkHttp's CertificatePinner)
+	// closes at once; a browser's unused preconnection idles first.
+	if time.Since(s.ready) < pinningCloseWindow {
+		p.noteRejection(s)
 	}
 }
 
@@ -133,8 +144,17 @@ func (p *Proxy) serve(ctx context.Context, dc *tls.Conn, s *session) {
 		// No ALPN on a port that may be HTTP: look at what the client sends.
 		br := bufio.NewReader(dc)
 		dc.SetReadDeadline(time.Now().Add(sniffTimeout))
-		first, _ := br.Peek(8)
+		first, perr := br.Peek(8)
 		dc.SetReadDeadline(time.Time{})
+		var ne net.Error
+		if len(first) == 0 && perr != nil && !(errors.As(perr, &ne) && ne.Timeout()) {
+			// Closed (or alerted) without a byte: a client such as wget
+			// that checks the certificate after the handshake and hangs up.
+			p.closedUnused(s)
+			s.close()
+			dc.Close()
+			return
+		}
 		conn = &bufferedConn{Conn: dc, r: br}
 		if !looksLikeHTTP(first) {
 			p.relayTLS(conn, s)

@@ -9,6 +9,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -153,6 +154,11 @@ type Proxy struct {
 	metrics  *metrics     // nil without Options.Metrics
 	limit    *connLimit   // Options.MaxConnections
 	verified *verifyCache // upstream chains that verified recently
+
+	// ticketKey encrypts the session tickets of every client leg, so a
+	// client can resume on a new connection (a tls.Config's own key is
+	// per Config, and each client leg has its own Config).
+	ticketKey [32]byte
 }
 
 // New returns a Proxy. It starts no goroutine until Serve.
@@ -193,7 +199,7 @@ func New(opts Options) (*Proxy, error) {
 	}
 	if opts.Dial == nil {
 		d := &net.Dialer{Timeout: opts.DialTimeout}
-		opts.Dial = d.DialContext
+		opts.Dial = dialLoopback(d.DialContext)
 	}
 	p := &Proxy{opts: opts, log: opts.Log, recs: opts.Records}
 	if a := opts.AutoPassthrough; a.Threshold > 0 {
@@ -214,6 +220,7 @@ func New(opts Options) (*Proxy, error) {
 	}
 	p.limit = newConnLimit(opts.MaxConnections, p.log)
 	p.verified = newVerifyCache()
+	rand.Read(p.ticketKey[:]) // never fails (crypto/rand)
 	p.ln = newChanListener()
 	p.gp = p.newGoproxy()
 	p.inner = &http.Server{
@@ -224,6 +231,11 @@ func New(opts Options) (*Proxy, error) {
 		IdleTimeout:       opts.IdleTimeout,
 		MaxHeaderBytes:    opts.MaxHeaderBytes,
 		ErrorLog:          newStdLogger(p.log),
+		// A client that negotiated h2 with a suite RFC 9113 §9.2.2 lists
+		// (a TLS 1.2 CBC suite, say) is served anyway: it chose the suite,
+		// and a GOAWAY INADEQUATE_SECURITY would leave an "ok" record for a
+		// connection that carried nothing.
+		HTTP2: &http.HTTP2Config{PermitProhibitedCipherSuites: true},
 	}
 	return p, nil
 }
@@ -235,7 +247,7 @@ func discardLogger() logrus.FieldLogger {
 }
 
 // ServeHTTP serves the outer proxy protocol: CONNECT and absolute-form requests.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.gp.ServeHTTP(w, r) }
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.gp.ServeHTTP(withEarly(w, r)) }
 
 // Serve accepts proxy connections on ln until ctx is done or ln fails. On
 // return the listener is closed; connections already intercepted keep running
