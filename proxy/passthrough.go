@@ -58,9 +58,11 @@ func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []b
 
 	var wg sync.WaitGroup
 	wg.Add(1)
+	answer := newClientAnswer()
 	go func() { // client → server: the rest of the client's handshake, then its data
 		defer wg.Done()
-		io.Copy(up, &idleReader{Conn: c, idle: p.opts.IdleTimeout})
+		io.Copy(up, io.TeeReader(&idleReader{Conn: c, idle: p.opts.IdleTimeout}, answer))
+		answer.end()
 		closeWrite(up)
 	}()
 
@@ -87,6 +89,9 @@ func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []b
 	}
 	side.DurationMS = msSince(start)
 	p.recordPassthrough(s, flight, readErr)
+	if s.rec.Outcome == inspect.OutcomeOK && side.ServerHello != nil && side.ServerHello.Version != "TLS 1.3" {
+		p.clientVerdict(s, answer)
+	}
 	p.emit(s.rec)
 
 	if readErr == nil {
@@ -117,6 +122,65 @@ func closeWrite(c net.Conn) {
 		}
 		c.Close()
 		return
+	}
+}
+
+// clientAnswer keeps the start of what a passthrough client sends after its
+// ClientHello: the first record's type, and an alert's description. Safe for
+// concurrent use.
+type clientAnswer struct {
+	mu    sync.Mutex
+	b     []byte
+	ready chan struct{}
+	once  sync.Once
+}
+
+func newClientAnswer() *clientAnswer { return &clientAnswer{ready: make(chan struct{})} }
+
+// Write keeps the first 7 bytes (an alert record: header and level,
+// description) and signals once it knows what the first record is.
+func (a *clientAnswer) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	if need := 7 - len(a.b); need > 0 {
+		a.b = append(a.b, p[:min(need, len(p))]...)
+	}
+	known := len(a.b) == 7 || len(a.b) > 0 && a.b[0] != 21
+	a.mu.Unlock()
+	if known {
+		a.end()
+	}
+	return len(p), nil
+}
+
+func (a *clientAnswer) end() { a.once.Do(func() { close(a.ready) }) }
+
+// clientVerdictWait bounds the wait for a TLS 1.2 passthrough client's
+// answer to the server's flight, which comes at once.
+const clientVerdictWait = 3 * time.Second
+
+// clientVerdict waits for a TLS 1.2 passthrough client's answer to the
+// server's clear flight: a client that refuses the server (its certificate,
+// or parameters such as a short DH prime) sends a clear alert, which the
+// record reports. TLS 1.3 clients answer encrypted, so this is 1.2 only.
+func (p *Proxy) clientVerdict(s *session, a *clientAnswer) {
+	select {
+	case <-a.ready:
+	case <-time.After(min(clientVerdictWait, p.opts.HandshakeTimeout)):
+		return
+	}
+	a.mu.Lock()
+	b := a.b
+	a.mu.Unlock()
+	if len(b) < 7 || b[0] != 21 || b[5] != 2 { // not a fatal alert
+		return
+	}
+	alert := inspect.AlertName(b[6])
+	s.rec.Client.Alert = alert
+	s.rec.Outcome = inspect.OutcomeClientHandshakeFailed
+	s.rec.Client.Error = fmt.Sprintf("the client refused the server's handshake with alert %s (passthrough: the server's own certificate and parameters)", alert)
+	if certRejectAlerts[alert] {
+		s.rec.Outcome = inspect.OutcomeClientRejectedCertificate
+		s.rec.Client.Error = fmt.Sprintf("the client rejected the server's own certificate with alert %s (passthrough: tlslens presented nothing)", alert)
 	}
 }
 
