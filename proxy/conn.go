@@ -19,6 +19,7 @@ import (
 // CONNECT hijack gets the connection's id and accept time back.
 type acceptListener struct {
 	net.Listener
+	log logrus.FieldLogger // nil: no warning about clients that start with TLS
 }
 
 func (l *acceptListener) Accept() (net.Conn, error) {
@@ -26,7 +27,7 @@ func (l *acceptListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &acceptedConn{Conn: c, id: newID(), accepted: time.Now()}, nil
+	return &acceptedConn{Conn: c, id: newID(), accepted: time.Now(), log: l.log}, nil
 }
 
 // acceptedConn is a client's connection to the proxy listener.
@@ -34,6 +35,24 @@ type acceptedConn struct {
 	net.Conn
 	id       string
 	accepted time.Time
+
+	log     logrus.FieldLogger
+	sniffed bool // the first bytes were looked at
+}
+
+// Read reads like the connection's, and warns when a client's first bytes
+// are a TLS handshake: a client configured with an https:// proxy URL,
+// which otherwise sees only "wrong version number" and tlslens nothing.
+func (c *acceptedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if !c.sniffed && n > 0 {
+		c.sniffed = true
+		if b[0] == 22 && c.log != nil { // a TLS handshake record, RFC 8446 §5.1
+			c.log.WithFields(logrus.Fields{"id": c.id, "client": c.RemoteAddr().String(), "proxy_url": "http://" + c.LocalAddr().String()}).Warn(
+				"client started a TLS handshake on the proxy port: tlslens is a plain HTTP proxy, set the client's proxy to proxy_url (http://, not https://)")
+		}
+	}
+	return n, err
 }
 
 // newID returns a ULID: sortable by time, unique per connection.

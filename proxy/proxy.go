@@ -266,7 +266,9 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		p.inner.Serve(p.ln) // returns when p.ln is closed
 	}()
 	errc := make(chan error, 1)
-	go func() { errc <- outer.Serve(&acceptListener{Listener: p.live.listener(p.limit.listener(ln))}) }()
+	go func() {
+		errc <- outer.Serve(&acceptListener{Listener: p.live.listener(p.limit.listener(ln)), log: p.log})
+	}()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

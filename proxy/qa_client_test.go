@@ -438,3 +438,55 @@ func TestQAOpenSSLClient(t *testing.T) {
 		})
 	}
 }
+
+// TestQAPlainHalfClose: a plain-HTTP proxy request from a client that
+// half-closes after sending it (printf | socat) gets the upstream's
+// response, not a 502 "context canceled".
+func TestQAPlainHalfClose(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "plain upstream "+r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	h := newHarness(t, nil)
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	fmt.Fprintf(c, "GET %s/halfclose HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", srv.URL, srv.Listener.Addr())
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "plain upstream /halfclose" {
+		t.Errorf("got %d %q, want 200 from the upstream", resp.StatusCode, body)
+	}
+}
+
+// TestQATLSToProxyPort: a client configured with an https:// proxy URL
+// starts TLS on the proxy port; tlslens says what to change.
+func TestQATLSToProxyPort(t *testing.T) {
+	t.Parallel()
+	events := make(logChanHook, 256)
+	h := newHarness(t, func(o *Options) { o.Log.(*logrus.Logger).AddHook(events) })
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	if err := tls.Client(c, &tls.Config{ServerName: "127.0.0.1", RootCAs: h.roots()}).Handshake(); err == nil {
+		t.Fatal("TLS handshake with the plain proxy port succeeded")
+	}
+	got := waitLog(t, events, logrus.WarnLevel, "TLS handshake on the proxy port")
+	if got.id == nil || !strings.Contains(got.msg, "not https://") {
+		t.Errorf("warning %q id %v, want one naming the fix with the connection id", got.msg, got.id)
+	}
+	h.recordCount(0)
+}

@@ -62,6 +62,30 @@ type ProxyUser struct {
 	Password string `yaml:"password"`
 }
 
+// UnmarshalYAML decodes {username: NAME, password: SECRET} strictly, and
+// says so when an entry is written another way ("user:pass" is a common
+// guess), without echoing the entry: it holds a password.
+func (u *ProxyUser) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: proxy_auth: each entry is {username: NAME, password: SECRET}", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		var dst *string
+		switch key := n.Content[i].Value; key {
+		case "username":
+			dst = &u.Username
+		case "password":
+			dst = &u.Password
+		default:
+			return fmt.Errorf("line %d: proxy_auth: unknown key %q (an entry has username and password)", n.Content[i].Line, key)
+		}
+		if err := n.Content[i+1].Decode(dst); err != nil {
+			return fmt.Errorf("line %d: proxy_auth: %s must be a string", n.Content[i+1].Line, n.Content[i].Value)
+		}
+	}
+	return nil
+}
+
 // A PolicyRule applies Action to targets matching Match: a host name
 // ("example.com"), a wildcard ("*.example.com" matches subdomains), "*" for
 // everything, or an IP range ("127.0.0.0/8"). The first matching rule wins.
