@@ -562,26 +562,25 @@ func weakCipher(s string) []string {
 		return nil
 	}
 	var why []string
-	has := func(tokens string, want func(string) bool) bool {
-		return slices.ContainsFunc(strings.Split(tokens, "_"), want)
-	}
+	kexT, cipherT := strings.Split(kex, "_"), strings.Split(cipher, "_") // split once: this runs per offered suite
+	has := slices.ContainsFunc[[]string]
 	is := func(w string) func(string) bool { return func(t string) bool { return t == w } }
-	if kex == "NULL" || has(cipher, is("NULL")) {
+	if kex == "NULL" || has(cipherT, is("NULL")) {
 		why = append(why, "NULL")
 	}
-	if has(kex, func(t string) bool { return strings.HasPrefix(t, "EXPORT") }) ||
-		has(cipher, func(t string) bool { return strings.HasPrefix(t, "EXPORT") }) {
+	if has(kexT, func(t string) bool { return strings.HasPrefix(t, "EXPORT") }) ||
+		has(cipherT, func(t string) bool { return strings.HasPrefix(t, "EXPORT") }) {
 		why = append(why, "EXPORT")
 	}
-	if has(kex, is("anon")) {
+	if has(kexT, is("anon")) {
 		why = append(why, "anon")
 	}
 	for _, c := range []string{"RC4", "RC2", "3DES", "IDEA"} {
-		if has(cipher, is(c)) {
+		if has(cipherT, is(c)) {
 			why = append(why, c)
 		}
 	}
-	if has(cipher, func(t string) bool { return t == "DES" || t == "DES40" }) {
+	if has(cipherT, func(t string) bool { return t == "DES" || t == "DES40" }) {
 		why = append(why, "DES")
 	}
 	return why

@@ -65,23 +65,40 @@ func newID() string {
 type recordingConn struct {
 	net.Conn
 	limit int
+	// readSize and writeSize are the first allocation for each direction:
+	// set to recordingSize for the one that carries a certificate chain, so
+	// that the flight fits without growing; 0 allocates what the first
+	// read or write needs.
+	readSize, writeSize int
 
 	mu      sync.Mutex
-	read    bytes.Buffer
-	written bytes.Buffer
+	read    []byte
+	written []byte
 	stopped bool
 }
 
+// recordingSize holds a server's flight with a typical certificate chain.
+const recordingSize = 4 << 10
+
 func newRecordingConn(c net.Conn, limit int) *recordingConn {
 	return &recordingConn{Conn: c, limit: limit}
+}
+
+// keep appends as much of b to buf as limit allows, allocating size first.
+func (c *recordingConn) keep(buf, b []byte, size int) []byte {
+	b = b[:min(len(b), c.limit-len(buf))]
+	if buf == nil {
+		buf = make([]byte, 0, min(max(len(b), size), c.limit))
+	}
+	return append(buf, b...)
 }
 
 func (c *recordingConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 {
 		c.mu.Lock()
-		if !c.stopped && c.read.Len() < c.limit {
-			c.read.Write(b[:min(n, c.limit-c.read.Len())])
+		if !c.stopped && len(c.read) < c.limit {
+			c.read = c.keep(c.read, b[:n], c.readSize)
 		}
 		c.mu.Unlock()
 	}
@@ -90,30 +107,22 @@ func (c *recordingConn) Read(b []byte) (int, error) {
 
 func (c *recordingConn) Write(b []byte) (int, error) {
 	c.mu.Lock()
-	if !c.stopped && c.written.Len() < c.limit {
-		c.written.Write(b[:min(len(b), c.limit-c.written.Len())])
+	if !c.stopped && len(c.written) < c.limit && len(b) > 0 {
+		c.written = c.keep(c.written, b, c.writeSize)
 	}
 	c.mu.Unlock()
 	return c.Conn.Write(b)
 }
 
-// stop ends recording and returns copies of what was read and written.
+// stop ends recording and hands over what was read and written: nothing is
+// appended to them afterwards.
 func (c *recordingConn) stop() (read, written []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.stopped = true
-	read = bytes.Clone(c.read.Bytes())
-	written = bytes.Clone(c.written.Bytes())
-	c.read = bytes.Buffer{}
-	c.written = bytes.Buffer{}
+	read, written = c.read, c.written
+	c.read, c.written = nil, nil
 	return read, written
-}
-
-// snapshot returns copies of what was read and written so far.
-func (c *recordingConn) snapshot() (read, written []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return bytes.Clone(c.read.Bytes()), bytes.Clone(c.written.Bytes())
 }
 
 // prefixConn replays bytes already read from a connection before reading it

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,11 +142,7 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 			return // a server-first protocol (SSH, SMTP): recorded and relayed
 		}
 	}
-	var hr net.Conn = c
-	if len(first) > 0 {
-		hr = newPrefixConn(c, first)
-	}
-	raw, hello, err := p.readClientHello(hr)
+	raw, hello, err := p.readClientHello(c, first)
 	if err != nil {
 		if errors.Is(err, inspect.ErrNotTLS) && !errors.Is(err, inspect.ErrSSLv2) && len(raw) > 0 {
 			p.tunnel(ctx, c, s, raw, err)
@@ -223,15 +219,14 @@ func outcome(s *session, clientOK bool) inspect.Outcome {
 	return inspect.OutcomeOK
 }
 
-// readClientHello reads TLS records from c until a whole ClientHello is in,
-// and returns every byte read and the parsed hello. On error the bytes read so
-// far are returned, so a non-TLS client's bytes can still be relayed.
-func (p *Proxy) readClientHello(c net.Conn) ([]byte, *inspect.ClientHello, error) {
-	buf := make([]byte, 0, 2048)
-	chunk := make([]byte, 4096)
+// readClientHello reads TLS records from c, after the bytes first already
+// read from it, until a whole ClientHello is in, and returns every byte read
+// and the parsed hello. On error the bytes read so far are returned, so a
+// non-TLS client's bytes can still be relayed. It appends to first.
+func (p *Proxy) readClientHello(c net.Conn, first []byte) ([]byte, *inspect.ClientHello, error) {
+	buf := first
+	n, err := len(first), error(nil) // first is taken as the first read
 	for {
-		n, err := c.Read(chunk)
-		buf = append(buf, chunk[:n]...)
 		if n > 0 {
 			switch done, ferr := helloComplete(buf); {
 			case ferr != nil:
@@ -257,8 +252,20 @@ func (p *Proxy) readClientHello(c net.Conn) ([]byte, *inspect.ClientHello, error
 			}
 			return buf, nil, &helloReadError{err: err, got: len(buf)}
 		}
+		if cap(buf)-len(buf) < helloReadMin {
+			buf = slices.Grow(buf, helloReadSize)
+		}
+		n, err = c.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
 	}
 }
+
+// helloReadSize is how much readClientHello reads at once, and helloReadMin
+// the least room it reads into before growing its buffer.
+const (
+	helloReadSize = 4096
+	helloReadMin  = 1024
+)
 
 // helloComplete walks the TLS record framing of b (RFC 8446 §5.1) and reports
 // whether the first handshake message is complete. A record that is not a
@@ -398,13 +405,14 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 		return nil, false
 	}
 	rc := newRecordingConn(c, 256<<10)
-	var keys keyLog
+	rc.writeSize = recordingSize // tlslens's flight, with its chain
+	keys := &keyLog{out: p.keyLogOut()}
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{*leaf},
 		NextProtos:   clientALPN(s.hello, up),
 		MinVersion:   p.opts.ClientMinVersion,
 		CipherSuites: allSuites(),
-		KeyLogWriter: io.MultiWriter(&keys, keyLogFunc(p.writeKeyLog)),
+		KeyLogWriter: keys,
 		// Shared by every client leg, so that tickets resume across connections.
 		SessionTicketKey: p.ticketKey,
 	}
@@ -414,7 +422,7 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 	cancel()
 	side.DurationMS = msSince(start)
 	read, written := rc.stop()
-	side.Chain = inspect.Chain([]*x509.Certificate{leaf.Leaf, p.opts.Authority.Certificate()})
+	side.Chain = p.certs.chain([]*x509.Certificate{leaf.Leaf, p.opts.Authority.Certificate()})
 
 	st := dc.ConnectionState()
 	flight, _ := inspect.ParseServerFlight(written, keys.Bytes())
@@ -535,8 +543,10 @@ func clientALPN(h *inspect.ClientHello, up *tls.Conn) []string {
 }
 
 // allSuites is every TLS 1.0-1.2 suite crypto/tls implements, so old clients
-// can be observed; crypto/tls still prefers the secure ones.
-func allSuites() []uint16 {
+// can be observed; crypto/tls still prefers the secure ones. The list is
+// built once (tls.CipherSuites allocates it afresh on every call) and shared:
+// callers must not modify it.
+var allSuites = sync.OnceValue(func() []uint16 {
 	var ids []uint16
 	for _, cs := range tls.CipherSuites() {
 		ids = append(ids, cs.ID)
@@ -544,8 +554,8 @@ func allSuites() []uint16 {
 	for _, cs := range tls.InsecureCipherSuites() {
 		ids = append(ids, cs.ID)
 	}
-	return ids
-}
+	return slices.Clip(ids)
+})
 
 func negotiated(st tls.ConnectionState) *inspect.Negotiated {
 	n := &inspect.Negotiated{
@@ -562,27 +572,49 @@ func negotiated(st tls.ConnectionState) *inspect.Negotiated {
 	return n
 }
 
-// keyLog collects one connection's NSS key log lines.
+// keyLog collects one connection's NSS key log lines, and passes each on to
+// out (Options.KeyLog) when that is set.
 type keyLog struct {
+	out func([]byte) // nil: collect only
+
 	mu  sync.Mutex
-	buf bytes.Buffer
+	buf []byte
 }
+
+// keyLogSize holds a TLS 1.3 handshake's five lines (labels, two 64-digit
+// hex values, SHA-384 secrets) without growing.
+const keyLogSize = 1024
 
 func (k *keyLog) Write(b []byte) (int, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.buf.Write(b)
+	if k.buf == nil {
+		k.buf = make([]byte, 0, keyLogSize)
+	}
+	k.buf = append(k.buf, b...)
+	k.mu.Unlock()
+	if k.out != nil {
+		k.out(b)
+	}
+	return len(b), nil
 }
 
+// Bytes returns the lines collected so far, not copied: crypto/tls writes
+// them only during the handshake, so once that has returned they no longer
+// change.
 func (k *keyLog) Bytes() []byte {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return bytes.Clone(k.buf.Bytes())
+	return k.buf
 }
 
-type keyLogFunc func([]byte)
-
-func (f keyLogFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
+// keyLogOut is where a leg's keyLog passes its lines on: nil without
+// Options.KeyLog.
+func (p *Proxy) keyLogOut() func([]byte) {
+	if p.opts.KeyLog == nil {
+		return nil
+	}
+	return p.writeKeyLog
+}
 
 // portOf returns the numeric port of a host:port, or 0.
 func portOf(target string) int {

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -148,7 +147,7 @@ func (c *limitedConn) CloseWrite() error {
 // parsed: the connection's tls.Config keeps the writer as long as it lives.
 func (k *keyLog) release() {
 	k.mu.Lock()
-	k.buf = bytes.Buffer{}
+	k.buf = nil
 	k.mu.Unlock()
 }
 

@@ -149,11 +149,12 @@ type Proxy struct {
 	termMu   sync.Mutex
 	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
 
-	access   access       // allow-list and proxy authentication
-	live     liveConns    // the proxy listener's open connections
-	metrics  *metrics     // nil without Options.Metrics
-	limit    *connLimit   // Options.MaxConnections
-	verified *verifyCache // upstream chains that verified recently
+	access   access         // allow-list and proxy authentication
+	live     liveConns      // the proxy listener's open connections
+	metrics  *metrics       // nil without Options.Metrics
+	limit    *connLimit     // Options.MaxConnections
+	verified *verifyCache   // upstream chains that verified recently
+	certs    *certSummaries // record summaries of recently seen certificates
 
 	// ticketKey encrypts the session tickets of every client leg, so a
 	// client can resume on a new connection (a tls.Config's own key is
@@ -220,6 +221,7 @@ func New(opts Options) (*Proxy, error) {
 	}
 	p.limit = newConnLimit(opts.MaxConnections, p.log)
 	p.verified = newVerifyCache()
+	p.certs = newCertSummaries()
 	rand.Read(p.ticketKey[:]) // never fails (crypto/rand)
 	p.ln = newChanListener()
 	p.gp = p.newGoproxy()

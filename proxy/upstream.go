@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"strings"
@@ -92,12 +91,13 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 	side.Addr, side.Local = raw.RemoteAddr().String(), raw.LocalAddr().String()
 
 	rc := newRecordingConn(raw, 256<<10)
-	var keys keyLog
+	rc.readSize = recordingSize // the server's flight, with its chain
+	keys := &keyLog{out: p.keyLogOut()}
 	var verify *inspect.Verify
 	var verr error // why verify failed, for describeVerifyErr
 	name := s.name()
 	cfg := upstreamConfig(s.hello, s.sni, s.host, compat)
-	cfg.KeyLogWriter = io.MultiWriter(&keys, keyLogFunc(p.writeKeyLog))
+	cfg.KeyLogWriter = keys
 	// Verification runs here rather than in crypto/tls so that its result is
 	// recorded whatever the policy; strict policy acts on it after the handshake.
 	cfg.InsecureSkipVerify = true
@@ -191,7 +191,7 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 
 	st := tc.ConnectionState()
 	side.Negotiated = negotiated(st)
-	side.Chain = inspect.Chain(st.PeerCertificates)
+	side.Chain = p.certs.chain(st.PeerCertificates)
 	stapled, scts := len(st.OCSPResponse) > 0, len(st.SignedCertificateTimestamps)
 	side.OCSPStapled, side.SCTs = &stapled, &scts
 	side.Verify = verify

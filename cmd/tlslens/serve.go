@@ -201,7 +201,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	admin := startAdmin(cfg.AdminListen, reg, log)
 	defer admin.close()
 	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
-		"ca_sha256": auth.Fingerprint(),
+		"ca_sha256":    auth.Fingerprint(),
 		"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}).Info("tlslens listening")
 	err = p.Serve(ctx, ln)
 	log.WithField("timeout", cfg.ShutdownTimeout.String()).Info("shutting down: no new connections; waiting for open ones")
