@@ -40,6 +40,7 @@ type session struct {
 	requests atomic.Int64
 	closed   sync.Once
 	ready    time.Time // when both handshakes were done
+	clientIP string    // the client's address without its port
 }
 
 // name is the host the client meant: its SNI, else the CONNECT host.
@@ -96,9 +97,10 @@ func (p *Proxy) newSession(req *http.Request, c net.Conn) *session {
 		target = net.JoinHostPort(host, port)
 	}
 	return &session{
-		id:     id,
-		target: target,
-		host:   strings.ToLower(host),
+		id:       id,
+		target:   target,
+		host:     strings.ToLower(host),
+		clientIP: addrHost(c.RemoteAddr().String()),
 		rec: &inspect.Record{
 			Schema: inspect.Schema,
 			ID:     id,
@@ -186,6 +188,13 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 		vanished(s)
 	}
 	s.rec.Outcome = outcome(s, ok)
+	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate && s.rec.Client.Alert == "" && p.spare(s) {
+		// No alert, and the client uses another connection to the host
+		// with tlslens's certificate: a browser dropping a spare
+		// connection mid-handshake, not a rejection.
+		s.rec.Outcome = inspect.OutcomeClientHandshakeFailed
+		s.rec.Client.Error = "the client closed the connection during the handshake while it had another connection to this host open: a browser dropping a spare connection it no longer needed, not a certificate rejection"
+	}
 	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate {
 		p.noteRejection(s)
 	}

@@ -119,13 +119,66 @@ func (p *Proxy) connState(c net.Conn, st http.ConnState) {
 // handshake without sending anything, and counts it as a rejection when it
 // closed at once.
 func (p *Proxy) closedUnused(s *session) {
+	if p.spare(s) {
+		// A browser opens several connections at once and closes, unused,
+		// those an HTTP/2 connection to the same host made redundant. Look
+		// again a moment later: the other connection may be one the client
+		// closed just before, not yet noticed.
+		closed := time.Now()
+		time.AfterFunc(spareRecheck, func() {
+			if p.spare(s) {
+				p.log.WithField("id", s.id).WithField("target", s.target).Debug(
+					"client closed a spare connection without a request: it has another connection to the host open")
+				return
+			}
+			p.unused(s, closed)
+		})
+		return
+	}
+	p.unused(s, time.Now())
+}
+
+// spareRecheck is how long after a close without a request the client's
+// other connections to the host are checked again.
+const spareRecheck = 250 * time.Millisecond
+
+// unused warns about a connection closed at closed without a request, and
+// counts it as a rejection when it closed soon after its handshake.
+func (p *Proxy) unused(s *session, closed time.Time) {
 	p.log.WithField("id", s.id).WithField("target", s.target).Warn(
 		"client closed without sending a request after a successful handshake: the app may pin its certificate after the handshake")
 	// Pinning enforced after the handshake (OkHttp's CertificatePinner)
 	// closes at once; a browser's unused preconnection idles first.
-	if time.Since(s.ready) < pinningCloseWindow {
+	if closed.Sub(s.ready) < pinningCloseWindow {
 		p.noteRejection(s)
 	}
+}
+
+// spare reports whether the client that opened s still has another
+// connection open to the same host: browsers race several connections and
+// close the spare ones once an HTTP/2 connection is up, sometimes before its
+// first request arrives, so closing s unused was not a rejection. A pinning
+// client closes every connection, so the last of a parallel batch still
+// counts.
+func (p *Proxy) spare(s *session) bool {
+	name := s.name()
+	found := false
+	p.conns.Range(func(_, v any) bool {
+		o := v.(*session)
+		if o != s && strings.EqualFold(o.name(), name) && o.clientIP == s.clientIP {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// addrHost is the host of an ip:port address, or addr itself without a port.
+func addrHost(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }
 
 // serve runs a terminated client connection: HTTP through the inner server,
@@ -282,7 +335,44 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 	// (scripted clients send close_notify after the request and keep
 	// reading). The upstream exchange must outlive that: a client that is
 	// really gone ends it at the first failed write.
+	if hj, ok := w.(http.Hijacker); ok {
+		// goproxy relays a WebSocket on the hijacked connection until one
+		// side ends, and never closes it: close it here, or it stays open
+		// (connections_active, shutdown's drain) after both peers are gone.
+		hw := &hijackCloser{ResponseWriter: w, hj: hj}
+		defer hw.close()
+		w = hw
+	}
 	p.gp.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+}
+
+// hijackCloser is a ResponseWriter that remembers the connection a handler
+// hijacked, so that it can be closed when the handler returns.
+type hijackCloser struct {
+	http.ResponseWriter
+	hj   http.Hijacker
+	conn net.Conn
+}
+
+func (h *hijackCloser) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := h.hj.Hijack()
+	h.conn = c
+	return c, rw, err
+}
+
+func (h *hijackCloser) Flush() {
+	if f, ok := h.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying ResponseWriter.
+func (h *hijackCloser) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+func (h *hijackCloser) close() {
+	if h.conn != nil {
+		h.conn.Close()
+	}
 }
 
 func hostOnly(hostport string) string {
