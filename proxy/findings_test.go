@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -23,27 +22,6 @@ import (
 // Findings from real handshakes through the proxy (issue 4): weak clients and
 // servers made with crypto/tls, certificates built at test time, and the
 // terminal line written for each connection.
-
-// signCert signs tmpl for pub by parent (tmpl itself when nil) with
-// parentKey, using tmpl.SignatureAlgorithm (SHA-1 included: crypto/x509 still
-// creates what it refuses to verify).
-func signCert(t *testing.T, tmpl *x509.Certificate, pub any, parent *x509.Certificate, parentKey crypto.Signer) *x509.Certificate {
-	t.Helper()
-	if parent == nil {
-		parent = tmpl
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl.SerialNumber = serial
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 func serverTemplate(cn string, notBefore, notAfter time.Time, names ...string) *x509.Certificate {
 	return &x509.Certificate{

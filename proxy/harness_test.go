@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -233,14 +234,12 @@ func (p *testPKI) leaf(notBefore, notAfter time.Time, names ...string) tls.Certi
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: names[0]},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		Subject:     pkix.Name{CommonName: names[0]},
+		NotBefore:   notBefore,
+		NotAfter:    notAfter,
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	for _, n := range names {
 		if ip := net.ParseIP(n); ip != nil {
@@ -249,12 +248,36 @@ func (p *testPKI) leaf(notBefore, notAfter time.Time, names ...string) tls.Certi
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
-	if err != nil {
-		p.t.Fatal(err)
+	return p.issue(tmpl, key)
+}
+
+// issue signs tmpl for key with p's root (a fresh random serial) and returns
+// it ready for a tls.Config.
+func (p *testPKI) issue(tmpl *x509.Certificate, key crypto.Signer) tls.Certificate {
+	p.t.Helper()
+	leaf := signCert(p.t, tmpl, key.Public(), p.cert, p.key)
+	return tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}
+}
+
+// signCert signs tmpl for pub by parent (tmpl itself when nil) with
+// parentKey, using tmpl.SignatureAlgorithm (SHA-1 included: crypto/x509 still
+// creates what it refuses to verify).
+func signCert(t *testing.T, tmpl *x509.Certificate, pub any, parent *x509.Certificate, parentKey crypto.Signer) *x509.Certificate {
+	t.Helper()
+	if parent == nil {
+		parent = tmpl
 	}
-	leaf, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl.SerialNumber = serial
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // upstream starts an HTTPS server on 127.0.0.1 with cert, answering "hello

@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -34,21 +33,14 @@ func (p *testPKI) intermediate(cn string) *testPKI {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
+	cert := signCert(p.t, &x509.Certificate{
 		Subject:               pkix.Name{CommonName: cn},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
+	}, &key.PublicKey, p.cert, p.key)
 	return &testPKI{t: p.t, cert: cert, key: key}
 }
 
