@@ -45,6 +45,20 @@ func helloFiles(t *testing.T) []string {
 	return files
 }
 
+// readHelloFile reads a captured hello's records and parses them.
+func readHelloFile(t *testing.T, file string) ([]byte, *ClientHello) {
+	t.Helper()
+	records, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ParseClientHello(records)
+	if err != nil {
+		t.Fatalf("ParseClientHello(%s) error: %v", file, err)
+	}
+	return records, h
+}
+
 // TestGolden parses each captured ClientHello and compares its record form
 // with testdata/<client>.golden.json. Run with -update to rewrite the golden
 // files after a deliberate change, and review the diff.
@@ -52,14 +66,7 @@ func TestGolden(t *testing.T) {
 	for _, file := range helloFiles(t) {
 		name := strings.TrimSuffix(filepath.Base(file), ".bin")
 		t.Run(name, func(t *testing.T) {
-			records, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			h, err := ParseClientHello(records)
-			if err != nil {
-				t.Fatalf("ParseClientHello(%s) error: %v", file, err)
-			}
+			_, h := readHelloFile(t, file)
 			got, err := json.MarshalIndent(h.Hello(), "", "  ")
 			if err != nil {
 				t.Fatal(err)

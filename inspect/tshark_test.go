@@ -40,14 +40,7 @@ func TestTshark(t *testing.T) {
 	for _, file := range helloFiles(t) {
 		name := strings.TrimSuffix(filepath.Base(file), ".bin")
 		t.Run(name, func(t *testing.T) {
-			records, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			h, err := ParseClientHello(records)
-			if err != nil {
-				t.Fatalf("ParseClientHello(%s) error: %v", file, err)
-			}
+			records, h := readHelloFile(t, file)
 			hello := h.Hello()
 			d := dissect(t, tshark, records)
 

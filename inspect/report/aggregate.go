@@ -251,49 +251,32 @@ func (b *Builder) addClient(r *inspect.Record, h *inspect.Hello, outcome string)
 	if r.Client.Alert != "" {
 		c.alerts.add(b.in.intern(r.Client.Alert), 1)
 	}
-	for _, v := range offeredVersions(h) {
-		if v == "GREASE" {
-			continue
-		}
-		v = b.in.intern(v)
-		c.versions.add(v, 1)
-		b.offered.versions.add(v, 1)
-		if weakVersion(v) {
-			c.weak.add(v, 1)
-		}
-	}
-	for _, s := range h.CipherSuites {
-		if s == "GREASE" {
-			continue
-		}
-		s = b.in.intern(s)
-		c.suites.add(s, 1)
-		b.offered.suites.add(s, 1)
-		if weakSuite(s) {
-			c.weak.add(s, 1)
-		}
-	}
-	for _, g := range h.Groups {
-		if g == "GREASE" {
-			continue
-		}
-		g = b.in.intern(g)
-		c.groups.add(g, 1)
-		b.offered.groups.add(g, 1)
-	}
-	for _, s := range h.SignatureAlgorithms {
-		if s == "GREASE" {
-			continue
-		}
-		s = b.in.intern(s)
-		c.sigs.add(s, 1)
-		b.offered.sigs.add(s, 1)
-	}
+	b.countOffered(offeredVersions(h), c.versions, b.offered.versions, c.weak, weakVersion)
+	b.countOffered(h.CipherSuites, c.suites, b.offered.suites, c.weak, weakSuite)
+	b.countOffered(h.Groups, c.groups, b.offered.groups, nil, nil)
+	b.countOffered(h.SignatureAlgorithms, c.sigs, b.offered.sigs, nil, nil)
 	for _, a := range h.ALPN {
 		if a == "GREASE" {
 			continue
 		}
 		c.alpn.add(b.in.intern(a), 1)
+	}
+}
+
+// countOffered counts each non-GREASE name a client offered in its group's
+// counter and the report-wide one, and in weak when isWeak says so (weak and
+// isWeak may be nil).
+func (b *Builder) countOffered(names []string, client, all, weak *counter, isWeak func(string) bool) {
+	for _, n := range names {
+		if n == "GREASE" {
+			continue
+		}
+		n = b.in.intern(n)
+		client.add(n, 1)
+		all.add(n, 1)
+		if isWeak != nil && isWeak(n) {
+			weak.add(n, 1)
+		}
 	}
 }
 
