@@ -227,14 +227,7 @@ func TestGoldenClients(t *testing.T) {
 			if !ok {
 				t.Fatalf("no facts for %s: add it to goldenClients", name)
 			}
-			records, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			h, err := ParseClientHello(records)
-			if err != nil {
-				t.Fatalf("ParseClientHello(%s) error: %v", file, err)
-			}
+			records, h := readHelloFile(t, file)
 			got := h.Hello()
 
 			// capture.sh connects every client to https://localhost/.
