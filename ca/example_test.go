@@ -58,7 +58,7 @@ func ExampleAuthority_Leaf() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(cert.Leaf.DNSNames, len(cert.Certificate), "certificates in the chain")
+	fmt.Println(cert.Leaf.DNSNames, "chain length", len(cert.Certificate)) // the leaf; clients hold the root
 
 	// Without SNI the proxy passes the target's IP.
 	ipCert, err := a.Leaf("192.0.2.1")
@@ -80,7 +80,7 @@ func ExampleAuthority_Leaf() {
 	hits, misses := a.CacheStats()
 	fmt.Println("hits", hits, "misses", misses)
 	// Output:
-	// [www.example.com] 2 certificates in the chain
+	// [www.example.com] chain length 1
 	// [192.0.2.1]
 	// verified: true
 	// hits 1 misses 2

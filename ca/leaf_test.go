@@ -74,8 +74,8 @@ func TestLeafVerifies(t *testing.T) {
 			if !slices.Equal(l.DNSNames, tc.wantDNS) || !slices.Equal(ips, tc.wantIP) {
 				t.Errorf("Leaf(%q) SANs = DNS %q IP %q, want DNS %q IP %q", tc.name, l.DNSNames, ips, tc.wantDNS, tc.wantIP)
 			}
-			if len(c.Certificate) != 2 || !slices.Equal(c.Certificate[1], a.DER()) || !slices.Equal(c.Certificate[0], l.Raw) {
-				t.Error("chain is not [leaf, root]")
+			if len(c.Certificate) != 1 || !slices.Equal(c.Certificate[0], l.Raw) {
+				t.Error("chain is not [leaf]: the root is omitted")
 			}
 			if pub, ok := l.PublicKey.(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P256() {
 				t.Errorf("leaf key %T, want ECDSA P-256", l.PublicKey)
@@ -548,5 +548,45 @@ func BenchmarkLeafMiss(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// BenchmarkClientVerify is what a client pays to verify a minted leaf the
+// way crypto/tls does (a fresh intermediates pool from the presented chain),
+// for the chain tlslens sends ([leaf]) and for [leaf, root], which it used
+// to send: the root in the chain gives the verifier a second path to build
+// and a second signature to check.
+func BenchmarkClientVerify(b *testing.B) {
+	a := newCA(b, Options{})
+	leaf, err := a.Leaf("bench.example")
+	if err != nil {
+		b.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(a.Certificate())
+	for _, bc := range []struct {
+		name  string
+		chain [][]byte
+	}{
+		{"leaf", leaf.Certificate},
+		{"leaf+root", [][]byte{leaf.Certificate[0], a.DER()}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				certs := make([]*x509.Certificate, len(bc.chain))
+				for i, der := range bc.chain {
+					if certs[i], err = x509.ParseCertificate(der); err != nil {
+						b.Fatal(err)
+					}
+				}
+				inter := x509.NewCertPool()
+				for _, c := range certs[1:] {
+					inter.AddCert(c)
+				}
+				if _, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: "bench.example"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

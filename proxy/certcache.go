@@ -14,9 +14,9 @@ import (
 const certSummaryCacheSize = 4096
 
 // certSummaries remembers inspect.Certificate of recently recorded
-// certificates, so that the same chain (tlslens's leaf for a host and its
-// root on every client leg, a busy server's chain on every upstream leg) is
-// not summarised again on every connection: its subject and issuer strings,
+// certificates, so that the same certificate (tlslens's leaf for a host on
+// every client leg, a busy server's chain on every upstream leg) is not
+// summarised again on every connection: its subject and issuer strings,
 // dates and digests are, after the handshakes and parsing the flights, the
 // largest part of building a record.
 //

@@ -431,7 +431,7 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 	cancel()
 	side.DurationMS = msSince(start)
 	read, written := rc.stop()
-	side.Chain = p.certs.chain([]*x509.Certificate{leaf.Leaf, p.opts.Authority.Certificate()})
+	side.Chain = p.certs.chain([]*x509.Certificate{leaf.Leaf}) // what was sent: the leaf (ca.Authority.Leaf)
 
 	st := dc.ConnectionState()
 	flight, _ := inspect.ParseServerFlight(written, keys.Bytes())

@@ -161,7 +161,7 @@ func TestClientRejectsByAlert(t *testing.T) {
 			if c.Negotiated != nil {
 				t.Errorf("client negotiated %+v for a refused handshake", c.Negotiated)
 			}
-			if c.ServerHello == nil || c.ServerHello.Version != tc.version || len(c.Chain) != 2 {
+			if c.ServerHello == nil || c.ServerHello.Version != tc.version || len(c.Chain) != 1 {
 				t.Errorf("client server_hello %+v, chain of %d: want the %s flight and the minted chain", c.ServerHello, len(c.Chain), tc.version)
 			}
 			if r.Upstream == nil || r.Upstream.Negotiated == nil || r.Upstream.Verify == nil || !r.Upstream.Verify.OK {
