@@ -44,6 +44,7 @@ func main() {
 
 type config struct {
 	duration    time.Duration
+	slice       time.Duration
 	concurrency int
 	rounds      int
 	scenarios   string
@@ -63,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.DurationVar(&c.duration, "duration", 3*time.Second, "how long each side of each scenario runs per round")
+	fs.DurationVar(&c.slice, "slice", 250*time.Millisecond, "the sides alternate in slices this long within a round")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent workers per side")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds per scenario; direct and tlslens alternate which goes first")
 	fs.StringVar(&c.scenarios, "scenarios", "newconn,hosts,keepalive,bulk,idle,flat", "comma-separated: newconn, hosts, keepalive, bulk, idle, flat, hold, or all")
@@ -83,8 +85,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if c.role == "hold" {
 		return holdChild(c, stdout)
 	}
-	if c.duration <= 0 || c.duration > time.Hour || c.concurrency < 1 || c.concurrency > 4096 || c.rounds < 1 || c.rounds > 100 {
-		return errors.New("want 0 < duration <= 1h, 1 <= concurrency <= 4096, 1 <= rounds <= 100")
+	if c.duration <= 0 || c.duration > time.Hour || c.slice <= 0 || c.concurrency < 1 || c.concurrency > 4096 || c.rounds < 1 || c.rounds > 100 {
+		return errors.New("want 0 < duration <= 1h, slice > 0, 1 <= concurrency <= 4096, 1 <= rounds <= 100")
 	}
 	if c.scenarios == "all" {
 		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold"
@@ -169,22 +171,46 @@ func cpuTime() time.Duration {
 // maxSamples bounds the latencies kept per worker.
 const maxSamples = 1 << 18
 
-// drive runs conc workers for d and collects their results.
-func drive(e *env, cl *client, conc int, d time.Duration, wl workload) result {
+// side is one way of reaching the upstream (direct or through tlslens) with
+// its workers, which keep their state (a persistent connection) from one
+// slice to the next.
+type side struct {
+	ops      []op
+	cleanups []func()
+}
+
+func newSide(e *env, cl *client, conc int, wl workload) *side {
+	s := &side{}
+	var names atomic.Int64
+	for w := range conc {
+		do, cleanup := wl(e, cl, w, &names)
+		s.ops, s.cleanups = append(s.ops, do), append(s.cleanups, cleanup)
+	}
+	return s
+}
+
+func (s *side) close() {
+	for _, c := range s.cleanups {
+		c()
+	}
+}
+
+// slice runs the side's workers for d and adds what they did to total. The
+// CPU time is read only once the process is quiet again (see settle), so
+// work a slice leaves behind (tlslens closing the upstream leg and writing
+// the record after the client has gone, the upstream closing its end, the
+// garbage collector) is charged to it rather than to the next slice.
+func (s *side) slice(d time.Duration, total *result) {
 	var (
-		mu    sync.Mutex
-		total result
-		wg    sync.WaitGroup
-		names atomic.Int64
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
 	start, cpu0 := time.Now(), cpuTime()
 	end := start.Add(d)
-	for w := range conc {
+	for _, do := range s.ops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			do, cleanup := wl(e, cl, w, &names)
-			defer cleanup()
 			var r result
 			for time.Now().Before(end) {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -216,8 +242,28 @@ func drive(e *env, cl *client, conc int, d time.Duration, wl workload) result {
 		}()
 	}
 	wg.Wait()
-	total.elapsed, total.cpu = time.Since(start), cpuTime()-cpu0
-	return total
+	total.elapsed += time.Since(start)
+	total.cpu += settle() - cpu0
+}
+
+// settle waits until the process has been idle for settleQuiet (it used
+// under 5% of one CPU), at most settleMax, and returns the CPU time then.
+func settle() time.Duration {
+	const (
+		settleQuiet = 20 * time.Millisecond
+		settleMax   = 2 * time.Second
+	)
+	deadline := time.Now().Add(settleMax)
+	last := cpuTime()
+	for time.Now().Before(deadline) {
+		time.Sleep(settleQuiet)
+		now := cpuTime()
+		if now-last < settleQuiet/20 {
+			return now
+		}
+		last = now
+	}
+	return last
 }
 
 // newConnOp makes a new connection for each request: TCP, (CONNECT,) TLS,
@@ -268,8 +314,11 @@ func keepAliveOp(path string) workload {
 	}
 }
 
-// compare runs a workload directly and through tlslens, alternating which
-// goes first, and prints each round's ratio and the range.
+// compare runs a workload directly and through tlslens and prints each
+// round's ratios and their range. Within a round the two sides alternate in
+// slices of c.slice until each has run for c.duration (which goes first
+// alternates between rounds), so a machine whose speed drifts, as a shared
+// one does, slows both sides alike instead of whichever ran second.
 func compare(c config, w io.Writer, title string, wl workload) error {
 	e, err := newEnv(envOptions{bulkSize: c.bulkSize})
 	if err != nil {
@@ -277,24 +326,32 @@ func compare(c config, w io.Writer, title string, wl workload) error {
 	}
 	defer e.stop()
 	bulk := strings.HasPrefix(title, "bulk")
+	slice := min(c.slice, c.duration)
 	var ratios, cpuRatios, p50s, p99s []float64
 	fmt.Fprintf(w, "\n%s\n", title)
 	for round := range c.rounds {
 		var direct, mitm result
-		sides := []bool{false, true}
+		d := newSide(e, &client{e: e}, c.concurrency, wl)
+		m := newSide(e, &client{e: e, proxied: true}, c.concurrency, wl)
+		first, second := d, m
+		firstR, secondR := &direct, &mitm
 		if round%2 == 1 {
-			sides = []bool{true, false}
+			first, second, firstR, secondR = m, d, &mitm, &direct
 		}
-		for _, proxied := range sides {
-			runtime.GC()
-			r := drive(e, &client{e: e, proxied: proxied}, c.concurrency, c.duration, wl)
-			if r.ops == 0 {
-				return fmt.Errorf("proxied=%v: no successful operation (%d errors, first: %v)", proxied, r.errs, r.firstErr)
-			}
-			if proxied {
-				mitm = r
-			} else {
-				direct = r
+		runtime.GC()
+		settle()
+		for ran := time.Duration(0); ran < c.duration; ran += slice {
+			first.slice(slice, firstR)
+			second.slice(slice, secondR)
+		}
+		d.close()
+		m.close()
+		for _, r := range []struct {
+			name string
+			r    result
+		}{{"direct", direct}, {"tlslens", mitm}} {
+			if r.r.ops == 0 {
+				return fmt.Errorf("%s: no successful operation (%d errors, first: %v)", r.name, r.r.errs, r.r.firstErr)
 			}
 		}
 		dv, mv, unit := direct.rate(), mitm.rate(), "ops/s"
