@@ -12,7 +12,6 @@ import (
 	"hash"
 
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/cryptobyte"
 )
 
 // TLS 1.3 cipher suites (RFC 8446 §B.4) whose records this package decrypts.
@@ -46,19 +45,16 @@ func suiteHash(suite uint16) func() hash.Hash {
 //	    opaque context<0..255> = Context;
 //	} HkdfLabel;
 func hkdfExpandLabel(h func() hash.Hash, secret []byte, label string, context []byte, length int) ([]byte, error) {
-	var b cryptobyte.Builder
-	b.AddUint16(uint16(length))
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
-		b.AddBytes([]byte("tls13 "))
-		b.AddBytes([]byte(label))
-	})
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
-		b.AddBytes(context)
-	})
-	info, err := b.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("inspect: HKDF label %q: %w", label, err)
+	const prefix = "tls13 "
+	if len(prefix)+len(label) > 255 || len(context) > 255 || length > 0xffff {
+		return nil, fmt.Errorf("inspect: HKDF label %q: too long", label)
 	}
+	var buf [64]byte
+	info := binary.BigEndian.AppendUint16(buf[:0], uint16(length))
+	info = append(info, byte(len(prefix)+len(label)))
+	info = append(append(info, prefix...), label...)
+	info = append(info, byte(len(context)))
+	info = append(info, context...)
 	return hkdf.Expand(h, secret, string(info), length)
 }
 
@@ -67,7 +63,7 @@ func hkdfExpandLabel(h func() hash.Hash, secret []byte, label string, context []
 type recordCipher struct {
 	suite  uint16
 	secret []byte
-	aead   cipher.AEAD
+	aead   cipher.AEAD // nil until derived from secret: see derive
 	iv     []byte
 	seq    uint64
 }
@@ -75,6 +71,18 @@ type recordCipher struct {
 // newRecordCipher derives the traffic key and IV from a traffic secret
 // (RFC 8446 §7.3) for one of the suites 0x1301–0x1303.
 func newRecordCipher(suite uint16, secret []byte) (*recordCipher, error) {
+	c, err := lazyRecordCipher(suite, secret)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.derive()
+}
+
+// lazyRecordCipher is newRecordCipher with the key and IV derived only when
+// the first record is opened: a flight often ends where a key starts (the
+// application traffic secret after Finished), and deriving one costs two
+// HKDF expansions and an AES key schedule.
+func lazyRecordCipher(suite uint16, secret []byte) (*recordCipher, error) {
 	h := suiteHash(suite)
 	if h == nil {
 		return nil, fmt.Errorf("inspect: cannot decrypt cipher suite %s", CipherSuiteName(suite))
@@ -82,20 +90,29 @@ func newRecordCipher(suite uint16, secret []byte) (*recordCipher, error) {
 	if len(secret) != h().Size() {
 		return nil, fmt.Errorf("inspect: %d-byte traffic secret for %s, want %d", len(secret), CipherSuiteName(suite), h().Size())
 	}
+	return &recordCipher{suite: suite, secret: secret}, nil
+}
+
+// derive sets the traffic key and IV from the secret, once.
+func (c *recordCipher) derive() error {
+	if c.aead != nil {
+		return nil
+	}
+	h := suiteHash(c.suite)
 	keyLen := 16
-	if suite != suiteAES128GCMSHA256 {
+	if c.suite != suiteAES128GCMSHA256 {
 		keyLen = 32
 	}
-	key, err := hkdfExpandLabel(h, secret, "key", nil, keyLen)
+	key, err := hkdfExpandLabel(h, c.secret, "key", nil, keyLen)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	iv, err := hkdfExpandLabel(h, secret, "iv", nil, 12)
+	iv, err := hkdfExpandLabel(h, c.secret, "iv", nil, 12)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var aead cipher.AEAD
-	if suite == suiteCHACHA20POLY1305SHA256 {
+	if c.suite == suiteCHACHA20POLY1305SHA256 {
 		aead, err = chacha20poly1305.New(key)
 	} else {
 		var block cipher.Block
@@ -105,9 +122,10 @@ func newRecordCipher(suite uint16, secret []byte) (*recordCipher, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("inspect: traffic key: %w", err)
+		return fmt.Errorf("inspect: traffic key: %w", err)
 	}
-	return &recordCipher{suite: suite, secret: secret, aead: aead, iv: iv}, nil
+	c.aead, c.iv = aead, iv
+	return nil
 }
 
 // next returns the cipher for the next generation of traffic secret after a
@@ -119,7 +137,7 @@ func (c *recordCipher) next() (*recordCipher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newRecordCipher(c.suite, secret)
+	return lazyRecordCipher(c.suite, secret)
 }
 
 // errDecrypt reports a record that did not authenticate under the key: a key
@@ -130,10 +148,13 @@ var errDecrypt = errors.New("record did not decrypt")
 // and encrypted_record, and returns the inner content type and content with
 // the padding zeros stripped. The sequence number advances only on success.
 func (c *recordCipher) open(header, record []byte) (uint8, []byte, error) {
+	if err := c.derive(); err != nil {
+		return 0, nil, err
+	}
 	// RFC 8446 §5.3: the nonce is the 64-bit sequence number, left-padded
 	// with zeros to the IV length, XORed with the IV.
-	nonce := make([]byte, len(c.iv))
-	copy(nonce, c.iv)
+	var nonceBuf [12]byte
+	nonce := nonceBuf[:copy(nonceBuf[:], c.iv)]
 	var seq [8]byte
 	binary.BigEndian.PutUint64(seq[:], c.seq)
 	for i, b := range seq {

@@ -64,6 +64,9 @@ func TestNewRecordCipher(t *testing.T) {
 // seal encrypts one TLSInnerPlaintext as RFC 8446 §5.2 describes, for the
 // opening tests: content, the content type, then padding zeros.
 func seal(c *recordCipher, seq uint64, content []byte, typ uint8, padding int) []byte {
+	if err := c.derive(); err != nil {
+		panic(err)
+	}
 	inner := append(append(bytes.Clone(content), typ), make([]byte, padding)...)
 	header := []byte{recordApplicationData, 3, 3, 0, 0}
 	binary.BigEndian.PutUint16(header[3:], uint16(len(inner)+c.aead.Overhead()))

@@ -185,7 +185,7 @@ func (r *recordReader) setKey(label string) error {
 	if !ok {
 		return nil
 	}
-	c, err := newRecordCipher(r.suite, secret)
+	c, err := lazyRecordCipher(r.suite, secret)
 	if err != nil {
 		return fmt.Errorf("%s: %w", label, err)
 	}

@@ -366,6 +366,16 @@ func (h *hijackCloser) Flush() {
 	}
 }
 
+// ReadFrom hands goproxy's io.Copy of the response body to net/http's
+// ReadFrom, which copies through a pooled buffer: without it io.Copy
+// allocates 32 KiB for every response.
+func (h *hijackCloser) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := h.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{h.ResponseWriter}, r)
+}
+
 // Unwrap gives http.ResponseController the underlying ResponseWriter.
 func (h *hijackCloser) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
