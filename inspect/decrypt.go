@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
@@ -45,17 +46,47 @@ func suiteHash(suite uint16) func() hash.Hash {
 //	    opaque context<0..255> = Context;
 //	} HkdfLabel;
 func hkdfExpandLabel(h func() hash.Hash, secret []byte, label string, context []byte, length int) ([]byte, error) {
+	info, err := hkdfLabel(label, context, length)
+	if err != nil {
+		return nil, err
+	}
+	return hkdf.Expand(h, secret, string(info), length)
+}
+
+// hkdfLabel encodes the HkdfLabel structure.
+func hkdfLabel(label string, context []byte, length int) ([]byte, error) {
 	const prefix = "tls13 "
 	if len(prefix)+len(label) > 255 || len(context) > 255 || length > 0xffff {
 		return nil, fmt.Errorf("inspect: HKDF label %q: too long", label)
 	}
-	var buf [64]byte
-	info := binary.BigEndian.AppendUint16(buf[:0], uint16(length))
+	info := make([]byte, 0, 2+1+len(prefix)+len(label)+1+len(context)+1)
+	info = binary.BigEndian.AppendUint16(info, uint16(length))
 	info = append(info, byte(len(prefix)+len(label)))
 	info = append(append(info, prefix...), label...)
 	info = append(info, byte(len(context)))
-	info = append(info, context...)
-	return hkdf.Expand(h, secret, string(info), length)
+	return append(info, context...), nil
+}
+
+// expandShort is HKDF-Expand-Label for each of labels (empty context),
+// every length at most the hash's size: then HKDF-Expand (RFC 5869 §2.3)
+// is the one block HMAC(secret, info || 0x01), and one HMAC keyed with the
+// secret serves all the labels.
+func expandShort(h func() hash.Hash, secret []byte, labels []string, lengths []int) ([][]byte, error) {
+	mac := hmac.New(h, secret)
+	out := make([][]byte, len(labels))
+	for i, label := range labels {
+		if lengths[i] > mac.Size() {
+			return nil, fmt.Errorf("inspect: HKDF-Expand-Label %q: %d bytes is more than one block", label, lengths[i])
+		}
+		info, err := hkdfLabel(label, nil, lengths[i])
+		if err != nil {
+			return nil, err
+		}
+		mac.Reset()
+		mac.Write(append(info, 1))
+		out[i] = mac.Sum(nil)[:lengths[i]]
+	}
+	return out, nil
 }
 
 // recordCipher opens the TLS 1.3 records of one direction under one traffic
@@ -103,14 +134,11 @@ func (c *recordCipher) derive() error {
 	if c.suite != suiteAES128GCMSHA256 {
 		keyLen = 32
 	}
-	key, err := hkdfExpandLabel(h, c.secret, "key", nil, keyLen)
+	kv, err := expandShort(h, c.secret, []string{"key", "iv"}, []int{keyLen, 12})
 	if err != nil {
 		return err
 	}
-	iv, err := hkdfExpandLabel(h, c.secret, "iv", nil, 12)
-	if err != nil {
-		return err
-	}
+	key, iv := kv[0], kv[1]
 	var aead cipher.AEAD
 	if c.suite == suiteCHACHA20POLY1305SHA256 {
 		aead, err = chacha20poly1305.New(key)
