@@ -426,9 +426,9 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 		SessionTicketKey: p.ticketKey,
 	}
 	dc := tls.Server(newPrefixConn(rc, hello), cfg)
-	hctx, cancel := context.WithTimeout(ctx, p.opts.HandshakeTimeout)
-	err = dc.HandshakeContext(hctx)
-	cancel()
+	// The connection's deadline (set by intercept) bounds the handshake: a
+	// context would cost crypto/tls a goroutine per handshake to watch it.
+	err = dc.Handshake()
 	side.DurationMS = msSince(start)
 	read, written := rc.stop()
 	side.Chain = p.certs.chain([]*x509.Certificate{leaf.Leaf}) // what was sent: the leaf (ca.Authority.Leaf)

@@ -124,9 +124,11 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 	}
 	pc := &peekConn{Conn: rc}
 	tc := tls.Client(pc, cfg)
-	hctx, cancel := context.WithTimeout(ctx, p.opts.HandshakeTimeout)
-	err = tc.HandshakeContext(hctx)
-	cancel()
+	// A deadline rather than a context bounds the handshake: a context
+	// would cost crypto/tls a goroutine per handshake to watch it.
+	raw.SetDeadline(time.Now().Add(p.opts.HandshakeTimeout))
+	err = tc.Handshake()
+	raw.SetDeadline(time.Time{})
 	if err == nil && asked && tc.ConnectionState().Version == tls.VersionTLS13 {
 		// In TLS 1.3 the client's handshake is over before the server has
 		// read the client's Certificate: its verdict (an alert such as
