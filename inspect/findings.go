@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -557,6 +558,21 @@ func suiteKex(s string) string {
 
 // weakCipher names what makes a suite weak, nil if nothing does.
 func weakCipher(s string) []string {
+	if why, ok := weakCiphers.Load(s); ok {
+		return why.([]string)
+	}
+	why := weakCipherUncached(s)
+	if !strings.HasPrefix(s, "0x") { // IANA's names only, a bounded set; not every unknown code
+		weakCiphers.Store(s, why)
+	}
+	return why
+}
+
+// weakCiphers memoises weakCipher, which runs for every suite of every
+// hello. The slices it holds are shared: callers only read them.
+var weakCiphers sync.Map // suite name -> []string
+
+func weakCipherUncached(s string) []string {
 	kex, cipher := suiteTokens(s)
 	if kex == "" && cipher == "" {
 		return nil

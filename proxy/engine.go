@@ -446,6 +446,14 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 	if st.DidResume || flight == nil || flight.ServerHello == nil {
 		side.Chain = nil // no Certificate was sent: resumed, or failed before the ServerHello
 	}
+	if err == nil {
+		// tlslens asks the client for no certificate, so after a handshake
+		// that succeeded the client's flight holds only its Finished:
+		// nothing to decrypt for the record.
+		keys.release()
+		side.Negotiated = negotiated(st)
+		return dc, true
+	}
 	cf, _ := inspect.ParseClientFlight(read, suite, keys.Bytes())
 	keys.release()
 	if cf != nil && len(cf.Certificates) > 0 {
@@ -453,10 +461,6 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 			cc := inspect.Certificate(certs[0])
 			side.ClientCertificate = &cc
 		}
-	}
-	if err == nil {
-		side.Negotiated = negotiated(st)
-		return dc, true
 	}
 	alert := ""
 	if cf != nil {
