@@ -40,6 +40,7 @@ type env struct {
 	proxyAddr    string         // 127.0.0.1:port of tlslens
 	proxyCA      *x509.CertPool // trusts tlslens's CA
 	proxyRoot    *x509.Certificate
+	bareAddr     string       // 127.0.0.1:port of the bare MITM (-baseline bare), or ""
 	records      *lineCounter // counts the JSON records tlslens writes
 	bulk         []byte       // the body of /bulk
 
@@ -52,6 +53,7 @@ type envOptions struct {
 	maxConns       int           // proxy.Options.MaxConnections; 0 leaves the default
 	upstreamIdle   time.Duration // the upstream server's keep-alive idle timeout
 	operationalLog io.Writer     // tlslens's operational log (warnings); nil discards
+	bare           bool          // also start the bare MITM baseline
 }
 
 func newEnv(o envOptions) (*env, error) {
@@ -130,6 +132,14 @@ func newEnv(o envOptions) (*env, error) {
 		return nil, fmt.Errorf("listening for the proxy: %w", err)
 	}
 	e.proxyAddr = pLn.Addr().String()
+	stopBare := func() {}
+	if o.bare {
+		if e.bareAddr, stopBare, err = startBare(e, auth); err != nil {
+			up.Close()
+			pLn.Close()
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() { defer close(served); p.Serve(ctx, pLn) }()
@@ -137,6 +147,7 @@ func newEnv(o envOptions) (*env, error) {
 		cancel()
 		p.Close()
 		<-served
+		stopBare()
 		up.Close()
 	}
 	return e, nil
@@ -153,10 +164,12 @@ func (e *env) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-// client opens connections to the upstream, directly or through tlslens.
+// client opens connections to the upstream, directly or through tlslens
+// (or, with bare, through the bare MITM).
 type client struct {
 	e       *env
 	proxied bool
+	bare    bool
 	dialer  net.Dialer
 }
 
@@ -165,8 +178,12 @@ type client struct {
 func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 	cfg := &tls.Config{ServerName: name, RootCAs: c.e.upstreamCA, NextProtos: []string{"http/1.1"}}
 	addr := c.e.upstreamAddr
-	if c.proxied {
+	tunnel := c.proxied || c.bare
+	switch {
+	case c.proxied:
 		cfg.RootCAs, addr = c.e.proxyCA, c.e.proxyAddr
+	case c.bare:
+		cfg.RootCAs, addr = c.e.proxyCA, c.e.bareAddr
 	}
 	conn, err := c.dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -175,7 +192,7 @@ func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	if c.proxied {
+	if tunnel {
 		target := net.JoinHostPort(name, c.e.upstreamPort)
 		fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
 		// The client speaks first after the 200, so nothing follows it

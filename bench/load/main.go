@@ -45,6 +45,7 @@ func main() {
 type config struct {
 	duration    time.Duration
 	slice       time.Duration
+	baseline    string
 	concurrency int
 	rounds      int
 	scenarios   string
@@ -65,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&c.duration, "duration", 3*time.Second, "how long each side of each scenario runs per round")
 	fs.DurationVar(&c.slice, "slice", 250*time.Millisecond, "the sides alternate in slices this long within a round")
+	fs.StringVar(&c.baseline, "baseline", "direct", "what tlslens is compared with: direct (client to upstream) or bare (a MITM that only relays)")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent workers per side")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds per scenario; direct and tlslens alternate which goes first")
 	fs.StringVar(&c.scenarios, "scenarios", "newconn,hosts,keepalive,bulk,idle,flat", "comma-separated: newconn, hosts, keepalive, bulk, idle, flat, hold, or all")
@@ -87,6 +89,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if c.duration <= 0 || c.duration > time.Hour || c.slice <= 0 || c.concurrency < 1 || c.concurrency > 4096 || c.rounds < 1 || c.rounds > 100 {
 		return errors.New("want 0 < duration <= 1h, slice > 0, 1 <= concurrency <= 4096, 1 <= rounds <= 100")
+	}
+	if c.baseline != "direct" && c.baseline != "bare" {
+		return fmt.Errorf("-baseline %q: want direct or bare", c.baseline)
 	}
 	if c.scenarios == "all" {
 		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold"
@@ -320,18 +325,23 @@ func keepAliveOp(path string) workload {
 // alternates between rounds), so a machine whose speed drifts, as a shared
 // one does, slows both sides alike instead of whichever ran second.
 func compare(c config, w io.Writer, title string, wl workload) error {
-	e, err := newEnv(envOptions{bulkSize: c.bulkSize})
+	bare := c.baseline == "bare"
+	e, err := newEnv(envOptions{bulkSize: c.bulkSize, bare: bare})
 	if err != nil {
 		return err
 	}
 	defer e.stop()
 	bulk := strings.HasPrefix(title, "bulk")
+	base := "direct"
+	if bare {
+		base = "bare MITM"
+	}
 	slice := min(c.slice, c.duration)
 	var ratios, cpuRatios, p50s, p99s []float64
-	fmt.Fprintf(w, "\n%s\n", title)
+	fmt.Fprintf(w, "\n%s (tlslens / %s)\n", title, base)
 	for round := range c.rounds {
 		var direct, mitm result
-		d := newSide(e, &client{e: e}, c.concurrency, wl)
+		d := newSide(e, &client{e: e, bare: bare}, c.concurrency, wl)
 		m := newSide(e, &client{e: e, proxied: true}, c.concurrency, wl)
 		first, second := d, m
 		firstR, secondR := &direct, &mitm
@@ -349,7 +359,7 @@ func compare(c config, w io.Writer, title string, wl workload) error {
 		for _, r := range []struct {
 			name string
 			r    result
-		}{{"direct", direct}, {"tlslens", mitm}} {
+		}{{base, direct}, {"tlslens", mitm}} {
 			if r.r.ops == 0 {
 				return fmt.Errorf("%s: no successful operation (%d errors, first: %v)", r.name, r.r.errs, r.r.firstErr)
 			}
@@ -366,8 +376,8 @@ func compare(c config, w io.Writer, title string, wl workload) error {
 		ratios = append(ratios, ratio)
 		p50s = append(p50s, float64(m50)/float64(d50))
 		p99s = append(p99s, float64(m99)/float64(d99))
-		fmt.Fprintf(w, "  round %d: direct %.0f %s, tlslens %.0f %s, ratio %.2f; per CPU-second %.0f vs %.0f, ratio %.2f; latency p50 %v vs %v (x%.2f), p99 %v vs %v (x%.2f); errors %d/%d\n",
-			round+1, dv, unit, mv, unit, ratio, direct.perCPU(bulk), mitm.perCPU(bulk), cpuRatio,
+		fmt.Fprintf(w, "  round %d: %s %.0f %s, tlslens %.0f %s, ratio %.2f; per CPU-second %.0f vs %.0f, ratio %.2f; latency p50 %v vs %v (x%.2f), p99 %v vs %v (x%.2f); errors %d/%d\n",
+			round+1, base, dv, unit, mv, unit, ratio, direct.perCPU(bulk), mitm.perCPU(bulk), cpuRatio,
 			d50.Round(time.Microsecond), m50.Round(time.Microsecond), p50s[round], d99.Round(time.Microsecond), m99.Round(time.Microsecond), p99s[round], direct.errs, mitm.errs)
 		if mitm.errs > 0 {
 			fmt.Fprintf(w, "    first tlslens error: %v\n", mitm.firstErr)
