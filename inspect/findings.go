@@ -77,6 +77,9 @@ const (
 	// CodeECHOffered: the client sent encrypted_client_hello, which the
 	// proxy cannot decrypt.
 	CodeECHOffered = "ech_offered"
+	// CodePlaintextToProxy: the client sent an https:// request to the
+	// proxy in plain HTTP, without CONNECT (ReasonPlainHTTPS).
+	CodePlaintextToProxy = "plaintext_to_proxy"
 )
 
 // Sides of a finding.
@@ -127,6 +130,10 @@ func Findings(r *Record, now time.Time) []Finding {
 
 	if c := r.Client; c != nil && c.Hello != nil {
 		offerFindings(c.Hello, add)
+	}
+	if r.Reason == ReasonPlainHTTPS {
+		add(sideClient, SeverityWarn, CodePlaintextToProxy,
+			"the client sent its https:// request for %s to the proxy in plain HTTP, without CONNECT: the request and the response crossed the network between the client and the proxy unencrypted", targetHost(r))
 	}
 	if r.Outcome == OutcomeClientRejectedCertificate {
 		host := targetHost(r)

@@ -25,6 +25,11 @@ const (
 	ModeTunnel      Mode = "tunnel"      // not TLS, bytes relayed
 )
 
+// ReasonPlainHTTPS is the reason of a record for an https:// URL that a
+// client sent to the proxy in plain HTTP, without CONNECT: tlslens made the
+// TLS connection upstream, and the client side has no TLS at all.
+const ReasonPlainHTTPS = "https_request_without_connect"
+
 // Outcome says how a connection's handshakes ended.
 type Outcome string
 

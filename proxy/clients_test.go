@@ -174,6 +174,24 @@ func (e *clientsEnv) testCurl(t *testing.T) {
 			e.checkOK(t, r, "TLS 1.3", tc.wantNeg)
 		})
 	}
+
+	// curl sending its https:// URL to the proxy in plain HTTP, without
+	// CONNECT (--request-target on an http:// URL): tlslens makes the TLS
+	// connection upstream and records it.
+	t.Run("https-without-connect", func(t *testing.T) {
+		args := []string{"--silent", "--show-error", "--max-time", "60", "--proxy", "http://" + e.h.addr,
+			"--request-target", "https://" + e.target + "/plain", "http://" + e.target + "/plain"}
+		out, exit := e.run(t, curl, "", args...)
+		if want := e.marker + " /plain over HTTP/1.1\n"; exit != 0 || out != want {
+			t.Fatalf("curl %s: exit %d, printed %q; want 0 and %q", strings.Join(args, " "), exit, out, want)
+		}
+		r := e.waitRecord(t, func(r *inspect.Record) bool { return true })
+		if r.Outcome != inspect.OutcomeOK || r.Reason != inspect.ReasonPlainHTTPS || r.Client.Hello != nil ||
+			r.Upstream == nil || r.Upstream.Negotiated == nil || r.Upstream.Negotiated.ALPN != "http/1.1" ||
+			len(findingsWith(r.Findings, inspect.CodePlaintextToProxy)) != 1 {
+			t.Errorf("record: %s", recordJSON(r))
+		}
+	})
 }
 
 func (e *clientsEnv) testOpenSSL(t *testing.T) {

@@ -64,6 +64,20 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 	if p.policy(strings.ToLower(r.URL.Hostname())) == ActionDeny {
 		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, nil)
 	}
+	if s, resp := p.plainSession(r); resp != nil {
+		return r, resp
+	} else if s != nil {
+		// An https:// URL without CONNECT: over its own recorded upstream.
+		ctx.UserData = s
+		if s.upErr != nil {
+			return r, errorResponse(r, http.StatusBadGateway, "tlslens could not connect securely to "+s.target, s.upErr.Error(), s)
+		}
+		s.requests.Add(1)
+		r.URL.Host = s.target
+		ctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
+			return s.tr.RoundTrip(req)
+		})
+	}
 	// As in serveIntercepted: a client that half-closes after its request
 	// (printf | socat) must still get the response, not a 502 "context
 	// canceled".

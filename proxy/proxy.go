@@ -148,6 +148,7 @@ type Proxy struct {
 	keyLogMu sync.Mutex
 	termMu   sync.Mutex
 	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
+	plain    sync.Map // outer net.Conn → *plainConn: its absolute-form https:// sessions
 
 	access   access         // allow-list and proxy authentication
 	live     liveConns      // the proxy listener's open connections
@@ -257,6 +258,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.gp.ServeHT
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 	outer := &http.Server{
 		Handler:           p,
+		ConnContext:       p.outerConnContext,
+		ConnState:         p.outerConnState,
 		ReadHeaderTimeout: p.opts.HandshakeTimeout,
 		IdleTimeout:       p.opts.IdleTimeout,
 		MaxHeaderBytes:    p.opts.MaxHeaderBytes,

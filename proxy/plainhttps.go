@@ -1,0 +1,150 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// A client may send an https:// URL to the proxy in plain HTTP, in absolute
+// form and without CONNECT (RFC 9112 §3.2.2): tlslens then opens the TLS
+// connection upstream itself. Each such client connection gets, per target,
+// a session of its own like an intercepted one: one upstream connection, a
+// transport private to it, and one record, written once the upstream
+// handshake is done. The record's client side has no TLS (no hello, no
+// negotiated), its reason says why, and a finding notes that the request
+// crossed the network to the proxy unencrypted.
+
+// plainConnKey carries the outer connection in its requests' contexts.
+type plainConnKey struct{}
+
+// plainConn is one client connection's sessions for https:// targets.
+type plainConn struct {
+	mu       sync.Mutex
+	sessions map[string]*session // by target host:port
+	closed   bool
+}
+
+func (pc *plainConn) close() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.closed = true
+	for _, s := range pc.sessions {
+		s.close()
+	}
+}
+
+// outerConnContext puts the proxy connection in its requests' contexts, so
+// an absolute-form https:// request finds its connection's sessions.
+func (p *Proxy) outerConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, plainConnKey{}, c)
+}
+
+// outerConnState ends a proxy connection's https:// sessions with it.
+func (p *Proxy) outerConnState(c net.Conn, st http.ConnState) {
+	if st != http.StateClosed && st != http.StateHijacked {
+		return
+	}
+	if v, ok := p.plain.LoadAndDelete(c); ok {
+		v.(*plainConn).close()
+	}
+}
+
+// plainSession returns the session for an absolute-form https:// request,
+// dialling and recording the upstream on the connection's first request for
+// the target. A nil session and nil response mean the request is not one
+// (or arrived another way) and goes on as any proxied request.
+func (p *Proxy) plainSession(r *http.Request) (*session, *http.Response) {
+	c, _ := r.Context().Value(plainConnKey{}).(net.Conn)
+	if c == nil || r.URL.Scheme != "https" {
+		return nil, nil
+	}
+	target := r.URL.Host
+	host, port, err := net.SplitHostPort(target)
+	if err != nil {
+		host, port = r.URL.Hostname(), "443"
+		target = net.JoinHostPort(host, port)
+	}
+	v, _ := p.plain.LoadOrStore(c, &plainConn{sessions: map[string]*session{}})
+	pc := v.(*plainConn)
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.closed {
+		return nil, errorResponse(r, http.StatusBadGateway, "tlslens: the client connection is closing", target, nil)
+	}
+	if s := pc.sessions[target]; s != nil {
+		return s, nil
+	}
+	id := newID()
+	if ac, ok := c.(*acceptedConn); ok {
+		id = ac.id
+		if len(pc.sessions) > 0 {
+			id = newID() // a second target on this connection: a record of its own
+		}
+	}
+	s := &session{
+		id:       id,
+		target:   target,
+		host:     hostOnly(target),
+		clientIP: addrHost(c.RemoteAddr().String()),
+		rec: &inspect.Record{
+			Schema: inspect.Schema,
+			ID:     id,
+			Mode:   inspect.ModeMITM,
+			Target: target,
+			Reason: inspect.ReasonPlainHTTPS,
+			Client: &inspect.Side{Addr: c.RemoteAddr().String(), Local: c.LocalAddr().String()},
+		},
+	}
+	s.hello, err = defaultOffer()
+	if err != nil {
+		s.upErr = err
+		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
+		s.rec.Upstream = &inspect.Side{Error: err.Error()}
+	} else {
+		up, upErr := p.dialUpstream(context.WithoutCancel(r.Context()), s)
+		s.upErr = upErr
+		if up != nil {
+			s.upstream.Store(up)
+		}
+		s.rec.Outcome = outcome(s, true)
+	}
+	p.emit(s.rec)
+	s.shed()
+	s.tr = p.transport(s)
+	pc.sessions[target] = s
+	return s, nil
+}
+
+// defaultOffer is the ClientHello tlslens offers upstream when the client
+// offered none: crypto/tls's defaults with HTTP/1.1 as the only protocol,
+// captured once from a handshake into a pipe.
+var defaultOffer = sync.OnceValues(func() (*inspect.ClientHello, error) {
+	c, s := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tls.Client(c, &tls.Config{ServerName: "tlslens.invalid", NextProtos: []string{"http/1.1"}}).Handshake()
+	}()
+	defer func() { s.Close(); c.Close(); <-done }()
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(s, hdr); err != nil {
+		return nil, fmt.Errorf("capturing tlslens's default ClientHello: %w", err)
+	}
+	rec := append(hdr, make([]byte, int(hdr[3])<<8|int(hdr[4]))...)
+	if _, err := io.ReadFull(s, rec[5:]); err != nil {
+		return nil, fmt.Errorf("capturing tlslens's default ClientHello: %w", err)
+	}
+	h, err := inspect.ParseClientHello(rec)
+	if err != nil {
+		return nil, errors.Join(errors.New("parsing tlslens's default ClientHello"), err)
+	}
+	return h, nil
+})
