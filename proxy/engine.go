@@ -90,7 +90,13 @@ func (p *Proxy) newSession(req *http.Request, c net.Conn) *session {
 	} else {
 		id = newID() // CONNECT over an HTTP/2 proxy listener: a stream, not a conn
 	}
-	target := req.URL.Host
+	return sessionFor(c, id, req.URL.Host)
+}
+
+// sessionFor starts the session and record of a connection from c to
+// hostport (port 443 when it has none), under id.
+func sessionFor(c net.Conn, id, hostport string) *session {
+	target := hostport
 	host, port, err := net.SplitHostPort(target)
 	if err != nil { // no port: HTTPS by default
 		host, port = strings.Trim(target, "[]"), "443"

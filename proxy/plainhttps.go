@@ -67,10 +67,8 @@ func (p *Proxy) plainSession(r *http.Request) (*session, *http.Response) {
 		return nil, nil
 	}
 	target := r.URL.Host
-	host, port, err := net.SplitHostPort(target)
-	if err != nil {
-		host, port = r.URL.Hostname(), "443"
-		target = net.JoinHostPort(host, port)
+	if _, _, err := net.SplitHostPort(target); err != nil {
+		target = net.JoinHostPort(r.URL.Hostname(), "443")
 	}
 	v, _ := p.plain.LoadOrStore(c, &plainConn{sessions: map[string]*session{}})
 	pc := v.(*plainConn)
@@ -82,27 +80,15 @@ func (p *Proxy) plainSession(r *http.Request) (*session, *http.Response) {
 	if s := pc.sessions[target]; s != nil {
 		return s, nil
 	}
-	id := newID()
-	if ac, ok := c.(*acceptedConn); ok {
-		id = ac.id
-		if len(pc.sessions) > 0 {
-			id = newID() // a second target on this connection: a record of its own
-		}
+	var id string
+	if ac, ok := c.(*acceptedConn); ok && len(pc.sessions) == 0 {
+		id = ac.id // the connection's first target; a second gets a record id of its own
+	} else {
+		id = newID()
 	}
-	s := &session{
-		id:       id,
-		target:   target,
-		host:     hostOnly(target),
-		clientIP: addrHost(c.RemoteAddr().String()),
-		rec: &inspect.Record{
-			Schema: inspect.Schema,
-			ID:     id,
-			Mode:   inspect.ModeMITM,
-			Target: target,
-			Reason: inspect.ReasonPlainHTTPS,
-			Client: &inspect.Side{Addr: c.RemoteAddr().String(), Local: c.LocalAddr().String()},
-		},
-	}
+	s := sessionFor(c, id, target)
+	s.rec.Reason = inspect.ReasonPlainHTTPS
+	var err error
 	s.hello, err = defaultOffer()
 	if err != nil {
 		s.upErr = err
