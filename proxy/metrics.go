@@ -113,7 +113,8 @@ func (m *metrics) observe(r *inspect.Record) {
 // if there was none (a denied CONNECT).
 func clientLegOutcome(r *inspect.Record) string {
 	switch {
-	case r.Client == nil || r.Outcome == inspect.OutcomeDenied || r.Outcome == inspect.OutcomeNotTLS:
+	case r.Client == nil || r.Outcome == inspect.OutcomeDenied || r.Outcome == inspect.OutcomeNotTLS ||
+		r.Reason == inspect.ReasonPlainHTTPS: // an https:// URL without CONNECT: the client spoke no TLS
 		return ""
 	case r.Client.Negotiated != nil:
 		return "ok"

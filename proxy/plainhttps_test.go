@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -28,7 +30,10 @@ func TestPlainHTTPSRequest(t *testing.T) {
 			upConns.Add(1)
 		}
 	}
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.UpstreamRootsName = "test-root.pem" })
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, func(o *Options) {
+		o.UpstreamRoots, o.UpstreamRootsName, o.Metrics = pki.pool(), "test-root.pem", reg
+	})
 
 	c, err := net.Dial("tcp", h.addr)
 	if err != nil {
@@ -75,6 +80,14 @@ func TestPlainHTTPSRequest(t *testing.T) {
 		t.Errorf("second record target %s id %s (first %s) outcome %s", r2.Target, r2.ID, r.ID, r2.Outcome)
 	}
 	h.recordCount(2)
+	// Two upstream handshakes and no client one: the client spoke no TLS.
+	client := 0.0
+	for _, o := range legOutcomes["client"] {
+		client += metricValue(t, reg, "tlslens_handshakes_total", "leg", "client", "outcome", o)
+	}
+	if up := metricValue(t, reg, "tlslens_handshakes_total", "leg", "upstream", "outcome", "ok"); up != 2 || client != 0 {
+		t.Errorf("upstream handshakes %v, client handshakes %v; want 2 and 0", up, client)
+	}
 }
 
 // TestPlainHTTPSRequestUntrusted: the upstream's certificate does not verify,
