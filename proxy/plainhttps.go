@@ -29,8 +29,14 @@ type plainConnKey struct{}
 type plainConn struct {
 	mu       sync.Mutex
 	sessions map[string]*session // by target host:port
+	order    []string            // targets, oldest session first
 	closed   bool
 }
+
+// maxPlainTargets bounds the upstream connections one client connection can
+// hold open this way: a new target beyond it ends the oldest session (its
+// requests are over: HTTP/1.1 serves a connection's requests one at a time).
+var maxPlainTargets = 16 // a variable for the tests
 
 func (pc *plainConn) close() {
 	pc.mu.Lock()
@@ -105,7 +111,14 @@ func (p *Proxy) plainSession(r *http.Request) (*session, *http.Response) {
 	p.emit(s.rec)
 	s.shed()
 	s.tr = p.transport(s)
+	if len(pc.order) >= maxPlainTargets {
+		oldest := pc.order[0]
+		pc.sessions[oldest].close()
+		delete(pc.sessions, oldest)
+		pc.order = pc.order[1:]
+	}
 	pc.sessions[target] = s
+	pc.order = append(pc.order, target)
 	return s, nil
 }
 

@@ -107,3 +107,36 @@ func TestPlainHTTPSRequestUntrusted(t *testing.T) {
 	}
 	h.recordCount(1)
 }
+
+// TestPlainHTTPSTargetsBounded: one client connection cannot hold more than
+// maxPlainTargets upstream connections open; past it the oldest session ends,
+// and a later request for its target dials (and records) anew.
+func TestPlainHTTPSTargetsBounded(t *testing.T) {
+	defer func(n int) { maxPlainTargets = n }(maxPlainTargets)
+	maxPlainTargets = 2
+	pki := newTestPKI(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
+		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com", "other.test", "www.example.com")}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc := newReaderClient(t, c)
+	var addrs []string
+	for _, host := range []string{"example.com", "other.test", "www.example.com", "example.com"} {
+		target := host + ":" + up.port()
+		if resp := rc.do("GET", "https://"+target+"/", target); resp.status != http.StatusOK {
+			t.Fatalf("%s: %d %q", target, resp.status, resp.body)
+		}
+		if r := h.record(); r.Target != target || r.Outcome != inspect.OutcomeOK {
+			t.Fatalf("record target %s outcome %s, want %s ok", r.Target, r.Outcome, target)
+		}
+		addrs = append(addrs, (<-up.requests).RemoteAddr)
+	}
+	if addrs[0] == addrs[3] {
+		t.Errorf("example.com served again over its first upstream connection (%s): the oldest session should have ended", addrs[0])
+	}
+	h.recordCount(4)
+}
