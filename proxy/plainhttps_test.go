@@ -118,6 +118,7 @@ func TestPlainHTTPSTargetsBounded(t *testing.T) {
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
 		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com", "other.test", "www.example.com")}})
 	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	base := quietGoroutines(t)
 	c, err := net.Dial("tcp", h.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -139,4 +140,8 @@ func TestPlainHTTPSTargetsBounded(t *testing.T) {
 		t.Errorf("example.com served again over its first upstream connection (%s): the oldest session should have ended", addrs[0])
 	}
 	h.recordCount(4)
+	// Closing the client connection ends its sessions: every upstream
+	// connection and transport goroutine goes with it.
+	c.Close()
+	settled(t, base)
 }
