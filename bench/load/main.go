@@ -376,14 +376,14 @@ func compare(c config, w io.Writer, title string, wl workload) error {
 		ratios = append(ratios, ratio)
 		p50s = append(p50s, float64(m50)/float64(d50))
 		p99s = append(p99s, float64(m99)/float64(d99))
-		fmt.Fprintf(w, "  round %d: %s %.0f %s, tlslens %.0f %s, ratio %.2f; per CPU-second %.0f vs %.0f, ratio %.2f; latency p50 %v vs %v (x%.2f), p99 %v vs %v (x%.2f); errors %d/%d\n",
+		fmt.Fprintf(w, "  round %d: %s %.0f %s, tlslens %.0f %s, ratio %.3f; per CPU-second %.0f vs %.0f, ratio %.3f; latency p50 %v vs %v (x%.2f), p99 %v vs %v (x%.2f); errors %d/%d\n",
 			round+1, base, dv, unit, mv, unit, ratio, direct.perCPU(bulk), mitm.perCPU(bulk), cpuRatio,
 			d50.Round(time.Microsecond), m50.Round(time.Microsecond), p50s[round], d99.Round(time.Microsecond), m99.Round(time.Microsecond), p99s[round], direct.errs, mitm.errs)
 		if mitm.errs > 0 {
 			fmt.Fprintf(w, "    first tlslens error: %v\n", mitm.firstErr)
 		}
 	}
-	fmt.Fprintf(w, "  RATIO %s: wall-clock median %.2f (range %.2f-%.2f); per CPU-second median %.2f (range %.2f-%.2f); latency p50 x%.2f, p99 x%.2f (medians)\n",
+	fmt.Fprintf(w, "  RATIO %s: wall-clock median %.3f (range %.3f-%.3f); per CPU-second median %.3f (range %.3f-%.3f); latency p50 x%.2f, p99 x%.2f (medians)\n",
 		title, median(ratios), slices.Min(ratios), slices.Max(ratios), median(cpuRatios), slices.Min(cpuRatios), slices.Max(cpuRatios), median(p50s), median(p99s))
 	return nil
 }
