@@ -22,12 +22,17 @@ import (
 func (p *Proxy) newGoproxy() *goproxy.ProxyHttpServer {
 	gp := goproxy.NewProxyHttpServer()
 	gp.Logger = goproxyLogger{p.log}
+	// Requests reach the server as the client sent them: goproxy would drop
+	// Accept-Encoding so that the transport could ask for gzip and gunzip
+	// the answer (DisableCompression below keeps it from doing so).
+	gp.KeepAcceptEncoding = true
 	gp.Tr = &http.Transport{
 		Proxy:                 nil, // never chain to HTTP(S)_PROXY silently
 		DialContext:           p.opts.Dial,
 		TLSClientConfig:       &tls.Config{RootCAs: p.opts.UpstreamRoots},
 		TLSHandshakeTimeout:   p.opts.HandshakeTimeout,
 		ForceAttemptHTTP2:     true,
+		DisableCompression:    true, // forward Accept-Encoding as the client sent it, or not at all
 		MaxIdleConns:          100,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
@@ -48,6 +53,11 @@ func (p *Proxy) newGoproxy() *goproxy.ProxyHttpServer {
 // route sends an intercepted request over its client connection's own
 // upstream, and applies the host policy to plain HTTP requests.
 func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+	if _, ok := r.Header["User-Agent"]; !ok {
+		// A request without a User-Agent goes upstream without one: net/http
+		// would add "Go-http-client/1.1" (an empty value tells it not to).
+		r.Header["User-Agent"] = []string{""}
+	}
 	if s := sessionFrom(r.Context()); s != nil {
 		ctx.UserData = s
 		ctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
@@ -319,6 +329,7 @@ func (p *Proxy) transport(s *session) *http.Transport {
 			return p.redial(ctx, s)
 		},
 		ForceAttemptHTTP2:     true,
+		DisableCompression:    true, // forward Accept-Encoding as the client sent it, or not at all
 		MaxIdleConnsPerHost:   1,
 		IdleConnTimeout:       p.opts.IdleTimeout,
 		ExpectContinueTimeout: time.Second,
