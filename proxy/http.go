@@ -45,6 +45,16 @@ func (p *Proxy) newGoproxy() *goproxy.ProxyHttpServer {
 			return errorResponse(ctx.Req, http.StatusBadGateway, "tlslens could not get a response from the upstream server",
 				ctx.Error.Error(), sessionFrom(ctx.Req.Context()))
 		}
+		if resp != nil {
+			// net/http's server adds a Date, and a sniffed Content-Type, to
+			// an answer without them; a key present with no value stops it,
+			// so the client gets the server's headers and no others.
+			for _, k := range []string{"Date", "Content-Type"} {
+				if _, ok := resp.Header[k]; !ok {
+					resp.Header[k] = nil
+				}
+			}
+		}
 		return resp
 	})
 	return gp

@@ -13,6 +13,43 @@ import (
 	"time"
 )
 
+// TestResponseHeadersVerbatim: the client gets the server's response headers
+// and no others: net/http's server would add a Date, and a Content-Type
+// sniffed from the body, to an answer without them.
+func TestResponseHeadersVerbatim(t *testing.T) {
+	pki := newTestPKI(t, "Upstream Test Root")
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Date"] = nil // the test server sends neither
+		w.Header()["Content-Type"] = nil
+		io.WriteString(w, "<html>sniffable</html>")
+	}))
+	up.EnableHTTP2 = true
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")},
+		NextProtos: []string{"h2", "http/1.1"}}
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	proxyURL, _ := url.Parse("http://" + h.addr)
+	for _, h2 := range []bool{false, true} {
+		tr := &http.Transport{Proxy: http.ProxyURL(proxyURL), TLSClientConfig: &tls.Config{RootCAs: h.roots()},
+			ForceAttemptHTTP2: h2, DisableKeepAlives: true}
+		if !h2 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		}
+		resp, body := get(t, &http.Client{Transport: tr, Timeout: 15 * time.Second}, "https://example.com:"+port+"/")
+		tr.CloseIdleConnections()
+		if body != "<html>sniffable</html>" || (resp.ProtoMajor == 2) != h2 {
+			t.Fatalf("%s: body %q", resp.Proto, body)
+		}
+		for _, k := range []string{"Date", "Content-Type"} {
+			if v, ok := resp.Header[k]; ok {
+				t.Errorf("%s: client got %s %q, which the server did not send", resp.Proto, k, v)
+			}
+		}
+	}
+}
+
 // TestRequestHeadersVerbatim: what the client sends is what the server
 // gets. net/http's transport adds "User-Agent: Go-http-client/…" and
 // "Accept-Encoding: gzip" to requests without them (and then gunzips the
