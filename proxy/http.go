@@ -69,10 +69,7 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 		r.Header["User-Agent"] = []string{""}
 	}
 	if s := sessionFrom(r.Context()); s != nil {
-		ctx.UserData = s
-		ctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
-			return s.tr.RoundTrip(req)
-		})
+		overSession(ctx, s)
 		return r, nil
 	}
 	if resp := p.admitPlain(r); resp != nil {
@@ -88,20 +85,26 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 		return r, resp
 	} else if s != nil {
 		// An https:// URL without CONNECT: over its own recorded upstream.
-		ctx.UserData = s
 		if s.upErr != nil {
 			return r, errorResponse(r, http.StatusBadGateway, "tlslens could not connect securely to "+s.target, s.upErr.Error(), s)
 		}
 		s.requests.Add(1)
 		r.URL.Host = s.target
-		ctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
-			return s.tr.RoundTrip(req)
-		})
+		overSession(ctx, s)
 	}
 	// As in serveIntercepted: a client that half-closes after its request
 	// (printf | socat) must still get the response, not a 502 "context
 	// canceled".
 	return r.WithContext(context.WithoutCancel(r.Context())), nil
+}
+
+// overSession sends goproxy's request over the session's own transport,
+// that is its one upstream connection.
+func overSession(ctx *goproxy.ProxyCtx, s *session) {
+	ctx.UserData = s
+	ctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
+		return s.tr.RoundTrip(req)
+	})
 }
 
 // serveDirect answers requests addressed to the proxy itself (not in proxy
