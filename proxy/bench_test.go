@@ -199,16 +199,8 @@ func BenchmarkRecordEncode(b *testing.B) {
 
 // benchHello is the ClientHello a Go client sends by default (with ML-KEM).
 func benchHello(b *testing.B) []byte {
-	c, s := net.Pipe()
-	done := make(chan struct{})
-	go func() { defer close(done); tls.Client(c, &tls.Config{ServerName: "example.com"}).Handshake() }()
-	defer func() { s.Close(); c.Close(); <-done }()
-	hdr := make([]byte, 5)
-	if _, err := io.ReadFull(s, hdr); err != nil {
-		b.Fatal(err)
-	}
-	rec := append(hdr, make([]byte, int(hdr[3])<<8|int(hdr[4]))...)
-	if _, err := io.ReadFull(s, rec[5:]); err != nil {
+	rec, err := captureHello(&tls.Config{ServerName: "example.com"})
+	if err != nil {
 		b.Fatal(err)
 	}
 	return rec

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,15 +39,8 @@ func (p *testPKI) rsaLeaf(bits int, names ...string) tls.Certificate {
 // sentHello returns the ClientHello a crypto/tls client sends with cfg.
 func sentHello(t *testing.T, cfg *tls.Config) *inspect.ClientHello {
 	t.Helper()
-	c, s := net.Pipe()
-	defer s.Close()
-	go func() { tls.Client(c, cfg).Handshake(); c.Close() }()
-	rec := make([]byte, 5)
-	if _, err := io.ReadFull(s, rec); err != nil {
-		t.Fatal(err)
-	}
-	rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
-	if _, err := io.ReadFull(s, rec[5:]); err != nil {
+	rec, err := captureHello(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
 	h, err := inspect.ParseClientHello(rec)

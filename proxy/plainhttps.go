@@ -123,22 +123,10 @@ func (p *Proxy) plainSession(r *http.Request) (*session, *http.Response) {
 }
 
 // defaultOffer is the ClientHello tlslens offers upstream when the client
-// offered none: crypto/tls's defaults with HTTP/1.1 as the only protocol,
-// captured once from a handshake into a pipe.
+// offered none: crypto/tls's defaults with HTTP/1.1 as the only protocol.
 var defaultOffer = sync.OnceValues(func() (*inspect.ClientHello, error) {
-	c, s := net.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tls.Client(c, &tls.Config{ServerName: "tlslens.invalid", NextProtos: []string{"http/1.1"}}).Handshake()
-	}()
-	defer func() { s.Close(); c.Close(); <-done }()
-	hdr := make([]byte, 5)
-	if _, err := io.ReadFull(s, hdr); err != nil {
-		return nil, fmt.Errorf("capturing tlslens's default ClientHello: %w", err)
-	}
-	rec := append(hdr, make([]byte, int(hdr[3])<<8|int(hdr[4]))...)
-	if _, err := io.ReadFull(s, rec[5:]); err != nil {
+	rec, err := captureHello(&tls.Config{ServerName: "tlslens.invalid", NextProtos: []string{"http/1.1"}})
+	if err != nil {
 		return nil, fmt.Errorf("capturing tlslens's default ClientHello: %w", err)
 	}
 	h, err := inspect.ParseClientHello(rec)
@@ -147,3 +135,24 @@ var defaultOffer = sync.OnceValues(func() (*inspect.ClientHello, error) {
 	}
 	return h, nil
 })
+
+// captureHello returns the first record of the ClientHello a crypto/tls
+// client sends with cfg, from a handshake into a pipe that goes no further.
+func captureHello(cfg *tls.Config) ([]byte, error) {
+	c, s := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tls.Client(c, cfg).Handshake()
+	}()
+	defer func() { s.Close(); c.Close(); <-done }()
+	rec := make([]byte, 5)
+	if _, err := io.ReadFull(s, rec); err != nil {
+		return nil, err
+	}
+	rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
+	if _, err := io.ReadFull(s, rec[5:]); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
