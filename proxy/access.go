@@ -224,6 +224,12 @@ func (p *Proxy) refuse(c net.Conn, s *session, ref *refusal) {
 	h.Write(&b)
 	b.WriteString("\r\n" + body)
 	io.WriteString(c, b.String())
+	p.recordRefusal(s, ref)
+}
+
+// recordRefusal writes the record of a session refused before any upstream
+// connection: outcome denied, the rule in its reason.
+func (p *Proxy) recordRefusal(s *session, ref *refusal) {
 	s.rec.Outcome = inspect.OutcomeDenied
 	s.rec.Reason = ref.reason
 	s.rec.Client.Error = ref.err

@@ -55,7 +55,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	e := &benchEnv{upAddr: up.Listener.Addr().String(), upRoots: x509.NewCertPool(), proxyRoots: x509.NewCertPool(), last: make(chan *inspect.Record, 1)}
 	e.upRoots.AddCert(upCA.Certificate())
 	e.proxyRoots.AddCert(auth.Certificate())
-	e.p, err = New(Options{Authority: auth, Records: recs, UpstreamRoots: e.upRoots, Dial: loopbackDial,
+	e.p, err = New(Options{Authority: auth, Records: recs, UpstreamRoots: e.upRoots, Dial: loopbackDial, Resolver: testResolver{},
 		OnRecord: func(r *inspect.Record) {
 			select {
 			case e.last <- r:

@@ -27,9 +27,12 @@ type session struct {
 	id     string
 	target string // host:port from the CONNECT line
 	host   string // host of target, without port or brackets
-	sni    string
-	rec    *inspect.Record
-	hello  *inspect.ClientHello
+	// dest is target resolved once and judged: every upstream connection
+	// of the session dials its addresses, and no others.
+	dest  *destination
+	sni   string
+	rec   *inspect.Record
+	hello *inspect.ClientHello
 
 	// upstream is the connection dialled for this client, handed to the
 	// transport on its first dial; nil when the upstream failed.
@@ -71,6 +74,10 @@ func (p *Proxy) hijack(req *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
 	}
 	if p.policy(s.host) == ActionDeny {
 		p.deny(c, s)
+		return
+	}
+	if ref := p.admitDestination(req.Context(), s); ref != nil {
+		p.refuse(c, s, ref) // a bad port, or an address denied
 		return
 	}
 	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
@@ -118,10 +125,10 @@ func sessionFor(c net.Conn, id, hostport string) *session {
 }
 
 func (p *Proxy) policy(host string) Action {
-	if p.opts.Policy == nil || host == "" {
+	if host == "" {
 		return ActionMITM
 	}
-	return p.opts.Policy(host)
+	return p.opts.Policy.Action(host)
 }
 
 // deny refuses a CONNECT with 403 and records it.
@@ -376,9 +383,9 @@ func (p *Proxy) tunnel(ctx context.Context, c net.Conn, s *session, first []byte
 	s.rec.Client.Error = fmt.Sprintf("the client did not start a TLS handshake (%v); first bytes %q", why, preview(first))
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
-	up, err := p.opts.Dial(dctx, "tcp", s.target)
+	up, err := p.dial(dctx, s)
 	cancel()
-	s.rec.Upstream = &inspect.Side{DurationMS: msSince(start)}
+	s.rec.Upstream = &inspect.Side{Resolved: s.resolved(), DurationMS: msSince(start)}
 	if err != nil {
 		s.rec.Upstream.Error = describeDialErr(s.target, err, p.opts.DialTimeout)
 		p.emit(s.rec)

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -44,6 +45,17 @@ type harness struct {
 // names maps test host names to 127.0.0.1 in the proxy's dialer, so tests can
 // use SNI without DNS.
 var testNames = map[string]bool{"example.com": true, "www.example.com": true, "other.test": true, "upstream.test": true}
+
+// testResolver resolves testNames to 127.0.0.1 and no other name: the
+// tests never ask DNS.
+type testResolver struct{}
+
+func (testResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	if testNames[host] {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host (test resolver)", Name: host, IsNotFound: true}
+}
 
 func loopbackDial(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
@@ -77,6 +89,7 @@ func newHarness(t *testing.T, configure func(*Options)) *harness {
 		UpstreamRoots:    x509.NewCertPool(),
 		HandshakeTimeout: 5 * time.Second,
 		Dial:             loopbackDial,
+		Resolver:         testResolver{},
 	}
 	if configure != nil {
 		configure(&opts)

@@ -27,8 +27,8 @@ func (p *Proxy) newGoproxy() *goproxy.ProxyHttpServer {
 	// the answer (DisableCompression below keeps it from doing so).
 	gp.KeepAcceptEncoding = true
 	gp.Tr = &http.Transport{
-		Proxy:                 nil, // never chain to HTTP(S)_PROXY silently
-		DialContext:           p.opts.Dial,
+		Proxy:                 nil,         // never chain to HTTP(S)_PROXY silently
+		DialContext:           p.dialPlain, // what it dials was judged
 		TLSClientConfig:       &tls.Config{RootCAs: p.opts.UpstreamRoots},
 		TLSHandshakeTimeout:   p.opts.HandshakeTimeout,
 		ForceAttemptHTTP2:     true,
@@ -81,7 +81,13 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 	if p.policy(strings.ToLower(r.URL.Hostname())) == ActionDeny {
 		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, nil)
 	}
-	if s, resp := p.plainSession(r); resp != nil {
+	if r.URL.Scheme == "http" {
+		judged, resp := p.admitPlainHTTP(r)
+		if resp != nil {
+			return r, resp // a bad port, or a destination denied
+		}
+		r = judged
+	} else if s, resp := p.plainSession(r); resp != nil {
 		return r, resp
 	} else if s != nil {
 		// An https:// URL without CONNECT: over its own recorded upstream.

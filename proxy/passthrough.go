@@ -34,8 +34,9 @@ func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []b
 	start := time.Now()
 
 	dctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
-	up, err := p.opts.Dial(dctx, "tcp", s.target)
+	up, err := p.dial(dctx, s)
 	cancel()
+	side.Resolved = s.resolved()
 	if err != nil {
 		side.DurationMS = msSince(start)
 		side.Error = describeDialErr(s.target, err, p.opts.DialTimeout)
@@ -286,13 +287,17 @@ var strictness = map[Action]int{ActionMITM: 0, ActionPassthrough: 1, ActionDeny:
 // match the CONNECT host and the SNI, and when the two get different
 // actions the stricter applies (deny, then passthrough, then mitm), so a
 // client cannot escape a rule by naming one host in CONNECT and another in
-// its SNI. The reason names the rule's subject for the record.
+// its SNI. An IP-range rule matching an address the target resolved to
+// counts too. The reason names the rule's subject for the record.
 func (p *Proxy) hostAction(s *session) (Action, string) {
 	act, why := p.policy(s.host), "host "+s.host
 	if s.sni != "" && s.sni != s.host {
 		if a := p.policy(s.sni); strictness[a] > strictness[act] {
 			act, why = a, "server name "+s.sni
 		}
+	}
+	if d := s.dest; d != nil && strictness[d.action] > strictness[act] {
+		return d.action, d.reason // an address the target resolved to decided
 	}
 	return act, fmt.Sprintf("policy: %s (%s)", act, why)
 }

@@ -94,6 +94,11 @@ func (p *Proxy) plainSession(r *http.Request) (*session, *http.Response) {
 	}
 	s := sessionFor(c, id, target)
 	s.rec.Reason = inspect.ReasonPlainHTTPS
+	if ref := p.admitDestination(r.Context(), s); ref != nil {
+		// Refused and recorded, and not kept: the next request judges again.
+		p.recordRefusal(s, ref)
+		return nil, ref.response(r)
+	}
 	var err error
 	s.hello, err = defaultOffer()
 	if err != nil {

@@ -53,7 +53,7 @@ func (p *Proxy) serverFirst(ctx context.Context, c net.Conn, s *session) (first 
 
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, min(p.opts.DialTimeout, time.Until(deadline)))
-	up, err := p.opts.Dial(dctx, "tcp", s.target)
+	up, err := p.dial(dctx, s)
 	cancel()
 	if err != nil {
 		return nil, false // the upstream dial that follows the hello reports it
@@ -85,7 +85,8 @@ func (p *Proxy) serverFirst(ctx context.Context, c net.Conn, s *session) (first 
 		s.rec.Mode = inspect.ModeTunnel
 		s.rec.Outcome = inspect.OutcomeNotTLS
 		s.rec.Client.Error = fmt.Sprintf("the server spoke first (%q), so this is not TLS but a server-first protocol such as SSH, SMTP or FTP; relayed without inspection", preview(r.b))
-		s.rec.Upstream = &inspect.Side{Addr: up.RemoteAddr().String(), Local: up.LocalAddr().String(), DurationMS: msSince(start)}
+		s.rec.Upstream = &inspect.Side{Addr: up.RemoteAddr().String(), Local: up.LocalAddr().String(),
+			Resolved: s.resolved(), DurationMS: msSince(start)}
 		p.emit(s.rec)
 		if _, err := c.Write(r.b); err != nil {
 			up.Close()

@@ -54,7 +54,7 @@ func TestShutdownWaitsForTunnels(t *testing.T) {
 				t.Fatal(err)
 			}
 			records := make(chan *inspect.Record, 10)
-			p, err := New(Options{Authority: auth, Dial: loopbackDial, OnRecord: func(r *inspect.Record) { records <- r }})
+			p, err := New(Options{Authority: auth, Dial: loopbackDial, Resolver: testResolver{}, OnRecord: func(r *inspect.Record) { records <- r }})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -80,9 +80,10 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 	var att inspect.Attempt
 	dctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
 	dialStart := time.Now()
-	raw, err := p.opts.Dial(dctx, "tcp", s.target)
+	raw, err := p.dial(dctx, s)
 	rtt := time.Since(dialStart) // a TCP handshake: about one round trip
 	cancel()
+	side.Resolved = s.resolved()
 	if err != nil {
 		msg := describeDialErr(s.target, err, p.opts.DialTimeout)
 		att.Error = msg
@@ -218,28 +219,6 @@ func (p *Proxy) redial(ctx context.Context, s *session) (net.Conn, error) {
 	return c, nil
 }
 
-// dialLoopback wraps dial so that "localhost" and names under ".localhost"
-// reach a server that listens on only one of the loopback addresses: they
-// are the loopback addresses (RFC 6761 §6.3), and curl and browsers try
-// both whatever /etc/hosts lists, so a server on [::1] alone works for them
-// directly where localhost resolves to 127.0.0.1 only.
-func dialLoopback(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		host, port, serr := net.SplitHostPort(addr)
-		host = strings.ToLower(strings.TrimSuffix(host, "."))
-		if err == nil || serr != nil || ctx.Err() != nil || (host != "localhost" && !strings.HasSuffix(host, ".localhost")) {
-			return c, err
-		}
-		for _, ip := range []string{"::1", "127.0.0.1"} {
-			if c, lerr := dial(ctx, network, net.JoinHostPort(ip, port)); lerr == nil {
-				return c, nil
-			}
-		}
-		return nil, err
-	}
-}
-
 // goCurves are the groups crypto/tls implements, for mirroring the client's.
 var goCurves = []tls.CurveID{tls.X25519MLKEM768, tls.SecP256r1MLKEM768, tls.SecP384r1MLKEM1024,
 	tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521}
@@ -306,7 +285,10 @@ func versionRange(h *inspect.ClientHello) (lo, hi uint16) {
 func describeDialErr(target string, err error, timeout time.Duration) string {
 	var dnsErr *net.DNSError
 	var ne net.Error
+	var denied *deniedError
 	switch {
+	case errors.As(err, &denied):
+		return fmt.Sprintf("tlslens does not connect to %s: %s", target, denied.reason)
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("the name %q does not resolve: %s", dnsErr.Name, dnsErr.Err)
 	case errors.Is(err, syscall.ECONNREFUSED):
