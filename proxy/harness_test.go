@@ -73,6 +73,12 @@ func loopbackDial(ctx context.Context, network, addr string) (net.Conn, error) {
 
 func newHarness(t *testing.T, configure func(*Options)) *harness {
 	t.Helper()
+	return newHarnessOn(t, "127.0.0.1:0", configure)
+}
+
+// newHarnessOn is newHarness with the proxy listening on listen.
+func newHarnessOn(t *testing.T, listen string, configure func(*Options)) *harness {
+	t.Helper()
 	auth, err := ca.New(ca.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +104,7 @@ func newHarness(t *testing.T, configure func(*Options)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}
