@@ -126,7 +126,10 @@ func (p *Proxy) judge(ctx context.Context, host string, port uint16) *destinatio
 		ap := netip.AddrPortFrom(a, port)
 		if pa, ok := p.protected(a, port); ok {
 			d.action = ActionDeny
-			d.reason = fmt.Sprintf("admin listener: %s is tlslens's own %s, never reachable through the proxy", ap, pa)
+			d.reason = fmt.Sprintf("admin listener: %s is tlslens's admin listener, never reachable through the proxy", ap)
+			if pa != ap {
+				d.reason = fmt.Sprintf("admin listener: %s reaches tlslens's admin listener on %s, never reachable through the proxy", ap, pa)
+			}
 			return d
 		}
 		if a == literal {
@@ -252,13 +255,13 @@ const localAddrsTTL = 5 * time.Second
 func (l *localAddrs) kind(a netip.Addr) string {
 	switch {
 	case a.IsLoopback():
-		return "this host (loopback)"
+		return "this host's loopback"
 	case a.IsUnspecified():
-		return "this host (unspecified address)"
+		return "the unspecified address, this host"
 	case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
-		return "link-local (this host's link, cloud metadata included)"
+		return "link-local, this host's own link (where cloud metadata answers)"
 	case l.own(a):
-		return "this host (one of its own addresses)"
+		return "one of this host's own addresses"
 	}
 	return ""
 }

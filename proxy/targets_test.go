@@ -170,7 +170,7 @@ func TestLocalTargetsDeniedBeyondLoopback(t *testing.T) {
 
 	const local, adminRule = "local target: ", "admin listener: "
 	for _, tc := range []struct{ target, reason string }{
-		{"127.0.0.1:" + svc, local},
+		{"127.0.0.1:" + svc, "local target: 127.0.0.1 is this host's loopback (allow_local_targets is off)"},
 		{"localhost:" + svc, local},
 		{"sub.localhost:" + svc, local},
 		{"0.0.0.0:" + svc, local},
@@ -178,7 +178,7 @@ func TestLocalTargetsDeniedBeyondLoopback(t *testing.T) {
 		{h.addr, local}, // the proxy itself: a request looping back in
 		{"169.254.169.254:80", local},
 		{"[fe80::1]:80", local},
-		{admin.String(), adminRule},
+		{admin.String(), "admin listener: " + admin.String() + " is tlslens's admin listener"},
 		{"localhost:" + fmt.Sprint(admin.Port()), adminRule},
 	} {
 		if tc.target == h.addr && proxyAddr.Addr().IsUnspecified() {
