@@ -80,7 +80,7 @@ func isLocalhost(host string) bool {
 // loopback addresses; any other name is looked up once, here.
 func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		a = a.Unmap().WithZone("")
+		a = a.Unmap() // a zone stays, for the dial: fe80::1%eth0
 		switch {
 		case a == netip.IPv4Unspecified():
 			a = netip.AddrFrom4([4]byte{127, 0, 0, 1})
@@ -98,7 +98,7 @@ func (p *Proxy) resolve(ctx context.Context, host string) ([]netip.Addr, error) 
 	}
 	out := make([]netip.Addr, 0, len(addrs))
 	for _, a := range addrs {
-		out = append(out, a.Unmap().WithZone(""))
+		out = append(out, a.Unmap())
 	}
 	if len(out) == 0 {
 		return nil, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
@@ -123,6 +123,7 @@ func (p *Proxy) judge(ctx context.Context, host string, port uint16) *destinatio
 	literal, _ := netip.ParseAddr(strings.Trim(host, "[]"))
 	literal = literal.Unmap().WithZone("")
 	for _, a := range d.addrs {
+		a = a.WithZone("") // a prefix contains no zoned address
 		ap := netip.AddrPortFrom(a, port)
 		if pa, ok := p.protected(a, port); ok {
 			d.action = ActionDeny
@@ -147,7 +148,7 @@ func (p *Proxy) judge(ctx context.Context, host string, port uint16) *destinatio
 	}
 	if p.exposed.Load() && !p.opts.AllowLocalTargets {
 		for _, a := range d.addrs {
-			if what := p.local.kind(a); what != "" {
+			if what := p.local.kind(a.WithZone("")); what != "" {
 				d.action = ActionDeny
 				d.reason = fmt.Sprintf("local target: %s is %s (allow_local_targets is off)", a, what)
 				return d
@@ -188,9 +189,9 @@ func (p *Proxy) dialDestination(ctx context.Context, d *destination) (net.Conn, 
 		dctx := ctx
 		if dl, ok := ctx.Deadline(); ok && i < len(d.addrs)-1 {
 			// As net.Dialer does: an address that does not answer leaves
-			// time for the others.
-			share := time.Until(dl) / time.Duration(len(d.addrs)-i)
-			if share > 2*time.Second {
+			// time for the others, each given at least 2s.
+			left := time.Until(dl)
+			if share := max(left/time.Duration(len(d.addrs)-i), 2*time.Second); share < left {
 				var cancel context.CancelFunc
 				dctx, cancel = context.WithTimeout(ctx, share)
 				defer cancel()
