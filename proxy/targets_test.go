@@ -430,3 +430,30 @@ func TestLocalAddrKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestPassthroughByResolvedAddress: a passthrough IP-range rule applies to
+// a name that resolves into it, and the record names rule and address.
+func TestPassthroughByResolvedAddress(t *testing.T) {
+	pki := newTestPKI(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
+		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "pt.test")}})
+	policy, err := Rules([]Rule{{Match: "127.0.0.0/8", Action: ActionPassthrough}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := newMapResolver(map[string][]string{"pt.test": {"127.0.0.1"}})
+	h := newHarness(t, func(o *Options) { o.Policy, o.Resolver = policy, res })
+
+	c := h.connect("pt.test:" + up.port())
+	tc := tls.Client(c, &tls.Config{ServerName: "pt.test", RootCAs: pki.pool()}) // the server's own certificate
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("handshake through passthrough: %v", err)
+	}
+	tc.Close()
+	r := h.record()
+	if r.Mode != inspect.ModePassthrough || r.Reason != "policy: passthrough 127.0.0.0/8 (resolved 127.0.0.1)" ||
+		r.Upstream == nil || r.Upstream.Addr != "127.0.0.1:"+up.port() || !slices.Equal(r.Upstream.Resolved, []string{"127.0.0.1"}) {
+		t.Errorf("record mode %s reason %q upstream %+v, want passthrough by the range, dialled as resolved", r.Mode, r.Reason, r.Upstream)
+	}
+}
