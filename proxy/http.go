@@ -78,8 +78,10 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 	if resp := p.onboardProxy(r); resp != nil {
 		return r, resp // http://tlslens/ or the proxy's own address
 	}
-	if p.policy(strings.ToLower(r.URL.Hostname())) == ActionDeny {
-		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, nil)
+	if host := strings.ToLower(r.URL.Hostname()); p.policy(host) == ActionDeny {
+		s := plainRequestSession(r)
+		p.recordRefusal(s, &refusal{reason: "policy: deny (host " + host + ")", err: "denied by policy"})
+		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, s)
 	}
 	if r.URL.Scheme == "http" {
 		judged, resp := p.admitPlainHTTP(r)

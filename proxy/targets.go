@@ -368,17 +368,29 @@ func (s *session) resolved() []string {
 // recorded; otherwise the request carries its judged destination to
 // dialPlain, so that the transport dials what was judged.
 func (p *Proxy) admitPlainHTTP(r *http.Request) (*http.Request, *http.Response) {
-	target := r.URL.Host
-	if r.URL.Port() == "" {
-		target = net.JoinHostPort(r.URL.Hostname(), "80")
-	}
-	s := &session{id: newID(), target: target, host: strings.ToLower(r.URL.Hostname())}
-	s.rec = &inspect.Record{Schema: inspect.Schema, ID: s.id, Mode: inspect.ModeMITM, Target: target,
-		Client: &inspect.Side{Addr: r.RemoteAddr, Local: localAddr(r)}}
+	s := plainRequestSession(r)
 	if ref := p.admitDestination(r.Context(), s); ref != nil {
 		p.recordRefusal(s, ref)
 		return r, ref.response(r)
 	}
-	ctx := context.WithValue(r.Context(), judgedKey{}, judged{target: target, dest: s.dest})
+	ctx := context.WithValue(r.Context(), judgedKey{}, judged{target: s.target, dest: s.dest})
 	return r.WithContext(ctx), nil
+}
+
+// plainRequestSession is the session of a plain proxy request for its
+// target, for the record of its refusal: host:port, the scheme's port when
+// the URL has none.
+func plainRequestSession(r *http.Request) *session {
+	target := r.URL.Host
+	if r.URL.Port() == "" {
+		port := "80"
+		if r.URL.Scheme == "https" {
+			port = "443"
+		}
+		target = net.JoinHostPort(r.URL.Hostname(), port)
+	}
+	s := &session{id: newID(), target: target, host: strings.ToLower(r.URL.Hostname())}
+	s.rec = &inspect.Record{Schema: inspect.Schema, ID: s.id, Mode: inspect.ModeMITM, Target: target,
+		Client: &inspect.Side{Addr: r.RemoteAddr, Local: localAddr(r)}}
+	return s
 }

@@ -278,6 +278,7 @@ func TestPolicyJudgesResolvedAddresses(t *testing.T) {
 		{Match: "127.0.0.0/8", Action: ActionDeny},
 		{Match: "::1/128", Action: ActionDeny},
 		{Match: "10.0.0.0/8", Action: ActionDeny},
+		{Match: "blocked.test", Action: ActionDeny},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -320,6 +321,16 @@ func TestPolicyJudgesResolvedAddresses(t *testing.T) {
 			}
 			h.wantDenied(tc.target, tc.reason)
 		})
+	}
+
+	// A name rule still matches the name, and a plain request it denies is
+	// recorded too.
+	if status, _ := h.plainGet("http://blocked.test/"); status != http.StatusForbidden {
+		t.Errorf("GET http://blocked.test/ = %d, want 403", status)
+	}
+	h.wantDenied("blocked.test:80", "policy: deny (host blocked.test)")
+	if n := res.count("blocked.test"); n != 0 {
+		t.Errorf("blocked.test looked up %d times: a name denied by name needs no lookup", n)
 	}
 }
 
