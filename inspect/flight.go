@@ -823,89 +823,11 @@ func alertLevelName(v uint8) string {
 // certificateTypeName names a ClientCertificateType (IANA TLS
 // ClientCertificateType Identifiers registry).
 func certificateTypeName(v uint8) string {
-	switch v {
-	case 1:
-		return "rsa_sign"
-	case 2:
-		return "dss_sign"
-	case 3:
-		return "rsa_fixed_dh"
-	case 4:
-		return "dss_fixed_dh"
-	case 5:
-		return "rsa_ephemeral_dh_RESERVED"
-	case 6:
-		return "dss_ephemeral_dh_RESERVED"
-	case 20:
-		return "fortezza_dms_RESERVED"
-	case 64:
-		return "ecdsa_sign"
-	case 65:
-		return "rsa_fixed_ecdh"
-	case 66:
-		return "ecdsa_fixed_ecdh"
-	case 67:
-		return "gost_sign256"
-	case 68:
-		return "gost_sign512"
-	}
-	return hexName8(v)
+	return name8(clientCertificateTypeNames, v)
 }
 
 // handshakeTypeName names a handshake message type (IANA TLS HandshakeType
 // registry).
 func handshakeTypeName(v uint8) string {
-	switch v {
-	case 0:
-		return "hello_request"
-	case 1:
-		return "client_hello"
-	case 2:
-		return "server_hello"
-	case 3:
-		return "hello_verify_request"
-	case 4:
-		return "new_session_ticket"
-	case 5:
-		return "end_of_early_data"
-	case 6:
-		return "hello_retry_request"
-	case 8:
-		return "encrypted_extensions"
-	case 9:
-		return "request_connection_id"
-	case 10:
-		return "new_connection_id"
-	case 11:
-		return "certificate"
-	case 12:
-		return "server_key_exchange"
-	case 13:
-		return "certificate_request"
-	case 14:
-		return "server_hello_done"
-	case 15:
-		return "certificate_verify"
-	case 16:
-		return "client_key_exchange"
-	case 17:
-		return "client_certificate_request"
-	case 20:
-		return "finished"
-	case 21:
-		return "certificate_url"
-	case 22:
-		return "certificate_status"
-	case 23:
-		return "supplemental_data"
-	case 24:
-		return "key_update"
-	case 25:
-		return "compressed_certificate"
-	case 26:
-		return "ekt_key"
-	case 254:
-		return "message_hash"
-	}
-	return hexName8(v)
+	return name8(handshakeTypeNames, v)
 }
