@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -462,36 +461,20 @@ func tls13KeyExchange(sh *ServerHelloMsg) *KeyExchange {
 	return kx
 }
 
-// suiteKeyExchange splits a TLS 1.2 suite's IANA name
-// "TLS_<kex>_WITH_<cipher>" into its key exchange kind ("ECDHE", "DHE",
-// "RSA", "PSK", "ECDH", "DH", "SRP") and its authentication ("RSA", "ECDSA",
-// "DSS", "PSK", "anon", or "" for RSA key transport and PSK). Unknown suites
-// give "", "".
+// suiteKeyExchange returns a TLS 1.2 suite's key exchange kind ("ECDHE",
+// "DHE", "RSA", "PSK", "ECDH", "DH", "SRP") and its authentication ("RSA",
+// "ECDSA", "DSS", "PSK", "anon", or "" when none is named), from the IANA
+// suite table. Other suites (KRB5, ECCPWD, GOST, TLS 1.3, unknown codes)
+// give "", "": their ServerKeyExchange, if any, is read by its shape.
 func suiteKeyExchange(suite uint16) (kind, auth string) {
-	name, ok := strings.CutPrefix(CipherSuiteName(suite), "TLS_")
-	if !ok {
-		return "", ""
-	}
-	kex, _, ok := strings.Cut(name, "_WITH_")
-	if !ok {
-		return "", ""
-	}
-	kind, auth, _ = strings.Cut(kex, "_")
-	switch kind {
-	case "ECDHE", "DHE", "ECDH", "DH", "PSK":
+	s := cipherSuites[suite]
+	switch s.KeyExchange {
+	case "ECDHE", "DHE", "ECDH", "DH", "PSK", "SRP":
+		return s.KeyExchange, s.Auth
 	case "RSA":
-		if auth == "PSK" {
-			auth = "" // RSA_PSK: the RSA key transports the premaster secret
-		}
-	case "SRP":
-		auth = strings.TrimPrefix(auth, "SHA_")
-		if auth == "SHA" {
-			auth = ""
-		}
-	default:
-		return "", ""
+		return "RSA", "" // RSA key transport: no signed parameters
 	}
-	return kind, auth
+	return "", ""
 }
 
 // serverKeyExchange parses a TLS 1.0–1.2 ServerKeyExchange for (EC)DHE
