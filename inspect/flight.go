@@ -326,7 +326,7 @@ func (p *serverParser) message(typ uint8, msg []byte) error {
 			if !exts.ReadUint16(&et) || !exts.ReadUint16LengthPrefixed(&data) {
 				return &ParseError{Msg: "truncated extension", Offset: len(msg) - len(exts)}
 			}
-			if et == extALPN {
+			if et == extApplicationLayerProtocolNegotiation {
 				name, ok := parseServerALPN(data)
 				if !ok {
 					return &ParseError{Msg: "bad application_layer_protocol_negotiation", Offset: len(msg) - len(exts) - len(data)}
@@ -427,7 +427,7 @@ func (p *serverParser) serverHello(msg []byte) error {
 	p.kind, p.auth = suiteKeyExchange(sh.CipherSuite)
 	// RFC 6962 §3.3: the SCT list may come in the TLS 1.2 ServerHello.
 	for _, e := range sh.Extensions {
-		if e.Type == extSCT {
+		if e.Type == extSignedCertificateTimestamp {
 			n, ok := countSCTs(e.Data)
 			if !ok {
 				return &ParseError{Msg: "bad signed_certificate_timestamp", Offset: 0}
@@ -660,7 +660,7 @@ func parseCertificateMsg(msg []byte, tls13 bool) (certs [][]byte, ocsp []byte, s
 			switch et {
 			case extStatusRequest:
 				ocsp, ok = parseCertificateStatus(data)
-			case extSCT:
+			case extSignedCertificateTimestamp:
 				scts, ok = countSCTs(data)
 			default:
 				ok = true

@@ -662,6 +662,110 @@ var certCompressionNames = map[uint16]string{
 	0x0003: "zstd",
 }
 
+// Extension types (IANA TLS ExtensionType Values, overlay included).
+const (
+	extServerName                          = 0x0000 // server_name
+	extMaxFragmentLength                   = 0x0001 // max_fragment_length
+	extClientCertificateURL                = 0x0002 // client_certificate_url
+	extTrustedCaKeys                       = 0x0003 // trusted_ca_keys
+	extTruncatedHmac                       = 0x0004 // truncated_hmac
+	extStatusRequest                       = 0x0005 // status_request
+	extUserMapping                         = 0x0006 // user_mapping
+	extClientAuthz                         = 0x0007 // client_authz
+	extServerAuthz                         = 0x0008 // server_authz
+	extCertType                            = 0x0009 // cert_type
+	extSupportedGroups                     = 0x000a // supported_groups
+	extECPointFormats                      = 0x000b // ec_point_formats
+	extSrp                                 = 0x000c // srp
+	extSignatureAlgorithms                 = 0x000d // signature_algorithms
+	extUseSRTP                             = 0x000e // use_srtp
+	extHeartbeat                           = 0x000f // heartbeat
+	extApplicationLayerProtocolNegotiation = 0x0010 // application_layer_protocol_negotiation
+	extStatusRequestV2                     = 0x0011 // status_request_v2
+	extSignedCertificateTimestamp          = 0x0012 // signed_certificate_timestamp
+	extClientCertificateType               = 0x0013 // client_certificate_type
+	extServerCertificateType               = 0x0014 // server_certificate_type
+	extPadding                             = 0x0015 // padding
+	extEncryptThenMac                      = 0x0016 // encrypt_then_mac
+	extExtendedMasterSecret                = 0x0017 // extended_master_secret
+	extTokenBinding                        = 0x0018 // token_binding
+	extCachedInfo                          = 0x0019 // cached_info
+	extTLSLTS                              = 0x001a // tls_lts
+	extCompressCertificate                 = 0x001b // compress_certificate
+	extRecordSizeLimit                     = 0x001c // record_size_limit
+	extPwdProtect                          = 0x001d // pwd_protect
+	extPwdClear                            = 0x001e // pwd_clear
+	extPasswordSalt                        = 0x001f // password_salt
+	extTicketPinning                       = 0x0020 // ticket_pinning
+	extTLSCertWithExternPSK                = 0x0021 // tls_cert_with_extern_psk
+	extDelegatedCredential                 = 0x0022 // delegated_credential
+	extSessionTicket                       = 0x0023 // session_ticket
+	extTLMSP                               = 0x0024 // TLMSP
+	extTLMSPProxying                       = 0x0025 // TLMSP_proxying
+	extTLMSPDelegate                       = 0x0026 // TLMSP_delegate
+	extSupportedEKTCiphers                 = 0x0027 // supported_ekt_ciphers
+	extPreSharedKey                        = 0x0029 // pre_shared_key
+	extEarlyData                           = 0x002a // early_data
+	extSupportedVersions                   = 0x002b // supported_versions
+	extCookie                              = 0x002c // cookie
+	extPSKKeyExchangeModes                 = 0x002d // psk_key_exchange_modes
+	extCertificateAuthorities              = 0x002f // certificate_authorities
+	extOidFilters                          = 0x0030 // oid_filters
+	extPostHandshakeAuth                   = 0x0031 // post_handshake_auth
+	extSignatureAlgorithmsCert             = 0x0032 // signature_algorithms_cert
+	extKeyShare                            = 0x0033 // key_share
+	extTransparencyInfo                    = 0x0034 // transparency_info
+	extConnectionIDDeprecated              = 0x0035 // connection_id_deprecated
+	extConnectionID                        = 0x0036 // connection_id
+	extExternalIDHash                      = 0x0037 // external_id_hash
+	extExternalSessionID                   = 0x0038 // external_session_id
+	extQUICTransportParameters             = 0x0039 // quic_transport_parameters
+	extTicketRequest                       = 0x003a // ticket_request
+	extDNSSECChain                         = 0x003b // dnssec_chain
+	extSequenceNumberEncryptionAlgorithms  = 0x003c // sequence_number_encryption_algorithms
+	extRRC                                 = 0x003d // rrc
+	extTLSFlags                            = 0x003e // tls_flags
+	extNextProtocolNegotiation             = 0x3374 // next_protocol_negotiation
+	extApplicationSettingsOld              = 0x4469 // application_settings_old
+	extApplicationSettings                 = 0x44cd // application_settings
+	extChannelIDOld                        = 0x754f // channel_id_old
+	extChannelID                           = 0x7550 // channel_id
+	extECHOuterExtensions                  = 0xfd00 // ech_outer_extensions
+	extEncryptedClientHello                = 0xfe0d // encrypted_client_hello
+	extRenegotiationInfo                   = 0xff01 // renegotiation_info
+	extQUICTransportParametersDraft        = 0xffa5 // quic_transport_parameters_draft
+	extEncryptedServerName                 = 0xffce // encrypted_server_name
+)
+
+// Handshake message types (IANA TLS HandshakeType).
+const (
+	typeHelloRequest             = 0x00 // hello_request
+	typeClientHello              = 0x01 // client_hello
+	typeServerHello              = 0x02 // server_hello
+	typeHelloVerifyRequest       = 0x03 // hello_verify_request
+	typeNewSessionTicket         = 0x04 // new_session_ticket
+	typeEndOfEarlyData           = 0x05 // end_of_early_data
+	typeHelloRetryRequest        = 0x06 // hello_retry_request
+	typeEncryptedExtensions      = 0x08 // encrypted_extensions
+	typeRequestConnectionID      = 0x09 // request_connection_id
+	typeNewConnectionID          = 0x0a // new_connection_id
+	typeCertificate              = 0x0b // certificate
+	typeServerKeyExchange        = 0x0c // server_key_exchange
+	typeCertificateRequest       = 0x0d // certificate_request
+	typeServerHelloDone          = 0x0e // server_hello_done
+	typeCertificateVerify        = 0x0f // certificate_verify
+	typeClientKeyExchange        = 0x10 // client_key_exchange
+	typeClientCertificateRequest = 0x11 // client_certificate_request
+	typeFinished                 = 0x14 // finished
+	typeCertificateURL           = 0x15 // certificate_url
+	typeCertificateStatus        = 0x16 // certificate_status
+	typeSupplementalData         = 0x17 // supplemental_data
+	typeKeyUpdate                = 0x18 // key_update
+	typeCompressedCertificate    = 0x19 // compressed_certificate
+	typeEKTKey                   = 0x1a // ekt_key
+	typeMessageHash              = 0xfe // message_hash
+)
+
 // cipherSuites describes every suite of cipherSuiteNames, parsed from its
 // IANA description (see ianagen's parseSuite).
 var cipherSuites = map[uint16]CipherSuite{

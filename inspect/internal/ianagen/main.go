@@ -103,6 +103,14 @@ func Generate(dir string) ([]byte, error) {
 		}
 		b.WriteString("}\n")
 	}
+	for _, c := range constants {
+		t := tables[c.key]
+		fmt.Fprintf(&b, "\n// %s\nconst (\n", c.doc)
+		for _, v := range sortedKeys(t.names) {
+			fmt.Fprintf(&b, "\t%s%s = 0x%0*x // %s\n", c.prefix, goName(t.names[v]), t.bits/4, v, t.names[v])
+		}
+		b.WriteString(")\n")
+	}
 	suites := tables["cipher_suites"].names
 	b.WriteString("\n// cipherSuites describes every suite of cipherSuiteNames, parsed from its\n// IANA description (see ianagen's parseSuite).\nvar cipherSuites = map[uint16]CipherSuite{\n")
 	for _, v := range sortedKeys(suites) {
@@ -115,6 +123,31 @@ func Generate(dir string) ([]byte, error) {
 	}
 	b.WriteString("}\n")
 	return format.Source(b.Bytes())
+}
+
+// constants are the registries whose code points the parsers use by name.
+var constants = []struct{ key, prefix, doc string }{
+	{"extension_types", "ext", "Extension types (IANA TLS ExtensionType Values, overlay included)."},
+	{"handshake_types", "type", "Handshake message types (IANA TLS HandshakeType)."},
+}
+
+// initialisms are the name tokens Go spells in capitals.
+var initialisms = map[string]string{"ec": "EC", "ech": "ECH", "psk": "PSK", "id": "ID", "srtp": "SRTP", "tls": "TLS",
+	"url": "URL", "ekt": "EKT", "dnssec": "DNSSEC", "quic": "QUIC", "rrc": "RRC", "lts": "LTS"}
+
+// goName spells a registry name as a Go identifier's tail:
+// "application_layer_protocol_negotiation" is ApplicationLayerProtocolNegotiation,
+// "ec_point_formats" ECPointFormats.
+func goName(name string) string {
+	var b strings.Builder
+	for _, t := range strings.Split(name, "_") {
+		if up, ok := initialisms[t]; ok {
+			b.WriteString(up)
+		} else if t != "" {
+			b.WriteString(strings.ToUpper(t[:1]) + t[1:])
+		}
+	}
+	return b.String()
 }
 
 func sortedKeys(m map[int]string) []int {
