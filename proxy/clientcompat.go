@@ -16,21 +16,12 @@ import (
 
 // leafScheme13 is the only TLS 1.3 signature scheme an ECDSA P-256 leaf
 // can sign with (RFC 8446 §4.2.3: ECDSA schemes name their curve).
-const leafScheme13 = 0x0403 // ecdsa_secp256r1_sha256
+const leafScheme13 = uint16(tls.ECDSAWithP256AndSHA256)
 
 // ecdsaSchemes12 are the TLS 1.2 schemes an ECDSA leaf of any curve can use
 // (RFC 5246 §7.4.1.4.1: the hash is free), SHA-1 excepted: Go refuses it in
 // TLS 1.2 unless legacy_crypto is on.
-var ecdsaSchemes12 = []uint16{0x0403, 0x0503, 0x0603}
-
-// serverGroups are the groups tlslens's client leg accepts: crypto/tls's
-// defaults. The post-quantum hybrids exist only in TLS 1.3.
-var serverGroups = []uint16{
-	uint16(tls.X25519MLKEM768), uint16(tls.SecP256r1MLKEM768), uint16(tls.SecP384r1MLKEM1024),
-	uint16(tls.X25519), uint16(tls.CurveP256), uint16(tls.CurveP384), uint16(tls.CurveP521),
-}
-
-var classicGroups = []uint16{uint16(tls.X25519), uint16(tls.CurveP256), uint16(tls.CurveP384), uint16(tls.CurveP521)}
+var ecdsaSchemes12 = []uint16{uint16(tls.ECDSAWithP256AndSHA256), uint16(tls.ECDSAWithP384AndSHA384), uint16(tls.ECDSAWithP521AndSHA512)}
 
 // unservable explains why a client offering h cannot complete a handshake
 // with tlslens, or returns "" when its hello gives no such reason (the
@@ -61,14 +52,14 @@ func unservable(h *inspect.ClientHello, minVersion uint16) string {
 // unservable13 says why a TLS 1.3 handshake cannot be agreed with h.
 func unservable13(h *inspect.ClientHello) string {
 	var why []string
-	if !slices.ContainsFunc(h.CipherSuites, func(id uint16) bool { return id >= 0x1301 && id <= 0x1303 }) {
-		why = append(why, "it offers no TLS 1.3 cipher suite Go implements (only "+names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool { return !isSuite13(id) })+")")
+	if !slices.ContainsFunc(h.CipherSuites, goTLS13Suite) {
+		why = append(why, "it offers no TLS 1.3 cipher suite Go implements (only "+names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool { return !isTLS13Suite(id) })+")")
 	}
 	if len(h.SignatureAlgorithms) > 0 && !slices.Contains(h.SignatureAlgorithms, leafScheme13) {
 		why = append(why, "it accepts only the signature schemes "+names(h.SignatureAlgorithms, inspect.SignatureSchemeName, nil)+
 			", and a P-256 key signs only with ecdsa_secp256r1_sha256 in TLS 1.3")
 	}
-	if !slices.ContainsFunc(h.Groups, func(g uint16) bool { return slices.Contains(serverGroups, g) }) {
+	if !slices.ContainsFunc(h.Groups, goGroup) {
 		why = append(why, "it offers no key exchange group Go implements ("+groupList(h.Groups)+")")
 	}
 	return strings.Join(why, ", and ")
@@ -84,7 +75,8 @@ func unservable12(h *inspect.ClientHello, v uint16) string {
 		w := "it offers no ECDHE_ECDSA cipher suite Go implements for " + inspect.VersionName(v)
 		implemented := allSuites()
 		if rsa := names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool {
-			return !slices.Contains(implemented, id) || strings.Contains(inspect.CipherSuiteName(id), "_ECDSA_")
+			s, _ := inspect.LookupCipherSuite(id)
+			return !slices.Contains(implemented, id) || s.Auth == "ECDSA"
 		}); rsa != "none" {
 			w += " (its suites " + rsa + " need an RSA certificate)"
 		}
@@ -93,7 +85,7 @@ func unservable12(h *inspect.ClientHello, v uint16) string {
 		}
 		why = append(why, w)
 	}
-	if ecdsa && !slices.ContainsFunc(h.Groups, func(g uint16) bool { return slices.Contains(classicGroups, g) }) {
+	if ecdsa && !slices.ContainsFunc(h.Groups, goClassicGroup) {
 		if len(h.Groups) == 0 {
 			why = append(why, "it sends no supported_groups, so no ECDHE key exchange is possible")
 		} else {
@@ -111,14 +103,12 @@ func unservable12(h *inspect.ClientHello, v uint16) string {
 // implements for version v.
 func ecdsaSuiteFor(id uint16, v uint16) bool {
 	for _, cs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
-		if cs.ID == id && strings.Contains(cs.Name, "_ECDSA_") && slices.Contains(cs.SupportedVersions, v) {
+		if s, _ := inspect.LookupCipherSuite(cs.ID); cs.ID == id && s.Auth == "ECDSA" && slices.Contains(cs.SupportedVersions, v) {
 			return true
 		}
 	}
 	return false
 }
-
-func isSuite13(id uint16) bool { return id >= 0x1301 && id <= 0x1305 }
 
 // names lists codes by name, GREASE and codes for which skip is true left out,
 // at most maxListed of them; "none" when nothing is left.

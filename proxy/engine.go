@@ -568,21 +568,6 @@ func clientALPN(h *inspect.ClientHello, up *tls.Conn) []string {
 	return nil
 }
 
-// allSuites is every TLS 1.0-1.2 suite crypto/tls implements, so old clients
-// can be observed; crypto/tls still prefers the secure ones. The list is
-// built once (tls.CipherSuites allocates it afresh on every call) and shared:
-// callers must not modify it.
-var allSuites = sync.OnceValue(func() []uint16 {
-	var ids []uint16
-	for _, cs := range tls.CipherSuites() {
-		ids = append(ids, cs.ID)
-	}
-	for _, cs := range tls.InsecureCipherSuites() {
-		ids = append(ids, cs.ID)
-	}
-	return slices.Clip(ids)
-})
-
 func negotiated(st tls.ConnectionState) *inspect.Negotiated {
 	n := &inspect.Negotiated{
 		Version:     inspect.VersionName(st.Version),

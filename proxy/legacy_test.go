@@ -55,8 +55,6 @@ func goImplements(suite uint16) bool {
 	return !isTLS13Suite(suite) && slices.Contains(allSuites(), suite)
 }
 
-func isTLS13Suite(id uint16) bool { return id >= 0x1301 && id <= 0x1305 }
-
 // mirrored is what mirror-lite must offer for a client's hello: its TLS 1.2
 // suites that Go implements, Go's own TLS 1.3 suites when it offers TLS 1.3
 // (crypto/tls does not let them be chosen), its groups that Go implements,
@@ -76,7 +74,7 @@ func mirrored(h *inspect.ClientHello) (suites, groups []string) {
 		}
 	}
 	for _, g := range h.Groups {
-		if slices.Contains(goCurves, tls.CurveID(g)) {
+		if goGroup(g) {
 			groups = append(groups, inspect.GroupName(g))
 		}
 	}

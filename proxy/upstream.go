@@ -219,9 +219,6 @@ func (p *Proxy) redial(ctx context.Context, s *session) (net.Conn, error) {
 	return c, nil
 }
 
-// goCurves are the groups crypto/tls implements, for mirroring the client's.
-var goCurves = []tls.CurveID{tls.X25519MLKEM768, tls.SecP256r1MLKEM768, tls.SecP384r1MLKEM1024,
-	tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521}
 
 // upstreamConfig is "mirror-lite" (DESIGN.md step 3): the client's versions,
 // suites, groups and ALPN intersected with what crypto/tls implements. compat
@@ -249,7 +246,7 @@ func upstreamConfig(h *inspect.ClientHello, sni, host string, compat bool) *tls.
 		}
 	}
 	for _, g := range h.Groups {
-		if slices.Contains(goCurves, tls.CurveID(g)) {
+		if goGroup(g) {
 			cfg.CurvePreferences = append(cfg.CurvePreferences, tls.CurveID(g))
 		}
 	}
@@ -468,29 +465,18 @@ func unsupportedOffers(h *inspect.ClientHello) string {
 		return ""
 	}
 	implemented := allSuites()
-	kinds := []struct{ marker, what string }{
-		{"_DHE_", "DHE key exchange"}, {"_ECDH_", "static ECDH key exchange"}, {"_DH_", "static DH key exchange"},
-		{"_DSS_", "DSS certificates"}, {"_CCM", "AES-CCM"}, {"CAMELLIA", "Camellia"}, {"ARIA", "ARIA"},
-		{"SEED", "SEED"}, {"PSK", "PSK key exchange"}, {"SRP", "SRP key exchange"},
-		{"_anon_", "anonymous key exchange"}, {"EXPORT", "export cipher suites"}, {"NULL", "NULL encryption"},
-		{"", otherSuites}, // the rest, e.g. TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384
-	}
 	found := map[string][]string{}
 	var order []string
 	for _, id := range h.CipherSuites {
-		if slices.Contains(implemented, id) || inspect.IsGREASE(id) || (id >= 0x1301 && id <= 0x1303) || id == 0x00ff || id == 0x5600 {
+		s, known := inspect.LookupCipherSuite(id)
+		if slices.Contains(implemented, id) || inspect.IsGREASE(id) || goTLS13Suite(id) || s.SCSV {
 			continue
 		}
-		name := inspect.CipherSuiteName(id)
-		for _, k := range kinds {
-			if strings.Contains(name, k.marker) {
-				if found[k.what] == nil {
-					order = append(order, k.what)
-				}
-				found[k.what] = append(found[k.what], name)
-				break
-			}
+		what := offerKind(s, known)
+		if found[what] == nil {
+			order = append(order, what)
 		}
+		found[what] = append(found[what], inspect.CipherSuiteName(id))
 	}
 	for _, v := range h.SupportedVersions {
 		if v == 0x0300 {
@@ -519,10 +505,40 @@ func unsupportedOffers(h *inspect.ClientHello) string {
 	return strings.Join(parts, ", ")
 }
 
-// goSchemes are the signature schemes crypto/tls implements (RFC 8446
-// §4.2.3), SHA-1 included: legacy_crypto enables those in TLS 1.2.
-var goSchemes = []uint16{0x0804, 0x0805, 0x0806, 0x0403, 0x0503, 0x0603, 0x0807,
-	0x0401, 0x0501, 0x0601, 0x0201, 0x0203}
+// offerKind names the kind of suite s that Go does not implement, for
+// unsupportedOffers: its first trait in this order, otherSuites for none.
+func offerKind(s inspect.CipherSuite, known bool) string {
+	switch {
+	case !known:
+	case s.KeyExchange == "DHE":
+		return "DHE key exchange"
+	case s.KeyExchange == "ECDH":
+		return "static ECDH key exchange"
+	case s.KeyExchange == "DH":
+		return "static DH key exchange"
+	case s.Auth == "DSS":
+		return "DSS certificates"
+	case s.Mode == "CCM" || s.Mode == "CCM_8":
+		return "AES-CCM"
+	case strings.HasPrefix(s.Cipher, "Camellia"):
+		return "Camellia"
+	case strings.HasPrefix(s.Cipher, "ARIA"):
+		return "ARIA"
+	case s.Cipher == "SEED":
+		return "SEED"
+	case s.KeyExchange == "PSK" || s.Auth == "PSK":
+		return "PSK key exchange"
+	case s.KeyExchange == "SRP":
+		return "SRP key exchange"
+	case s.Auth == "anon":
+		return "anonymous key exchange"
+	case s.Export:
+		return "export cipher suites"
+	case s.KeyExchange == "NULL" || s.Cipher == "NULL":
+		return "NULL encryption"
+	}
+	return otherSuites // e.g. TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384
+}
 
 // unsupportedParams names the groups and signature schemes the client
 // offered that Go's TLS stack cannot, e.g. "the groups x448, ffdhe2048" or
@@ -536,7 +552,7 @@ func unsupportedParams(h *inspect.ClientHello, tls13 bool) string {
 	if tls13 {
 		var suites []string
 		for _, id := range h.CipherSuites {
-			if id>>8 == 0x13 && id > 0x1303 {
+			if isTLS13Suite(id) && !goTLS13Suite(id) {
 				suites = append(suites, inspect.CipherSuiteName(id))
 			}
 		}
@@ -546,7 +562,7 @@ func unsupportedParams(h *inspect.ClientHello, tls13 bool) string {
 	}
 	var groups []string
 	for _, g := range h.Groups {
-		if !inspect.IsGREASE(g) && !slices.Contains(goCurves, tls.CurveID(g)) {
+		if !inspect.IsGREASE(g) && !goGroup(g) {
 			groups = append(groups, inspect.GroupName(g))
 		}
 	}
@@ -559,7 +575,7 @@ func unsupportedParams(h *inspect.ClientHello, tls13 bool) string {
 	}
 	found := map[string][]string{}
 	for _, sc := range h.SignatureAlgorithms {
-		if slices.Contains(goSchemes, sc) || inspect.IsGREASE(sc) {
+		if goScheme(sc) || inspect.IsGREASE(sc) {
 			continue
 		}
 		name := inspect.SignatureSchemeName(sc)
