@@ -219,7 +219,6 @@ func (p *Proxy) redial(ctx context.Context, s *session) (net.Conn, error) {
 	return c, nil
 }
 
-
 // upstreamConfig is "mirror-lite" (DESIGN.md step 3): the client's versions,
 // suites, groups and ALPN intersected with what crypto/tls implements. compat
 // is the retry offer for legacy servers: TLS 1.0-1.2 and every suite Go has.
