@@ -324,3 +324,10 @@ func check(tb testing.TB, err error) {
 		tb.Fatal(err)
 	}
 }
+
+// WithoutIntermediates is c with the leaf alone, as a server that omits its
+// intermediates presents it.
+func WithoutIntermediates(c tls.Certificate) tls.Certificate {
+	c.Certificate = c.Certificate[:1]
+	return c
+}
