@@ -450,7 +450,7 @@ func tlslensBinary(t *testing.T) string {
 			return nil, fmt.Errorf("Dockerfile's go build %q has no -o", args)
 		}
 		args[i+1] = out
-		cmd := exec.Command(tlslenstest.Go(), append([]string{"build"}, args...)...)
+		cmd := exec.Command("go", append([]string{"build"}, args...)...)
 		cmd.Dir = ctxDir
 		cmd.Env = os.Environ()
 		for _, kv := range b.env {

@@ -1,7 +1,8 @@
 package inspect
 
 import (
-	"crypto/dsa" // deprecated, but legacy servers still present DSA certificates
+	//lint:ignore SA1019 deprecated, but legacy servers still present DSA certificates and naming their key needs the type
+	"crypto/dsa"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"

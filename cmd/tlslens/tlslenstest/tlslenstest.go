@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 )
@@ -63,15 +62,6 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// Go returns the go command: the one in PATH, else the one that built this
-// test.
-func Go() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
-
 func goBuild(_, out string) (*exec.Cmd, error) {
-	return exec.Command(Go(), "build", "-o", out, "github.com/tlslens/tlslens/cmd/tlslens"), nil
+	return exec.Command("go", "build", "-o", out, "github.com/tlslens/tlslens/cmd/tlslens"), nil
 }
