@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// Certificate summarises one certificate for the record (RECORD.md "Cert"):
+// Certificate summarises one certificate for the record (docs/record.md, "Cert"):
 // subject and issuer as RFC 2253 strings (pkix.Name.String), SANs in the
 // order DNS names, IP addresses, email addresses, URIs, the serial in hex,
 // validity in RFC 3339 (UTC), the key type and size, the signature

@@ -621,7 +621,7 @@ func (h *ClientHello) Grease() bool {
 	return false
 }
 
-// Hello returns the record form of h (shared/RECORD.md): codes as names in
+// Hello returns the record form of h (docs/record.md): codes as names in
 // wire order, GREASE values as "GREASE", with JA3, JA3N and JA4
 // fingerprints and Size = len(h.Raw).
 func (h *ClientHello) Hello() *Hello {

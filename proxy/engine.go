@@ -135,7 +135,7 @@ func (p *Proxy) deny(c net.Conn, s *session) {
 	p.emit(s.rec)
 }
 
-// intercept runs DESIGN.md steps 2-6 on a client connection whose CONNECT has
+// intercept runs docs/design.md steps 2-6 on a client connection whose CONNECT has
 // been answered.
 func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 	for _, host := range p.auto.sweep() {

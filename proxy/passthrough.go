@@ -17,7 +17,7 @@ import (
 const maxClearFlight = 256 << 10
 
 // passthrough relays a client's TLS connection to the target without
-// decrypting it (DESIGN.md, "Passthrough mode"). The ClientHello already read
+// decrypting it (docs/design.md, "Passthrough mode"). The ClientHello already read
 // (raw) is forwarded untouched, so the server sees the client's own offer and
 // the client verifies the server's own certificate. What the server sends in
 // clear (ServerHello; in TLS 1.2 also Certificate, ServerKeyExchange and

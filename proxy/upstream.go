@@ -34,7 +34,7 @@ func (e *upstreamError) Error() string { return e.msg }
 func (e *upstreamError) Unwrap() error { return e.err }
 
 // dialUpstream dials the target and handshakes with it, mirroring the client's
-// offer (DESIGN.md step 3), and fills the record's upstream side. It retries
+// offer (docs/design.md, step 3), and fills the record's upstream side. It retries
 // once with a legacy-compatible offer when the server refuses the first one.
 func (p *Proxy) dialUpstream(ctx context.Context, s *session) (*tls.Conn, error) {
 	side := &inspect.Side{}
@@ -244,7 +244,7 @@ func dialLoopback(dial func(ctx context.Context, network, addr string) (net.Conn
 var goCurves = []tls.CurveID{tls.X25519MLKEM768, tls.SecP256r1MLKEM768, tls.SecP384r1MLKEM1024,
 	tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521}
 
-// upstreamConfig is "mirror-lite" (DESIGN.md step 3): the client's versions,
+// upstreamConfig is "mirror-lite" (docs/design.md, step 3): the client's versions,
 // suites, groups and ALPN intersected with what crypto/tls implements. compat
 // is the retry offer for legacy servers: TLS 1.0-1.2 and every suite Go has.
 func upstreamConfig(h *inspect.ClientHello, sni, host string, compat bool) *tls.Config {
