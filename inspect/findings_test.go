@@ -1,10 +1,6 @@
 package inspect
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -675,14 +671,7 @@ func TestMatchesHost(t *testing.T) {
 // Certificate from real certificates, so that the key, signature and date
 // formats it reads are the ones the record carries.
 func TestFindingsFromCertificates(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey, ecKey := testpki.RSAKey(t, 1024), testpki.ECDSAKey(t)
 	root := testpki.RootWithKey(t, "Test Root", ecKey)
 	for _, tt := range []struct {
 		name  string

@@ -28,8 +28,7 @@ func basic(user, pass string) string {
 // does not hold the credentials.
 func TestProxyAuth(t *testing.T) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Proxy-Authorization") != "" {
 			t.Error("Proxy-Authorization forwarded upstream")
@@ -151,8 +150,7 @@ func TestProxyAuth(t *testing.T) {
 // includes it.
 func TestAllowCIDRs(t *testing.T) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "plain upstream")
 	}))

@@ -17,8 +17,7 @@ import (
 // after the TTL it is intercepted again.
 func TestAutoPassthroughEngagesAndExpires(t *testing.T) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := newHarness(t, func(o *Options) {
 		o.UpstreamRoots = pki.Pool()
 		o.AutoPassthrough = AutoPassthrough{Threshold: 2, Window: time.Minute, TTL: time.Hour}

@@ -30,8 +30,7 @@ import (
 func failuresUpstream(t *testing.T) (*upstream, *x509.CertPool) {
 	t.Helper()
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	return up, pki.Pool()
 }
 

@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -47,10 +45,7 @@ func intermediateTemplate(cn string) *x509.Certificate {
 // ECDSA-SHA1 by the root, as a server presents it (leaf, intermediate).
 func sha1Chain(t *testing.T, root *testpki.CA) tls.Certificate {
 	t.Helper()
-	interKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	interKey := testpki.RSAKey(t, 2048)
 	it := intermediateTemplate("SHA-1 Intermediate")
 	it.SignatureAlgorithm = x509.ECDSAWithSHA1
 	inter := testpki.Cert(t, it, &interKey.PublicKey, root.Cert, root.Key)
@@ -456,8 +451,7 @@ func TestTerminalLine(t *testing.T) {
 	t.Parallel()
 	pki := testpki.Root(t, "Upstream Test Root")
 	// A TLS 1.2 server, so the two legs differ.
-	up := startUpstream(t, &tls.Config{MaxVersion: tls.VersionTLS12, Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{MaxVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	target := "example.com:" + up.port()
 	cases := []struct {
 		name    string

@@ -58,8 +58,7 @@ func TestKeyLogBothLegs(t *testing.T) {
 		t.Run(tls.VersionName(version), func(t *testing.T) {
 			t.Parallel()
 			var proxyLog, clientLog, serverLog syncBuffer
-			up := startUpstream(t, &tls.Config{KeyLogWriter: &serverLog, Certificates: []tls.Certificate{
-				pki.Leaf(t, "example.com")}})
+			up := startUpstream(t, &tls.Config{KeyLogWriter: &serverLog, Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.KeyLog = &proxyLog })
 			resp, _ := get(t, h.httpClient(&tls.Config{KeyLogWriter: &clientLog, MaxVersion: version}), "https://example.com:"+up.port()+"/k")
 			if resp.StatusCode != http.StatusOK {
@@ -113,8 +112,7 @@ func TestKeyLogWireshark(t *testing.T) {
 	defer keyLog.Close()
 
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.KeyLog = keyLog })
 	_, proxyPort, _ := net.SplitHostPort(h.addr)
 	upPort := up.port()

@@ -123,8 +123,7 @@ func TestMirrorLiteForeignHellos(t *testing.T) {
 func TestMirrorLiteEndToEnd(t *testing.T) {
 	t.Parallel()
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	cases := []struct {
 		name   string
 		client *tls.Config
@@ -227,8 +226,7 @@ func TestLegacyUpstreams(t *testing.T) {
 func TestLegacyClients(t *testing.T) {
 	t.Parallel()
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	cases := []struct {
 		name    string
 		min     uint16

@@ -28,8 +28,7 @@ import (
 // limit, no record, and one rate-limited warning; a slot freed is reusable.
 func TestMaxConnections(t *testing.T) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.MaxConnections = 2 })
 	held := []net.Conn{dialProxy(t, h), dialProxy(t, h)}
 	waitFor(t, "2 active connections", func() bool { return h.p.ActiveConnections() == 2 })
@@ -81,8 +80,7 @@ func TestMaxConnections(t *testing.T) {
 // other clients are intercepted meanwhile.
 func TestSlowloris(t *testing.T) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	hello := clientHelloRecords(t, &tls.Config{ServerName: "example.com"})
 	target := "example.com:" + up.port()
 	cases := []struct {
@@ -155,8 +153,7 @@ func TestSlowloris(t *testing.T) {
 // listener and on an intercepted connection; nothing reaches the upstream.
 func TestHeaderLimits(t *testing.T) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.MaxHeaderBytes = 4096 })
 	target := "example.com:" + up.port()
 	big := strings.Repeat("b", 16<<10) // net/http allows MaxHeaderBytes plus 4 KiB of slack
@@ -195,8 +192,7 @@ func TestHeaderLimits(t *testing.T) {
 // IdleTimeout are closed.
 func TestIdleTimeout(t *testing.T) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.IdleTimeout = time.Second })
 	cases := []struct {
 		name    string

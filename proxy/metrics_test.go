@@ -62,8 +62,7 @@ func metricValue(t *testing.T, reg prometheus.Gatherer, name string, labels ...s
 // and checks each metric against what happened.
 func TestMetrics(t *testing.T) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.Metrics = reg })
 

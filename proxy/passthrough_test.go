@@ -116,8 +116,7 @@ func TestPassthrough(t *testing.T) {
 func TestPassthroughResumed(t *testing.T) {
 	t.Parallel()
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := passthroughHarness(t)
 	cfg := &tls.Config{ServerName: "example.com", RootCAs: pki.Pool(), MaxVersion: tls.VersionTLS12,
 		ClientSessionCache: tls.NewLRUClientSessionCache(4)}
@@ -208,8 +207,7 @@ func TestPassthroughFailures(t *testing.T) {
 func TestDenyBySNI(t *testing.T) {
 	t.Parallel()
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "other.test")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "other.test")}})
 	policy, err := Rules([]Rule{{Match: "other.test", Action: ActionDeny}})
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,7 @@ import (
 func TestPassthroughClientRefusal(t *testing.T) {
 	t.Parallel()
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{MaxVersion: tls.VersionTLS12, Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{MaxVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := passthroughHarness(t)
 	// Trusts nothing: it refuses the real server's certificate.
 	tc := tls.Client(h.connect("example.com:"+up.port()), &tls.Config{ServerName: "example.com", RootCAs: x509.NewCertPool()})

@@ -87,8 +87,7 @@ func TestPlainHTTPSRequest(t *testing.T) {
 // so the client gets a 502 naming the failure and the record says why.
 func TestPlainHTTPSRequestUntrusted(t *testing.T) {
 	pki := testpki.Root(t, "Untrusted Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := newHarness(t, nil) // trusts no upstream root
 
 	c, err := net.Dial("tcp", h.addr)

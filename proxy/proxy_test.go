@@ -30,8 +30,7 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 
 func TestInterceptOK(t *testing.T) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.UpstreamRootsName = "test-root.pem" })
 
 	resp, body := get(t, h.httpClient(nil), "https://example.com:"+up.port()+"/hi")
@@ -183,8 +182,7 @@ func TestUpstreamUnreachable(t *testing.T) {
 // sends an alert; nothing reaches the upstream.
 func TestClientRejectsCertificate(t *testing.T) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "example.com")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		t.Run(tls.VersionName(version), func(t *testing.T) {
@@ -244,8 +242,7 @@ func newPlainServer(t *testing.T) string {
 // with that IP as SAN.
 func TestIPTargetWithoutSNI(t *testing.T) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.Leaf(t, "127.0.0.1")}})
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "127.0.0.1")}})
 	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	// crypto/tls sends no SNI for an IP ServerName, and verifies the IP SAN.
 	resp, body := get(t, h.httpClient(nil), "https://127.0.0.1:"+up.port()+"/ip")
