@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -62,7 +61,7 @@ func isTLS13Suite(id uint16) bool { return id >= 0x1301 && id <= 0x1305 }
 // (crypto/tls does not let them be chosen), its groups that Go implements,
 // and its ALPN list, as sets of names.
 func mirrored(h *inspect.ClientHello) (suites, groups []string) {
-	_, hi := versionRange(h)
+	_, hi := h.VersionRange()
 	for _, id := range h.CipherSuites {
 		if goImplements(id) {
 			suites = append(suites, inspect.CipherSuiteName(id))
@@ -124,7 +123,7 @@ func TestMirrorLiteForeignHellos(t *testing.T) {
 			if !slices.Equal(got.ALPN, want.ALPN) || got.SNI != "example.com" {
 				t.Errorf("ALPN %v SNI %q, want %v example.com", got.ALPN, got.SNI, want.ALPN)
 			}
-			lo, hi := versionRange(client)
+			lo, hi := client.VersionRange()
 			var wantVersions []string
 			for v := hi; v >= lo; v-- {
 				wantVersions = append(wantVersions, inspect.VersionName(v))
@@ -296,38 +295,6 @@ func TestLegacyClients(t *testing.T) {
 				t.Errorf("upstream negotiated %+v attempts %+v, want TLS 1.2 after a protocol_version refusal", u.Negotiated, u.Attempts)
 			}
 		})
-	}
-}
-
-// TestDescribeUnsupportedOffers names what captured clients offer that Go's
-// TLS stack cannot.
-func TestDescribeUnsupportedOffers(t *testing.T) {
-	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("..", "inspect", "testdata", "openssl.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := inspect.ParseClientHello(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dhe []string
-	for _, id := range h.CipherSuites {
-		if name := inspect.CipherSuiteName(id); strings.Contains(name, "_DHE_") {
-			dhe = append(dhe, name)
-		}
-	}
-	got := unsupportedOffers(h)
-	if len(dhe) == 0 || !strings.Contains(got, "DHE key exchange ("+dhe[0]) {
-		t.Errorf("unsupportedOffers(openssl) = %q, want DHE key exchange named with %v", got, dhe)
-	}
-	msg := describeHandshakeErr(io.EOF, "handshake_failure", handshakeFacts{compat: true, hello: h})
-	if !strings.Contains(msg, "DHE key exchange") || !strings.Contains(msg, "Go's TLS stack does not implement") {
-		t.Errorf("describeHandshakeErr = %q", msg)
-	}
-	goHello := sentHello(t, &tls.Config{ServerName: "example.com"})
-	if got := unsupportedOffers(goHello); got != "" {
-		t.Errorf("unsupportedOffers(Go's own hello) = %q, want nothing", got)
 	}
 }
 

@@ -1,4 +1,4 @@
-package proxy
+package advice
 
 import (
 	"crypto/tls"
@@ -32,15 +32,16 @@ var serverGroups = []uint16{
 
 var classicGroups = []uint16{uint16(tls.X25519), uint16(tls.CurveP256), uint16(tls.CurveP384), uint16(tls.CurveP521)}
 
-// unservable explains why a client offering h cannot complete a handshake
-// with tlslens, or returns "" when its hello gives no such reason (the
+// Unservable explains why a client offering h cannot complete a handshake
+// with tlslens (Go's TLS stack, an ECDSA P-256 leaf, versions from
+// minVersion), or returns "" when its hello gives no such reason (the
 // failure lies elsewhere). crypto/tls picks the highest version both sides
 // speak and never falls back, so only that version's needs are checked.
-func unservable(h *inspect.ClientHello, minVersion uint16) string {
+func Unservable(h *inspect.ClientHello, minVersion uint16) string {
 	if h == nil {
 		return ""
 	}
-	lo, hi := versionRange(h)
+	lo, hi := h.VersionRange()
 	if max(lo, minVersion) > hi {
 		return "" // below client_min_version: said elsewhere
 	}
@@ -82,7 +83,7 @@ func unservable12(h *inspect.ClientHello, v uint16) string {
 	ecdsa := slices.ContainsFunc(h.CipherSuites, func(id uint16) bool { return ecdsaSuiteFor(id, v) })
 	if !ecdsa {
 		w := "it offers no ECDHE_ECDSA cipher suite Go implements for " + inspect.VersionName(v)
-		implemented := allSuites()
+		implemented := goSuites()
 		if rsa := names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool {
 			return !slices.Contains(implemented, id) || strings.Contains(inspect.CipherSuiteName(id), "_ECDSA_")
 		}); rsa != "none" {
@@ -150,11 +151,14 @@ func groupList(groups []uint16) string {
 	return "it offers none"
 }
 
-// sha1Refused explains a client that aborts a TLS 1.0 or 1.1 handshake after
-// tlslens's ServerKeyExchange, which those versions sign with SHA-1 only
-// (RFC 4492 §5.4: ECDSA with SHA-1); "" when that is not the case.
-func sha1Refused(version, sigAlg, alert string) string {
-	if (version != "TLS 1.0" && version != "TLS 1.1") || !strings.HasSuffix(sigAlg, "sha1") || alert == "" || certRejectAlerts[alert] {
+// SHA1Refused explains a client that aborts a TLS 1.0 or 1.1 handshake with
+// alert after tlslens's ServerKeyExchange (version and sigAlg from the
+// client leg's ServerHello and key exchange), which those versions sign with
+// SHA-1 only (RFC 4492 §5.4: ECDSA with SHA-1); "" when that is not the
+// case. An alert that rejects the certificate is the caller's to rule out:
+// that is not about SHA-1.
+func SHA1Refused(version, sigAlg, alert string) string {
+	if (version != "TLS 1.0" && version != "TLS 1.1") || !strings.HasSuffix(sigAlg, "sha1") || alert == "" {
 		return ""
 	}
 	return fmt.Sprintf("the client aborted the handshake with alert %s after tlslens's %s key exchange, which %s allows to be signed only with SHA-1 (%s): the client refuses SHA-1 signatures, "+
