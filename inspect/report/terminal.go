@@ -81,19 +81,12 @@ func termOutcomeColour(r *inspect.Record) string {
 // termLeg is "TLS 1.3 AES_128_GCM_SHA256 x25519 h2": what the leg agreed
 // (its ServerHello when the handshake did not finish), "-" when nothing.
 func termLeg(s *inspect.Side) string {
-	var version, suite, group, alpn string
-	switch {
-	case s.Negotiated != nil:
-		n := s.Negotiated
-		version, suite, group, alpn = n.Version, n.CipherSuite, n.Group, n.ALPN
-	case s.ServerHello != nil:
-		sh := s.ServerHello
-		version, suite, group, alpn = sh.Version, sh.CipherSuite, sh.Group, sh.ALPN
-	default:
+	a, ok := s.Agreed()
+	if !ok {
 		return "-"
 	}
 	var parts []string
-	for _, v := range []string{version, termSuite(suite), group, alpn} {
+	for _, v := range []string{a.Version, termSuite(a.CipherSuite), a.Group, a.ALPN} {
 		if v != "" {
 			parts = append(parts, v)
 		}
