@@ -15,7 +15,8 @@ import (
 	"github.com/tlslens/tlslens/inspect"
 )
 
-// Dial says why the TCP connection to target failed.
+// Dial says why the TCP connection to target failed with err: a name that
+// does not resolve, a refusal, no route, or no answer within timeout.
 func Dial(target string, err error, timeout time.Duration) string {
 	var dnsErr *net.DNSError
 	var ne net.Error

@@ -50,12 +50,12 @@ func TestQADescribeRefusals(t *testing.T) {
 			got := Handshake(io.EOF, tc.alert, tc.facts)
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
-					t.Errorf("describeHandshakeErr = %q, want it to name %q", got, w)
+					t.Errorf("Handshake = %q, want it to name %q", got, w)
 				}
 			}
 			for _, w := range tc.notWant {
 				if strings.Contains(got, w) {
-					t.Errorf("describeHandshakeErr = %q names %q", got, w)
+					t.Errorf("Handshake = %q names %q", got, w)
 				}
 			}
 		})
@@ -86,7 +86,7 @@ func TestDescribeUnsupportedOffers(t *testing.T) {
 	}
 	msg := Handshake(io.EOF, "handshake_failure", HandshakeFacts{Compat: true, Hello: h})
 	if !strings.Contains(msg, "DHE key exchange") || !strings.Contains(msg, "Go's TLS stack does not implement") {
-		t.Errorf("describeHandshakeErr = %q", msg)
+		t.Errorf("Handshake = %q", msg)
 	}
 	goHello := sentHello(t, &tls.Config{ServerName: "example.com"})
 	if got := unsupportedOffers(goHello); got != "" {
