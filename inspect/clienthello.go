@@ -661,3 +661,30 @@ func cloneStrings(s []string) []string {
 	}
 	return append([]string(nil), s...)
 }
+
+// VersionRange is the span of TLS versions, TLS 1.0 to 1.3, that the client
+// offers: its supported_versions, or its legacy_version when it sends none.
+// GREASE, SSL 3.0 and DTLS versions are left out; a hello offering none of
+// TLS 1.0 to 1.3 gives the whole span.
+func (h *ClientHello) VersionRange() (lo, hi uint16) {
+	const tls10, tls13 = 0x0301, 0x0304
+	vs := h.SupportedVersions
+	if len(vs) == 0 {
+		vs = []uint16{h.LegacyVersion}
+	}
+	for _, v := range vs {
+		if v < tls10 || v > tls13 {
+			continue // GREASE, SSL 3.0, DTLS: nothing Go can offer
+		}
+		if lo == 0 || v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+	}
+	if lo == 0 {
+		return tls10, tls13
+	}
+	return lo, hi
+}
