@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/elazarl/goproxy"
+
+	"github.com/tlslens/tlslens/inspect"
 )
 
 // newGoproxy builds the front: CONNECTs are hijacked by the engine, and every
@@ -73,13 +75,19 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 		return r, nil
 	}
 	if resp := p.admitPlain(r); resp != nil {
+		p.recordHTTP(r, inspect.OutcomeDenied, "access control", resp.StatusCode)
 		return r, resp // refused by access control
 	}
 	if resp := p.onboardProxy(r); resp != nil {
+		p.recordHTTP(r, inspect.OutcomeOK, "onboarding", 0)
 		return r, resp // http://tlslens/ or the proxy's own address
 	}
 	if p.policy(strings.ToLower(r.URL.Hostname())) == ActionDeny {
+		p.recordHTTP(r, inspect.OutcomeDenied, "policy: deny", http.StatusForbidden)
 		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, nil)
+	}
+	if r.URL.Scheme != "https" {
+		p.recordHTTP(r, inspect.OutcomeOK, "", 0) // the connection's first request, if it is
 	}
 	if s, resp := p.plainSession(r); resp != nil {
 		return r, resp
@@ -111,9 +119,11 @@ func overSession(ctx *goproxy.ProxyCtx, s *session) {
 // form) with the onboarding page, to clients the allow-list admits.
 func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 	if ref := p.access.checkAddr(r.RemoteAddr); ref != nil {
+		p.recordHTTP(r, inspect.OutcomeDenied, "access control", ref.status)
 		ref.write(w)
 		return
 	}
+	p.recordHTTP(r, inspect.OutcomeOK, "onboarding", 0)
 	addr := r.Host
 	if addr == "" {
 		addr = localAddr(r)
