@@ -391,7 +391,14 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 		defer hw.close()
 		w = hw
 	}
-	p.gp.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+	ctx := r.Context()
+	if r.ProtoMajor < 2 {
+		ctx = context.WithoutCancel(ctx)
+	}
+	// An HTTP/2 stream ends only by its own RST_STREAM (or the connection's
+	// end), never by a half-close: a stream the client cancels cancels its
+	// upstream request with it, so a reset client stops what it started.
+	p.gp.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // hijackCloser is a ResponseWriter that remembers the connection a handler
