@@ -73,6 +73,15 @@ func (c *acceptedConn) noteWrite(b []byte) {
 // connection already has one. status is the answer tlslens itself sent, 0
 // when the request went upstream.
 func (p *Proxy) recordHTTP(r *http.Request, outcome inspect.Outcome, reason string, status int) {
+	p.recordHTTPError(r, outcome, reason, status, "")
+}
+
+// recordRefused is recordHTTP for a request access control refused.
+func (p *Proxy) recordRefused(r *http.Request, ref *refusal) {
+	p.recordHTTPError(r, inspect.OutcomeDenied, ref.reason, ref.status, ref.err)
+}
+
+func (p *Proxy) recordHTTPError(r *http.Request, outcome inspect.Outcome, reason string, status int, why string) {
 	c, _ := r.Context().Value(plainConnKey{}).(net.Conn)
 	if c == nil || claimed(c) {
 		return
@@ -89,7 +98,10 @@ func (p *Proxy) recordHTTP(r *http.Request, outcome inspect.Outcome, reason stri
 		Client: &inspect.Side{Addr: c.RemoteAddr().String(), Local: c.LocalAddr().String()}}
 	if outcome == inspect.OutcomeDenied {
 		rec.Client.Status = status
-		rec.Client.Error = fmt.Sprintf("tlslens refused the request (%d %s): %s", status, http.StatusText(status), reason)
+		rec.Client.Error = why
+		if why == "" {
+			rec.Client.Error = fmt.Sprintf("tlslens refused the request (%d %s): %s", status, http.StatusText(status), reason)
+		}
 	}
 	p.emit(rec)
 }

@@ -75,7 +75,6 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 		return r, nil
 	}
 	if resp := p.admitPlain(r); resp != nil {
-		p.recordHTTP(r, inspect.OutcomeDenied, "access control", resp.StatusCode)
 		return r, resp // refused by access control
 	}
 	if resp := p.onboardProxy(r); resp != nil {
@@ -119,7 +118,7 @@ func overSession(ctx *goproxy.ProxyCtx, s *session) {
 // form) with the onboarding page, to clients the allow-list admits.
 func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 	if ref := p.access.checkAddr(r.RemoteAddr); ref != nil {
-		p.recordHTTP(r, inspect.OutcomeDenied, "access control", ref.status)
+		p.recordRefused(r, ref)
 		ref.write(w)
 		return
 	}
