@@ -172,6 +172,33 @@ type Negotiated struct {
 	ECH         bool   `json:"ech"`
 }
 
+// An Agreement is what one leg of a connection agreed: its version, cipher
+// suite, key exchange group and ALPN protocol, as the record names them.
+type Agreement struct {
+	Version     string
+	CipherSuite string
+	Group       string // "" when unknown (TLS 1.2 resumption, or not in the ServerHello)
+	ALPN        string // "" for none
+}
+
+// Agreed is what the leg agreed: its Negotiated when its handshake finished,
+// otherwise its ServerHello's choice (a handshake that failed after it, or
+// passthrough, where only the clear ServerHello is seen). ok is false when
+// the leg has neither, or s is nil.
+func (s *Side) Agreed() (a Agreement, ok bool) {
+	switch {
+	case s == nil:
+		return Agreement{}, false
+	case s.Negotiated != nil:
+		n := s.Negotiated
+		return Agreement{Version: n.Version, CipherSuite: n.CipherSuite, Group: n.Group, ALPN: n.ALPN}, true
+	case s.ServerHello != nil:
+		sh := s.ServerHello
+		return Agreement{Version: sh.Version, CipherSuite: sh.CipherSuite, Group: sh.Group, ALPN: sh.ALPN}, true
+	}
+	return Agreement{}, false
+}
+
 // Cert summarises one certificate.
 type Cert struct {
 	Subject    string   `json:"subject"` // RFC 2253

@@ -46,15 +46,10 @@ type Options struct {
 	// Records receives one "handshake" entry per connection (shared/RECORD.md).
 	// Nil discards them.
 	Records logrus.FieldLogger
-	// OnRecord, if set, is called with each record after it is written (the
-	// terminal line, metrics). It must not keep or modify the record.
+	// OnRecord, if set, is called with each record after it is written, from
+	// the connection's goroutine, so calls may be concurrent (a terminal line:
+	// report.Line). It must not keep or modify the record.
 	OnRecord func(*inspect.Record)
-
-	// Terminal, if set, gets a human line per connection; TerminalColor adds
-	// ANSI colours and TerminalVerbose the full offer and chains.
-	Terminal        io.Writer
-	TerminalColor   bool
-	TerminalVerbose bool
 
 	// UpstreamRoots verifies upstream chains; nil means the system roots.
 	UpstreamRoots *x509.CertPool
@@ -146,7 +141,6 @@ type Proxy struct {
 	auto  *autoPassthrough // nil when off
 
 	keyLogMu sync.Mutex
-	termMu   sync.Mutex
 	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
 	plain    sync.Map // outer net.Conn → *plainConn: its absolute-form https:// sessions
 

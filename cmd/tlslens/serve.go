@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tlslens/tlslens/ca"
+	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/inspect/report"
 	"github.com/tlslens/tlslens/proxy"
 )
 
@@ -189,9 +192,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if !cfg.Quiet && cfg.LogFormat != "json" {
 		if cfg.LogFormat == "text" || isTerminal(stderr) {
-			opts.Terminal = stderr
-			opts.TerminalColor = isTerminal(stderr)
-			opts.TerminalVerbose = cfg.Verbose
+			opts.OnRecord = terminalLines(stderr, isTerminal(stderr), cfg.Verbose)
 		}
 	}
 	p, err := proxy.New(opts)
@@ -221,9 +222,28 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
+// terminalLines returns an Options.OnRecord that writes each record to w as
+// one line (report.Line), or with verbose as the full view (report.Verbose),
+// coloured when color is set. Records arrive from concurrent connections:
+// each is written whole, in one call.
+func terminalLines(w io.Writer, color, verbose bool) func(*inspect.Record) {
+	var mu sync.Mutex
+	return func(r *inspect.Record) {
+		line := report.Line(r, color)
+		if verbose {
+			line = report.Verbose(r, color)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		io.WriteString(w, strings.TrimRight(line, "\n")+"\n")
+	}
+}
+
+// isTerminal reports whether w is a terminal, for colour and the log
+// format. Only an *os.File can be one.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	return ok && f != nil && term.IsTerminal(int(f.Fd()))
 }
 
 func newLogger(cfg Config, stderr io.Writer) (*logrus.Logger, error) {
