@@ -86,13 +86,10 @@ func (p *Proxy) hijack(req *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
 }
 
 func (p *Proxy) newSession(req *http.Request, c net.Conn) *session {
-	id := ""
-	if ac, ok := c.(*acceptedConn); ok {
-		id = ac.id
-	} else {
-		id = newID() // CONNECT over an HTTP/2 proxy listener: a stream, not a conn
-	}
-	return sessionFor(c, id, req.URL.Host)
+	// The connection's id, unless it already has a record (plain requests
+	// before the CONNECT), or it is not one of Serve's (a stream of an
+	// HTTP/2 server the Proxy is mounted on as a handler).
+	return sessionFor(c, claim(c), req.URL.Host)
 }
 
 // sessionFor starts the session and record of a connection from c to

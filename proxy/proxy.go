@@ -244,7 +244,18 @@ func discardLogger() logrus.FieldLogger {
 }
 
 // ServeHTTP serves the outer proxy protocol: CONNECT and absolute-form requests.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.gp.ServeHTTP(withEarly(w, r)) }
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == "PRI" && r.ProtoMajor == 2 {
+		// HTTP/2's connection preface without TLS (h2c, RFC 9113 §3.3):
+		// the proxy port speaks HTTP/1.1 only, so each CONNECT has a
+		// connection of its own. No record here: the connection gets its
+		// bad_request record when it closes (badrequest.go).
+		w.Header().Set("Connection", "close")
+		http.Error(w, "tlslens: the proxy port speaks HTTP/1.1; HTTP/2 without TLS (h2c) is not served", http.StatusHTTPVersionNotSupported)
+		return
+	}
+	p.gp.ServeHTTP(withEarly(w, r))
+}
 
 // Serve accepts proxy connections on ln until ctx is done or ln fails. On
 // return the listener is closed; connections already intercepted keep running

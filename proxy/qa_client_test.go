@@ -421,5 +421,10 @@ func TestQATLSToProxyPort(t *testing.T) {
 	if got.id == nil || !strings.Contains(got.msg, "not https://") {
 		t.Errorf("warning %q id %v, want one naming the fix with the connection id", got.msg, got.id)
 	}
-	h.recordCount(0)
+	c.Close()
+	// Its record, at close, says the same (badrequest.go).
+	if r := h.record(); r.Outcome != inspect.OutcomeBadRequest || r.ID != got.id || !strings.Contains(r.Client.Error, "not https://") {
+		t.Errorf("record id %s outcome %s error %q, want bad_request naming the fix under the warning's id %v", r.ID, r.Outcome, r.Client.Error, got.id)
+	}
+	h.recordCount(1)
 }

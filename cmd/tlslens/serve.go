@@ -126,7 +126,11 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	records, err := openRecords(cfg.Records, stdout)
+	files, err := newLogFiles(cfg.LogFileGroup)
+	if err != nil {
+		return err
+	}
+	records, err := openRecords(cfg.Records, stdout, files)
 	if err != nil {
 		return err
 	}
@@ -178,9 +182,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		keyLogPath = os.Getenv("SSLKEYLOGFILE")
 	}
 	if keyLogPath != "" {
-		f, err := os.OpenFile(keyLogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		f, err := files.open("key_log", keyLogPath)
 		if err != nil {
-			return fmt.Errorf("key_log: %w", err)
+			return err
 		}
 		defer f.Close()
 		opts.KeyLog = f
@@ -323,14 +327,15 @@ func upstreamRoots(file string) (*x509.CertPool, string, error) {
 // recordFile is where records go: stdout, or a file opened for appending
 // that can be reopened after log rotation. Safe for concurrent use.
 type recordFile struct {
-	mu   sync.Mutex
-	path string
-	w    io.Writer
-	f    *os.File
+	mu    sync.Mutex
+	path  string
+	files logFiles // the mode and group of each file opened
+	w     io.Writer
+	f     *os.File
 }
 
-func openRecords(path string, stdout io.Writer) (*recordFile, error) {
-	r := &recordFile{path: path, w: stdout}
+func openRecords(path string, stdout io.Writer, files logFiles) (*recordFile, error) {
+	r := &recordFile{path: path, files: files, w: stdout}
 	if path == "-" || path == "" {
 		return r, nil
 	}
@@ -342,9 +347,9 @@ func (r *recordFile) Reopen() error {
 	if r.path == "-" || r.path == "" {
 		return nil
 	}
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := r.files.open("records", r.path)
 	if err != nil {
-		return fmt.Errorf("records: %w", err)
+		return err
 	}
 	r.mu.Lock()
 	old := r.f
