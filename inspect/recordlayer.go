@@ -96,8 +96,8 @@ func SplitRecord(b []byte) (typ uint8, fragment, rest []byte, ok bool) {
 // first handshake message (a ClientHello, RFC 8446 §4.1.2) and every byte of
 // the record that completes it, so that ParseClientHello(b) does not report
 // ErrTruncated. A message may span several records and records may arrive
-// in pieces; HelloComplete copies nothing and allocates nothing, so a caller
-// may call it after every read.
+// in pieces; HelloComplete copies nothing and allocates nothing (but an
+// ErrBadFraming error), so a caller may call it after every read.
 //
 // It returns ErrNotTLS itself (unwrapped) when a record is not a handshake
 // record, and an error wrapping ErrBadFraming for framing no ClientHello can
