@@ -130,7 +130,7 @@ func HelloComplete(b []byte) (bool, error) {
 			copy(hdr[got:], body)
 		}
 		got += len(body)
-		if got >= len(hdr) && hdr[0] != handshakeClientHello { // RFC 8446 §4: a client starts with client_hello
+		if got >= len(hdr) && hdr[0] != typeClientHello { // RFC 8446 §4: a client starts with client_hello
 			return false, fmt.Errorf("%w: first handshake message has type %d, want client_hello (1)", ErrBadFraming, hdr[0])
 		}
 		if len(rec) < n {

@@ -60,7 +60,7 @@ func TestHelloComplete(t *testing.T) {
 		{"record longer than the hello, not all in", long[:len(long)-1], false, nil},
 		{"record longer than the hello", long, true, nil},
 		{"zero-length record first", concat([]byte{RecordTypeHandshake, 3, 1, 0, 0}, goHello), true, nil},
-		{"record of the largest length, not all in", []byte{RecordTypeHandshake, 3, 1, MaxFragmentLen >> 8, MaxFragmentLen & 0xff, handshakeClientHello}, false, nil},
+		{"record of the largest length, not all in", []byte{RecordTypeHandshake, 3, 1, MaxFragmentLen >> 8, MaxFragmentLen & 0xff, typeClientHello}, false, nil},
 
 		{"HTTP", []byte("GET / HTTP/1.1\r\nHost: example.test\r\n\r\n"), false, ErrNotTLS},
 		{"SSL 2.0 hello", []byte{0x80, 0x2e, 0x01, 0x00, 0x02}, false, ErrNotTLS},

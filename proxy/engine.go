@@ -20,6 +20,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/proxy/internal/advice"
+	"github.com/tlslens/tlslens/proxy/internal/gotls"
 )
 
 // session is one intercepted client connection and its upstream connection.
@@ -84,13 +86,10 @@ func (p *Proxy) hijack(req *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
 }
 
 func (p *Proxy) newSession(req *http.Request, c net.Conn) *session {
-	id := ""
-	if ac, ok := c.(*acceptedConn); ok {
-		id = ac.id
-	} else {
-		id = newID() // CONNECT over an HTTP/2 proxy listener: a stream, not a conn
-	}
-	return sessionFor(c, id, req.URL.Host)
+	// The connection's id, unless it already has a record (plain requests
+	// before the CONNECT), or it is not one of Serve's (a stream of an
+	// HTTP/2 server the Proxy is mounted on as a handler).
+	return sessionFor(c, claim(c), req.URL.Host)
 }
 
 // sessionFor starts the session and record of a connection from c to
@@ -157,7 +156,7 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 			return
 		}
 		s.rec.Outcome = inspect.OutcomeClientHandshakeFailed
-		s.rec.Client.Error = describeHelloErr(err, len(raw), p.opts.HandshakeTimeout)
+		s.rec.Client.Error = advice.Hello(err, len(raw), p.opts.HandshakeTimeout)
 		p.emit(s.rec)
 		c.Close()
 		return
@@ -255,7 +254,7 @@ func (p *Proxy) readClientHello(c net.Conn, first []byte) ([]byte, *inspect.Clie
 				return buf, h, perr
 			}
 			if len(buf) > p.opts.MaxHelloSize {
-				return buf, nil, &helloTooLargeError{limit: p.opts.MaxHelloSize}
+				return buf, nil, &advice.HelloTooLargeError{Limit: p.opts.MaxHelloSize}
 			}
 		}
 		if err != nil {
@@ -282,12 +281,6 @@ const (
 	helloReadMin  = 1024
 )
 
-type helloTooLargeError struct{ limit int }
-
-func (e *helloTooLargeError) Error() string {
-	return fmt.Sprintf("proxy: ClientHello larger than %d bytes", e.limit)
-}
-
 type helloReadError struct {
 	err error
 	got int
@@ -298,27 +291,6 @@ func (e *helloReadError) Error() string {
 }
 
 func (e *helloReadError) Unwrap() error { return e.err }
-
-func describeHelloErr(err error, n int, timeout time.Duration) string {
-	var tooLarge *helloTooLargeError
-	var ne net.Error
-	switch {
-	case errors.Is(err, inspect.ErrSSLv2):
-		return "the client sent an SSL 2.0-format ClientHello (RFC 5246 Appendix E.2), which tlslens cannot answer: configure the client to send a TLS ClientHello (disable SSLv2Hello)"
-	case errors.As(err, &tooLarge):
-		return fmt.Sprintf("the client's ClientHello exceeds %d bytes; raise max_hello_size if this client is legitimate", tooLarge.limit)
-	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Sprintf("the client sent no complete ClientHello within %s (%d bytes received): it stalled or is not speaking TLS", timeout, n)
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		if n == 0 {
-			return "the client closed the tunnel without sending anything"
-		}
-		return fmt.Sprintf("the client closed the connection in the middle of its ClientHello (%d bytes received)", n)
-	case errors.Is(err, inspect.ErrTruncated):
-		return fmt.Sprintf("the client's ClientHello is truncated (%d bytes received)", n)
-	}
-	return "the client's ClientHello could not be read: " + err.Error()
-}
 
 // tunnel relays a client that did not speak TLS after CONNECT to the target,
 // after recording it as not_tls.
@@ -332,7 +304,7 @@ func (p *Proxy) tunnel(ctx context.Context, c net.Conn, s *session, first []byte
 	cancel()
 	s.rec.Upstream = &inspect.Side{DurationMS: msSince(start)}
 	if err != nil {
-		s.rec.Upstream.Error = describeDialErr(s.target, err, p.opts.DialTimeout)
+		s.rec.Upstream.Error = advice.Dial(s.target, err, p.opts.DialTimeout)
 		p.emit(s.rec)
 		c.Close()
 		return
@@ -378,7 +350,7 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 		Certificates: []tls.Certificate{*leaf},
 		NextProtos:   clientALPN(s.hello, up),
 		MinVersion:   p.opts.ClientMinVersion,
-		CipherSuites: allSuites(),
+		CipherSuites: gotls.AllSuites(),
 		KeyLogWriter: keys,
 		// Shared by every client leg, so that tickets resume across connections.
 		SessionTicketKey: p.ticketKey,
@@ -429,15 +401,15 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 	}
 	side.Alert = alert
 	s.rec.Outcome, side.Error = classifyClientErr(err, alert, len(written) > 0, p.opts.HandshakeTimeout)
-	if why := unservable(s.hello, p.opts.ClientMinVersion); alert == "" && why != "" && !isClosed(err) {
+	if why := advice.Unservable(s.hello, p.opts.ClientMinVersion); alert == "" && why != "" && !isClosed(err) {
 		side.Error = why // crypto/tls refused the offer itself: say what the client lacks
 	}
-	if side.ServerHello != nil && side.KeyExchange != nil {
-		if why := sha1Refused(side.ServerHello.Version, side.KeyExchange.SignatureAlgorithm, alert); why != "" {
+	if side.ServerHello != nil && side.KeyExchange != nil && !certRejectAlerts[alert] {
+		if why := advice.SHA1Refused(side.ServerHello.Version, side.KeyExchange.SignatureAlgorithm, alert); why != "" {
 			side.Error = why
 		}
 	}
-	if _, hi := versionRange(s.hello); hi < p.opts.ClientMinVersion {
+	if _, hi := s.hello.VersionRange(); hi < p.opts.ClientMinVersion {
 		side.Error = fmt.Sprintf("the client offers at most %s, below client_min_version %s: lower client_min_version to observe it",
 			inspect.VersionName(hi), inspect.VersionName(p.opts.ClientMinVersion))
 	}
@@ -512,21 +484,6 @@ func clientALPN(h *inspect.ClientHello, up *tls.Conn) []string {
 	}
 	return nil
 }
-
-// allSuites is every TLS 1.0-1.2 suite crypto/tls implements, so old clients
-// can be observed; crypto/tls still prefers the secure ones. The list is
-// built once (tls.CipherSuites allocates it afresh on every call) and shared:
-// callers must not modify it.
-var allSuites = sync.OnceValue(func() []uint16 {
-	var ids []uint16
-	for _, cs := range tls.CipherSuites() {
-		ids = append(ids, cs.ID)
-	}
-	for _, cs := range tls.InsecureCipherSuites() {
-		ids = append(ids, cs.ID)
-	}
-	return slices.Clip(ids)
-})
 
 func negotiated(st tls.ConnectionState) *inspect.Negotiated {
 	n := &inspect.Negotiated{

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/proxy/internal/advice"
 )
 
 // maxClearFlight caps the server bytes kept for parsing in passthrough: a
@@ -38,7 +39,7 @@ func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []b
 	cancel()
 	if err != nil {
 		side.DurationMS = msSince(start)
-		side.Error = describeDialErr(s.target, err, p.opts.DialTimeout)
+		side.Error = advice.Dial(s.target, err, p.opts.DialTimeout)
 		s.rec.Outcome = inspect.OutcomeUpstreamUnreachable
 		p.emit(s.rec)
 		c.Close()
