@@ -31,12 +31,12 @@ func capturedHello(tb testing.TB, cfg *tls.Config) []byte {
 		c.Close()                      // unblocks the read below if the client gave up early
 	}()
 	defer func() { s.Close(); c.Close(); <-done }()
-	rec := make([]byte, recordHeaderLen)
+	rec := make([]byte, RecordHeaderLen)
 	if _, err := io.ReadFull(s, rec); err != nil {
 		tb.Fatal(err)
 	}
 	rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
-	if _, err := io.ReadFull(s, rec[recordHeaderLen:]); err != nil {
+	if _, err := io.ReadFull(s, rec[RecordHeaderLen:]); err != nil {
 		tb.Fatal(err)
 	}
 	return rec
@@ -215,7 +215,7 @@ func (s helloSpec) message() []byte {
 func frameRecords(msg []byte, recordVersion uint16, sizes ...int) []byte {
 	var out []byte
 	frame := func(p []byte) {
-		out = append(out, recordTypeHandshake, byte(recordVersion>>8), byte(recordVersion), byte(len(p)>>8), byte(len(p)))
+		out = append(out, RecordTypeHandshake, byte(recordVersion>>8), byte(recordVersion), byte(len(p)>>8), byte(len(p)))
 		out = append(out, p...)
 	}
 	for _, n := range sizes {
@@ -516,7 +516,7 @@ func TestParseClientHelloCryptoTLS(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseClientHello = %v", err)
 			}
-			if !bytes.Equal(h.Raw, rec[recordHeaderLen:]) {
+			if !bytes.Equal(h.Raw, rec[RecordHeaderLen:]) {
 				t.Errorf("Raw is not the record body")
 			}
 			if got, want := h.RecordVersion, uint16(rec[1])<<8|uint16(rec[2]); got != want {
@@ -528,7 +528,7 @@ func TestParseClientHelloCryptoTLS(t *testing.T) {
 			if got := h.Hello(); got.Size != len(h.Raw) || got.Version != VersionName(h.LegacyVersion) || got.Grease {
 				t.Errorf("Hello() Size %d Version %q Grease %v", got.Size, got.Version, got.Grease)
 			}
-			checkAgainstInfo(t, rec, rec[recordHeaderLen:], h)
+			checkAgainstInfo(t, rec, rec[RecordHeaderLen:], h)
 			tt.check(t, h)
 		})
 	}
@@ -540,7 +540,7 @@ func TestParseClientHelloRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := rec[recordHeaderLen:]
+	msg := rec[RecordHeaderLen:]
 	tests := []struct {
 		name  string
 		sizes []int
@@ -598,7 +598,7 @@ func TestParseClientHelloLarge(t *testing.T) {
 
 func TestParseClientHelloTruncated(t *testing.T) {
 	rec := capturedHello(t, &tls.Config{ServerName: "example.test"})
-	msg := rec[recordHeaderLen:]
+	msg := rec[RecordHeaderLen:]
 	multi := frameRecords(msg, 0x0301, 300, 700)
 	for _, tc := range []struct {
 		name string

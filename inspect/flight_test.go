@@ -505,7 +505,7 @@ func TestParseServerFlightPartial(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The ServerHello record comes first; cut inside the encrypted flight.
-	shLen := 5 + (int(first.fromServer[3])<<8 | int(first.fromServer[4]))
+	shLen, _ := RecordLen(first.fromServer)
 	tests := []struct {
 		name     string
 		records  []byte
@@ -748,8 +748,8 @@ func TestParseServerFlightKeyUpdate(t *testing.T) {
 	}
 	// KeyUpdate(update_requested) as the first record under the client's
 	// application secret, then one byte of data under the next one.
-	keyUpdate := seal(out, 0, []byte{typeKeyUpdate, 0, 0, 1, 1}, recordHandshake, 0)
-	data := seal(next, 0, []byte("x"), recordApplicationData, 0)
+	keyUpdate := seal(out, 0, []byte{typeKeyUpdate, 0, 0, 1, 1}, RecordTypeHandshake, 0)
+	data := seal(next, 0, []byte("x"), RecordTypeApplicationData, 0)
 	if _, err := raw.Write(append(keyUpdate, data...)); err != nil {
 		t.Fatal(err)
 	}

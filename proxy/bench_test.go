@@ -149,7 +149,7 @@ func BenchmarkReadClientHello(b *testing.B) {
 	b.SetBytes(int64(len(rec)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if done, err := helloComplete(rec); !done || err != nil {
+		if done, err := inspect.HelloComplete(rec); !done || err != nil {
 			b.Fatal(done, err)
 		}
 		h, err := inspect.ParseClientHello(rec)
@@ -158,20 +158,6 @@ func BenchmarkReadClientHello(b *testing.B) {
 		}
 		if h.Hello().JA4 == "" {
 			b.Fatal("no JA4")
-		}
-	}
-}
-
-// BenchmarkHelloByteAtATime walks the framing once per byte, as the engine
-// does for a client writing its hello a byte at a time.
-func BenchmarkHelloByteAtATime(b *testing.B) {
-	rec := benchHello(b)
-	b.SetBytes(int64(len(rec)))
-	for b.Loop() {
-		for i := 1; i <= len(rec); i++ {
-			if done, err := helloComplete(rec[:i]); err != nil || done != (i == len(rec)) {
-				b.Fatal(i, done, err)
-			}
 		}
 	}
 }

@@ -315,7 +315,10 @@ func (c *peekConn) readRecord(wait time.Duration) {
 	c.Conn.SetReadDeadline(time.Now().Add(wait))
 	defer c.Conn.SetReadDeadline(time.Time{})
 	buf := make([]byte, 4096)
-	for len(c.ahead) < 5 || len(c.ahead) < 5+(int(c.ahead[3])<<8|int(c.ahead[4])) {
+	for {
+		if n, ok := inspect.RecordLen(c.ahead); ok && len(c.ahead) >= n {
+			return
+		}
 		n, err := c.Conn.Read(buf)
 		c.ahead = append(c.ahead, buf[:n]...)
 		if err != nil {
