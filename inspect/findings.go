@@ -229,24 +229,13 @@ func offerFindings(h *Hello, add addFunc) {
 	}
 }
 
-// legAgreed is what a leg agreed: its Negotiated, or failing that its
-// ServerHello's choice.
-func legAgreed(s *Side) (version, suite, group string, ok bool) {
-	switch {
-	case s.Negotiated != nil:
-		return s.Negotiated.Version, s.Negotiated.CipherSuite, s.Negotiated.Group, true
-	case s.ServerHello != nil:
-		return s.ServerHello.Version, s.ServerHello.CipherSuite, s.ServerHello.Group, true
-	}
-	return "", "", "", false
-}
-
 // agreedFindings judges what one leg agreed.
 func agreedFindings(side string, s *Side, add addFunc) {
-	version, suite, _, ok := legAgreed(s)
+	a, ok := s.Agreed()
 	if !ok {
 		return
 	}
+	version, suite := a.Version, a.CipherSuite
 	leg := legName(side)
 	if isLegacyVersion(version) {
 		add(side, SeverityCritical, CodeLegacyVersionNegotiated,
@@ -427,11 +416,13 @@ func acrossFindings(c, u *Side, add addFunc) {
 		add(sideUpstream, SeverityInfo, CodeFingerprintDrift,
 			"the server saw the proxy's JA4 %s, not the client's %s: servers that fingerprint clients may answer differently than without the proxy", uj, cj)
 	}
-	uVersion, uSuite, uGroup, ok := legAgreed(u)
+	up, ok := u.Agreed()
 	if !ok {
 		return
 	}
-	cVersion, cSuite, cGroup, cOK := legAgreed(c)
+	uVersion, uSuite, uGroup := up.Version, up.CipherSuite, up.Group
+	cl, cOK := c.Agreed()
+	cVersion, cSuite, cGroup := cl.Version, cl.CipherSuite, cl.Group
 	if !cOK {
 		// The client leg did not finish (e.g. the client rejected the
 		// certificate): judge against its best offer.

@@ -2,7 +2,7 @@
 // ClientHello, ServerHello and the server's flight (decrypting TLS 1.3 with a
 // key log), names every code by its IANA name, computes JA3/JA3S/JA4
 // fingerprints, summarises certificates, derives findings, and defines the
-// handshake Record (shared/RECORD.md, schema 1) and its aggregation for reports.
+// handshake Record (docs/record.md, schema 1) and its aggregation for reports.
 //
 // inspect is pure: bytes in, facts out. It opens no sockets, reads no clock
 // (callers pass now), and logs nothing. Connections, deadlines and writing
@@ -11,7 +11,7 @@ package inspect
 
 import "time"
 
-// Schema is the version of the record format (shared/RECORD.md). It is raised
+// Schema is the version of the record format (docs/record.md). It is raised
 // only when a key is renamed or dropped.
 const Schema = 1
 
@@ -23,6 +23,10 @@ const (
 	ModeMITM        Mode = "mitm"        // both handshakes terminated, traffic decrypted
 	ModePassthrough Mode = "passthrough" // hellos inspected, traffic relayed encrypted
 	ModeTunnel      Mode = "tunnel"      // not TLS, bytes relayed
+	// ModeHTTP is a connection that spoke plain HTTP to the proxy and no
+	// TLS: http:// proxy requests, the onboarding page, or a request the
+	// proxy could not serve (OutcomeBadRequest).
+	ModeHTTP Mode = "http"
 )
 
 // ReasonPlainHTTPS is the reason of a record for an https:// URL that a
@@ -43,11 +47,16 @@ const (
 	OutcomeUpstreamVerifyFailed      Outcome = "upstream_verify_failed"
 	OutcomeNotTLS                    Outcome = "not_tls"
 	OutcomeDenied                    Outcome = "denied"
+	// OutcomeBadRequest is a connection that never completed a proxy
+	// request: malformed, over a limit, stalled, closed without a byte, or
+	// TLS sent to the plain HTTP proxy port. Client.Status is the HTTP
+	// status sent, if one was.
+	OutcomeBadRequest Outcome = "bad_request"
 )
 
 // A Record is one client connection: what each side offered, what was
 // negotiated, the chains and the key exchange. Its JSON keys are the contract
-// of shared/RECORD.md; add keys freely, never rename or drop one.
+// of docs/record.md; add keys freely, never rename or drop one.
 type Record struct {
 	// Time is when the record was written. It is filled by the logger on
 	// output (logrus's "time" key) and by decoding on input; the proxy leaves
@@ -85,6 +94,7 @@ type Side struct {
 	Attempts           []Attempt    `json:"attempts,omitempty"` // upstream: earlier failed attempts (compat retry)
 	Alert              string       `json:"alert,omitempty"`    // a TLS alert received from the peer
 	Error              string       `json:"error,omitempty"`    // why this side failed, in words a person can act on
+	Status             int          `json:"status,omitempty"`   // client: the HTTP status tlslens answered with itself (bad_request, a refused http:// request)
 }
 
 // An Attempt is an upstream handshake that failed before the one the Side
@@ -163,6 +173,33 @@ type Negotiated struct {
 	Resumed     bool   `json:"resumed"`
 	HelloRetry  bool   `json:"hello_retry"`
 	ECH         bool   `json:"ech"`
+}
+
+// An Agreement is what one leg of a connection agreed: its version, cipher
+// suite, key exchange group and ALPN protocol, as the record names them.
+type Agreement struct {
+	Version     string
+	CipherSuite string
+	Group       string // "" when unknown (TLS 1.2 resumption, or not in the ServerHello)
+	ALPN        string // "" for none
+}
+
+// Agreed is what the leg agreed: its Negotiated when its handshake finished,
+// otherwise its ServerHello's choice (a handshake that failed after it, or
+// passthrough, where only the clear ServerHello is seen). ok is false when
+// the leg has neither, or s is nil.
+func (s *Side) Agreed() (a Agreement, ok bool) {
+	switch {
+	case s == nil:
+		return Agreement{}, false
+	case s.Negotiated != nil:
+		n := s.Negotiated
+		return Agreement{Version: n.Version, CipherSuite: n.CipherSuite, Group: n.Group, ALPN: n.ALPN}, true
+	case s.ServerHello != nil:
+		sh := s.ServerHello
+		return Agreement{Version: sh.Version, CipherSuite: sh.CipherSuite, Group: sh.Group, ALPN: sh.ALPN}, true
+	}
+	return Agreement{}, false
 }
 
 // Cert summarises one certificate.

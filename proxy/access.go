@@ -179,6 +179,7 @@ func (p *Proxy) admitPlain(r *http.Request) *http.Response {
 		return nil
 	}
 	p.log.WithFields(logrus.Fields{"client": r.RemoteAddr, "reason": ref.reason}).Info("proxy request refused")
+	p.recordRefused(r, ref) // the connection's record, if it has none yet
 	return ref.response(r)
 }
 
@@ -228,10 +229,15 @@ func (p *Proxy) refuse(c net.Conn, s *session, ref *refusal) {
 }
 
 // recordRefusal writes the record of a session refused before any upstream
-// connection: outcome denied, the rule in its reason.
+// connection: outcome denied, the rule in its reason, or bad_request for a
+// 400 (a port outside 1-65535); client.status is the status sent.
 func (p *Proxy) recordRefusal(s *session, ref *refusal) {
 	s.rec.Outcome = inspect.OutcomeDenied
+	if ref.status == http.StatusBadRequest {
+		s.rec.Outcome = inspect.OutcomeBadRequest
+	}
 	s.rec.Reason = ref.reason
 	s.rec.Client.Error = ref.err
+	s.rec.Client.Status = ref.status
 	p.emit(s.rec)
 }

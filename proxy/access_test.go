@@ -11,10 +11,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -27,9 +27,8 @@ func basic(user, pass string) string {
 // challenge, and a refused CONNECT writes exactly one denied record that
 // does not hold the credentials.
 func TestProxyAuth(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Proxy-Authorization") != "" {
 			t.Error("Proxy-Authorization forwarded upstream")
@@ -39,7 +38,7 @@ func TestProxyAuth(t *testing.T) {
 	t.Cleanup(plain.Close)
 	const user, pass = "alice", "correct horse battery staple"
 	h := newHarness(t, func(o *Options) {
-		o.UpstreamRoots = pki.pool()
+		o.UpstreamRoots = pki.Pool()
 		o.ProxyAuth = []Credential{{"bob", "other"}, {user, pass}}
 	})
 	target := "example.com:" + up.port()
@@ -150,9 +149,8 @@ func TestProxyAuth(t *testing.T) {
 // the onboarding page, with a list that excludes 127.0.0.1 and one that
 // includes it.
 func TestAllowCIDRs(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "plain upstream")
 	}))
@@ -176,7 +174,7 @@ func TestAllowCIDRs(t *testing.T) {
 			for _, s := range tt.allow {
 				prefixes = append(prefixes, netip.MustParsePrefix(s))
 			}
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.AllowCIDRs = prefixes })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.AllowCIDRs = prefixes })
 
 			wantPlain := http.StatusForbidden
 			if tt.ok {
@@ -194,6 +192,16 @@ func TestAllowCIDRs(t *testing.T) {
 			if resp.StatusCode != wantPlain {
 				t.Errorf("onboarding page through the proxy: %s, want %d", resp.Status, wantPlain)
 			}
+			// Each plain connection has a record of mode http (badrequest.go).
+			for range 3 {
+				wantOutcome := inspect.OutcomeDenied
+				if tt.ok {
+					wantOutcome = inspect.OutcomeOK
+				}
+				if r := h.record(); r.Mode != inspect.ModeHTTP || r.Outcome != wantOutcome {
+					t.Errorf("plain connection's record: mode %s outcome %s, want http %s", r.Mode, r.Outcome, wantOutcome)
+				}
+			}
 
 			if tt.ok {
 				resp, body := get(t, h.httpClient(nil), "https://"+target+"/in")
@@ -203,7 +211,7 @@ func TestAllowCIDRs(t *testing.T) {
 				if r := h.record(); r.Outcome != inspect.OutcomeOK {
 					t.Errorf("record outcome %s, want ok", r.Outcome)
 				}
-				h.recordCount(1)
+				h.recordCount(1 + 3)
 				return
 			}
 			resp, body := connectRaw(t, h.addr, target, "")
@@ -211,7 +219,7 @@ func TestAllowCIDRs(t *testing.T) {
 				t.Fatalf("CONNECT = %s %q, want 403 naming the allow-list", resp.Status, body)
 			}
 			r := h.record()
-			h.recordCount(1)
+			h.recordCount(1 + 3)
 			if r.Outcome != inspect.OutcomeDenied || r.Reason != "access: allow_cidrs" || r.Upstream != nil ||
 				!strings.Contains(r.Client.Error, "127.0.0.1 is not in the allow-list") {
 				t.Errorf("record = outcome %s reason %q upstream %v client.error %q", r.Outcome, r.Reason, r.Upstream, r.Client.Error)

@@ -20,6 +20,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/proxy/internal/advice"
+	"github.com/tlslens/tlslens/proxy/internal/gotls"
 )
 
 // session is one intercepted client connection and its upstream connection.
@@ -91,23 +93,20 @@ func (p *Proxy) hijack(req *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
 }
 
 func (p *Proxy) newSession(req *http.Request, c net.Conn) *session {
-	id := ""
-	if ac, ok := c.(*acceptedConn); ok {
-		id = ac.id
-	} else {
-		id = newID() // CONNECT over an HTTP/2 proxy listener: a stream, not a conn
-	}
-	return sessionFor(c, id, req.URL.Host)
+	// The connection's id, unless it already has a record (plain requests
+	// before the CONNECT), or it is not one of Serve's (a stream of an
+	// HTTP/2 server the Proxy is mounted on as a handler).
+	return sessionFor(c, claim(c), req.URL.Host)
 }
 
 // sessionFor starts the session and record of a connection from c to
 // hostport (port 443 when it has none), under id.
 func sessionFor(c net.Conn, id, hostport string) *session {
 	target := hostport
-	host, port, err := net.SplitHostPort(target)
+	host, _, err := net.SplitHostPort(target)
 	if err != nil { // no port: HTTPS by default
-		host, port = strings.Trim(target, "[]"), "443"
-		target = net.JoinHostPort(host, port)
+		host = strings.Trim(target, "[]")
+		target = net.JoinHostPort(host, "443")
 	}
 	return &session{
 		id:       id,
@@ -142,7 +141,7 @@ func (p *Proxy) deny(c net.Conn, s *session) {
 	p.emit(s.rec)
 }
 
-// intercept runs DESIGN.md steps 2-6 on a client connection whose CONNECT has
+// intercept runs docs/design.md steps 2-6 on a client connection whose CONNECT has
 // been answered.
 func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 	for _, host := range p.auto.sweep() {
@@ -164,7 +163,7 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, s *session) {
 			return
 		}
 		s.rec.Outcome = inspect.OutcomeClientHandshakeFailed
-		s.rec.Client.Error = describeHelloErr(err, len(raw), p.opts.HandshakeTimeout)
+		s.rec.Client.Error = advice.Hello(err, len(raw), p.opts.HandshakeTimeout)
 		p.emit(s.rec)
 		c.Close()
 		return
@@ -250,7 +249,7 @@ func (p *Proxy) readClientHello(c net.Conn, first []byte) ([]byte, *inspect.Clie
 	n, err := len(first), error(nil) // first is taken as the first read
 	for {
 		if n > 0 {
-			switch done, ferr := helloComplete(buf); {
+			switch done, ferr := inspect.HelloComplete(buf); {
 			case ferr != nil:
 				_, perr := inspect.ParseClientHello(buf)
 				if perr == nil {
@@ -262,7 +261,7 @@ func (p *Proxy) readClientHello(c net.Conn, first []byte) ([]byte, *inspect.Clie
 				return buf, h, perr
 			}
 			if len(buf) > p.opts.MaxHelloSize {
-				return buf, nil, &helloTooLargeError{limit: p.opts.MaxHelloSize}
+				return buf, nil, &advice.HelloTooLargeError{Limit: p.opts.MaxHelloSize}
 			}
 		}
 		if err != nil {
@@ -289,60 +288,6 @@ const (
 	helloReadMin  = 1024
 )
 
-// helloComplete walks the TLS record framing of b (RFC 8446 §5.1) and reports
-// whether the first handshake message is complete. A record that is not a
-// handshake record, or framing no ClientHello can have (a record version
-// other than 3.x, a record longer than 2^14+2048, a first message that is not
-// a ClientHello), is an error at once rather than a wait for bytes that will
-// never make sense; the parser then says what the bytes were. It copies
-// nothing, so a hello written a byte at a time costs a walk per read.
-func helloComplete(b []byte) (bool, error) {
-	var hdr [4]byte // the handshake message header, gathered across records
-	got := 0        // handshake bytes so far
-	for len(b) > 0 {
-		if b[0] != 22 {
-			return false, inspect.ErrNotTLS
-		}
-		if len(b) >= 2 && b[1] != 3 {
-			return false, errBadFraming
-		}
-		if len(b) < 5 {
-			break
-		}
-		n := int(b[3])<<8 | int(b[4])
-		if n > 1<<14+2048 { // RFC 5246 §6.2.3
-			return false, errBadFraming
-		}
-		body := b[5:min(len(b), 5+n)]
-		for i := 0; i < len(body) && got+i < len(hdr); i++ {
-			hdr[got+i] = body[i]
-		}
-		got += len(body)
-		if got >= len(hdr) {
-			if hdr[0] != 1 { // client_hello, RFC 8446 §4
-				return false, errBadFraming
-			}
-			if got >= len(hdr)+(int(hdr[1])<<16|int(hdr[2])<<8|int(hdr[3])) {
-				return true, nil
-			}
-		}
-		if len(b) < 5+n {
-			break
-		}
-		b = b[5+n:]
-	}
-	return false, nil
-}
-
-// errBadFraming reports TLS record framing that cannot carry a ClientHello.
-var errBadFraming = errors.New("proxy: malformed TLS records before the ClientHello was complete")
-
-type helloTooLargeError struct{ limit int }
-
-func (e *helloTooLargeError) Error() string {
-	return fmt.Sprintf("proxy: ClientHello larger than %d bytes", e.limit)
-}
-
 type helloReadError struct {
 	err error
 	got int
@@ -353,27 +298,6 @@ func (e *helloReadError) Error() string {
 }
 
 func (e *helloReadError) Unwrap() error { return e.err }
-
-func describeHelloErr(err error, n int, timeout time.Duration) string {
-	var tooLarge *helloTooLargeError
-	var ne net.Error
-	switch {
-	case errors.Is(err, inspect.ErrSSLv2):
-		return "the client sent an SSL 2.0-format ClientHello (RFC 5246 Appendix E.2), which tlslens cannot answer: configure the client to send a TLS ClientHello (disable SSLv2Hello)"
-	case errors.As(err, &tooLarge):
-		return fmt.Sprintf("the client's ClientHello exceeds %d bytes; raise max_hello_size if this client is legitimate", tooLarge.limit)
-	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Sprintf("the client sent no complete ClientHello within %s (%d bytes received): it stalled or is not speaking TLS", timeout, n)
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		if n == 0 {
-			return "the client closed the tunnel without sending anything"
-		}
-		return fmt.Sprintf("the client closed the connection in the middle of its ClientHello (%d bytes received)", n)
-	case errors.Is(err, inspect.ErrTruncated):
-		return fmt.Sprintf("the client's ClientHello is truncated (%d bytes received)", n)
-	}
-	return "the client's ClientHello could not be read: " + err.Error()
-}
 
 // tunnel relays a client that did not speak TLS after CONNECT to the target,
 // after recording it as not_tls.
@@ -387,7 +311,7 @@ func (p *Proxy) tunnel(ctx context.Context, c net.Conn, s *session, first []byte
 	cancel()
 	s.rec.Upstream = &inspect.Side{Resolved: s.resolved(), DurationMS: msSince(start)}
 	if err != nil {
-		s.rec.Upstream.Error = describeDialErr(s.target, err, p.opts.DialTimeout)
+		s.rec.Upstream.Error = advice.Dial(s.target, err, p.opts.DialTimeout)
 		p.emit(s.rec)
 		c.Close()
 		return
@@ -433,11 +357,11 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 		Certificates: []tls.Certificate{*leaf},
 		NextProtos:   clientALPN(s.hello, up),
 		MinVersion:   p.opts.ClientMinVersion,
-		CipherSuites: allSuites(),
+		CipherSuites: gotls.AllSuites(),
 		KeyLogWriter: keys,
-		// Shared by every client leg, so that tickets resume across connections.
-		SessionTicketKey: p.ticketKey,
 	}
+	// Shared by every client leg, so that tickets resume across connections.
+	cfg.SetSessionTicketKeys([][32]byte{p.ticketKey})
 	dc := tls.Server(newPrefixConn(rc, hello), cfg)
 	// The connection's deadline (set by intercept) bounds the handshake: a
 	// context would cost crypto/tls a goroutine per handshake to watch it.
@@ -484,15 +408,15 @@ func (p *Proxy) handshakeClient(ctx context.Context, c net.Conn, s *session, hel
 	}
 	side.Alert = alert
 	s.rec.Outcome, side.Error = classifyClientErr(err, alert, len(written) > 0, p.opts.HandshakeTimeout)
-	if why := unservable(s.hello, p.opts.ClientMinVersion); alert == "" && why != "" && !isClosed(err) {
+	if why := advice.Unservable(s.hello, p.opts.ClientMinVersion); alert == "" && why != "" && !isClosed(err) {
 		side.Error = why // crypto/tls refused the offer itself: say what the client lacks
 	}
-	if side.ServerHello != nil && side.KeyExchange != nil {
-		if why := sha1Refused(side.ServerHello.Version, side.KeyExchange.SignatureAlgorithm, alert); why != "" {
+	if side.ServerHello != nil && side.KeyExchange != nil && !certRejectAlerts[alert] {
+		if why := advice.SHA1Refused(side.ServerHello.Version, side.KeyExchange.SignatureAlgorithm, alert); why != "" {
 			side.Error = why
 		}
 	}
-	if _, hi := versionRange(s.hello); hi < p.opts.ClientMinVersion {
+	if _, hi := s.hello.VersionRange(); hi < p.opts.ClientMinVersion {
 		side.Error = fmt.Sprintf("the client offers at most %s, below client_min_version %s: lower client_min_version to observe it",
 			inspect.VersionName(hi), inspect.VersionName(p.opts.ClientMinVersion))
 	}

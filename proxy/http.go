@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/elazarl/goproxy"
+
+	"github.com/tlslens/tlslens/inspect"
 )
 
 // newGoproxy builds the front: CONNECTs are hijacked by the engine, and every
@@ -76,19 +78,20 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 		return r, resp // refused by access control
 	}
 	if resp := p.onboardProxy(r); resp != nil {
+		p.recordHTTP(r, inspect.OutcomeOK, "onboarding", 0)
 		return r, resp // http://tlslens/ or the proxy's own address
 	}
-	if host := strings.ToLower(r.URL.Hostname()); p.policy(host) == ActionDeny {
-		s := plainRequestSession(r)
-		p.recordRefusal(s, &refusal{reason: "policy: deny (host " + host + ")", err: "denied by policy"})
-		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, s)
+	if p.policy(strings.ToLower(r.URL.Hostname())) == ActionDeny {
+		p.recordHTTP(r, inspect.OutcomeDenied, "policy: deny", http.StatusForbidden)
+		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, nil)
 	}
-	if r.URL.Scheme == "http" {
+	if r.URL.Scheme != "https" {
 		judged, resp := p.admitPlainHTTP(r)
 		if resp != nil {
-			return r, resp // a bad port, or a destination denied
+			return r, resp // a bad port, or a destination denied: recorded
 		}
 		r = judged
+		p.recordHTTP(r, inspect.OutcomeOK, "", 0) // the connection's first request, if it is
 	} else if s, resp := p.plainSession(r); resp != nil {
 		return r, resp
 	} else if s != nil {
@@ -119,9 +122,11 @@ func overSession(ctx *goproxy.ProxyCtx, s *session) {
 // form) with the onboarding page, to clients the allow-list admits.
 func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 	if ref := p.access.checkAddr(r.RemoteAddr); ref != nil {
+		p.recordRefused(r, ref)
 		ref.write(w)
 		return
 	}
+	p.recordHTTP(r, inspect.OutcomeOK, "onboarding", 0)
 	addr := r.Host
 	if addr == "" {
 		addr = localAddr(r)
@@ -389,7 +394,14 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 		defer hw.close()
 		w = hw
 	}
-	p.gp.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+	ctx := r.Context()
+	if r.ProtoMajor < 2 {
+		ctx = context.WithoutCancel(ctx)
+	}
+	// An HTTP/2 stream ends only by its own RST_STREAM (or the connection's
+	// end), never by a half-close: a stream the client cancels cancels its
+	// upstream request with it, so a reset client stops what it started.
+	p.gp.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // hijackCloser is a ResponseWriter that remembers the connection a handler

@@ -1,40 +1,18 @@
 package proxy
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/proxy/internal/gotls"
 )
-
-// rsaLeaf issues a server certificate with an RSA key, needed for RSA key
-// exchange, which an ECDSA certificate cannot do.
-func (p *testPKI) rsaLeaf(bits int, names ...string) tls.Certificate {
-	p.t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return p.issue(&x509.Certificate{
-		Subject:     pkix.Name{CommonName: names[0]},
-		NotBefore:   time.Now().Add(-time.Hour),
-		NotAfter:    time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:    names,
-	}, key)
-}
 
 // sentHello returns the ClientHello a crypto/tls client sends with cfg.
 func sentHello(t *testing.T, cfg *tls.Config) *inspect.ClientHello {
@@ -52,7 +30,7 @@ func sentHello(t *testing.T, cfg *tls.Config) *inspect.ClientHello {
 
 // goImplements reports whether crypto/tls can offer suite in TLS 1.0-1.2.
 func goImplements(suite uint16) bool {
-	return !isTLS13Suite(suite) && slices.Contains(allSuites(), suite)
+	return !gotls.IsTLS13Suite(suite) && slices.Contains(gotls.AllSuites(), suite)
 }
 
 // mirrored is what mirror-lite must offer for a client's hello: its TLS 1.2
@@ -60,7 +38,7 @@ func goImplements(suite uint16) bool {
 // (crypto/tls does not let them be chosen), its groups that Go implements,
 // and its ALPN list, as sets of names.
 func mirrored(h *inspect.ClientHello) (suites, groups []string) {
-	_, hi := versionRange(h)
+	_, hi := h.VersionRange()
 	for _, id := range h.CipherSuites {
 		if goImplements(id) {
 			suites = append(suites, inspect.CipherSuiteName(id))
@@ -68,13 +46,13 @@ func mirrored(h *inspect.ClientHello) (suites, groups []string) {
 	}
 	if hi == tls.VersionTLS13 {
 		for _, cs := range tls.CipherSuites() {
-			if isTLS13Suite(cs.ID) {
+			if gotls.IsTLS13Suite(cs.ID) {
 				suites = append(suites, inspect.CipherSuiteName(cs.ID))
 			}
 		}
 	}
 	for _, g := range h.Groups {
-		if goGroup(g) {
+		if gotls.Group(g) {
 			groups = append(groups, inspect.GroupName(g))
 		}
 	}
@@ -122,7 +100,7 @@ func TestMirrorLiteForeignHellos(t *testing.T) {
 			if !slices.Equal(got.ALPN, want.ALPN) || got.SNI != "example.com" {
 				t.Errorf("ALPN %v SNI %q, want %v example.com", got.ALPN, got.SNI, want.ALPN)
 			}
-			lo, hi := versionRange(client)
+			lo, hi := client.VersionRange()
 			var wantVersions []string
 			for v := hi; v >= lo; v-- {
 				wantVersions = append(wantVersions, inspect.VersionName(v))
@@ -142,9 +120,8 @@ func TestMirrorLiteForeignHellos(t *testing.T) {
 // bytes tlslens sent) offers exactly what the client offered.
 func TestMirrorLiteEndToEnd(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	cases := []struct {
 		name   string
 		client *tls.Config
@@ -157,7 +134,7 @@ func TestMirrorLiteEndToEnd(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 			resp, _ := get(t, h.httpClient(tc.client), "https://example.com:"+up.port()+"/")
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %s", resp.Status)
@@ -182,8 +159,8 @@ func TestMirrorLiteEndToEnd(t *testing.T) {
 // the refused first attempt in the record.
 func TestLegacyUpstreams(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	rsaLeaf := pki.rsaLeaf(2048, "example.com")
+	pki := testpki.Root(t, "Upstream Test Root")
+	rsaLeaf := pki.LeafWithKey(t, testpki.RSAKey(t, 2048), "example.com")
 	rsa12 := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{rsaLeaf},
 		MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}})
 	tls10 := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{rsaLeaf},
@@ -208,7 +185,7 @@ func TestLegacyUpstreams(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 			resp, body := get(t, h.httpClient(tc.client), "https://example.com:"+tc.up.port()+"/legacy")
 			if resp.StatusCode != http.StatusOK || !strings.Contains(body, "/legacy") {
 				t.Fatalf("got %s %q", resp.Status, body)
@@ -246,9 +223,8 @@ func TestLegacyUpstreams(t *testing.T) {
 // saying so.
 func TestLegacyClients(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	cases := []struct {
 		name    string
 		min     uint16
@@ -265,7 +241,7 @@ func TestLegacyClients(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.ClientMinVersion = tc.min })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.ClientMinVersion = tc.min })
 			cfg := tc.client.Clone()
 			cfg.ServerName, cfg.RootCAs = "example.com", h.roots()
 			c := tls.Client(h.connect("example.com:"+up.port()), cfg)
@@ -297,51 +273,19 @@ func TestLegacyClients(t *testing.T) {
 	}
 }
 
-// TestDescribeUnsupportedOffers names what captured clients offer that Go's
-// TLS stack cannot.
-func TestDescribeUnsupportedOffers(t *testing.T) {
-	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("..", "inspect", "testdata", "openssl.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := inspect.ParseClientHello(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dhe []string
-	for _, id := range h.CipherSuites {
-		if name := inspect.CipherSuiteName(id); strings.Contains(name, "_DHE_") {
-			dhe = append(dhe, name)
-		}
-	}
-	got := unsupportedOffers(h)
-	if len(dhe) == 0 || !strings.Contains(got, "DHE key exchange ("+dhe[0]) {
-		t.Errorf("unsupportedOffers(openssl) = %q, want DHE key exchange named with %v", got, dhe)
-	}
-	msg := describeHandshakeErr(io.EOF, "handshake_failure", handshakeFacts{compat: true, hello: h})
-	if !strings.Contains(msg, "DHE key exchange") || !strings.Contains(msg, "Go's TLS stack does not implement") {
-		t.Errorf("describeHandshakeErr = %q", msg)
-	}
-	goHello := sentHello(t, &tls.Config{ServerName: "example.com"})
-	if got := unsupportedOffers(goHello); got != "" {
-		t.Errorf("unsupportedOffers(Go's own hello) = %q, want nothing", got)
-	}
-}
-
 // TestShortRSAKeyUpstream: a server whose RSA key is under 1024 bits fails
 // with an error naming legacy_crypto. Not parallel: it sets GODEBUG to make
 // the key, and the proxy runs with the default.
 func TestShortRSAKeyUpstream(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	t.Setenv("GODEBUG", "rsa1024min=0")
-	short := pki.rsaLeaf(512, "example.com")
+	short := pki.LeafWithKey(t, testpki.RSAKey(t, 512), "example.com")
 	t.Setenv("GODEBUG", "")
 	// RSA key exchange: the server never uses its key before the client
 	// (tlslens) encrypts to it and refuses.
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{short},
 		MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	resp, body := get(t, h.httpClient(&tls.Config{CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_128_GCM_SHA256}}),
 		"https://example.com:"+up.port()+"/")
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "legacy_crypto") {

@@ -53,10 +53,14 @@ func (p *Proxy) outerConnContext(ctx context.Context, c net.Conn) context.Contex
 	return context.WithValue(ctx, plainConnKey{}, c)
 }
 
-// outerConnState ends a proxy connection's https:// sessions with it.
+// outerConnState ends a proxy connection's https:// sessions with it, and
+// records a connection that closes without a record (badrequest.go).
 func (p *Proxy) outerConnState(c net.Conn, st http.ConnState) {
 	if st != http.StateClosed && st != http.StateHijacked {
 		return
+	}
+	if st == http.StateClosed {
+		p.closedUnrecorded(c)
 	}
 	if v, ok := p.plain.LoadAndDelete(c); ok {
 		v.(*plainConn).close()
@@ -86,13 +90,7 @@ func (p *Proxy) plainSession(r *http.Request) (*session, *http.Response) {
 	if s := pc.sessions[target]; s != nil {
 		return s, nil
 	}
-	var id string
-	if ac, ok := c.(*acceptedConn); ok && len(pc.sessions) == 0 {
-		id = ac.id // the connection's first target; a second gets a record id of its own
-	} else {
-		id = newID()
-	}
-	s := sessionFor(c, id, target)
+	s := sessionFor(c, claim(c), target) // the connection's first record takes its id
 	s.rec.Reason = inspect.ReasonPlainHTTPS
 	if ref := p.admitDestination(r.Context(), s); ref != nil {
 		// Refused and recorded, and not kept: the next request judges again.
@@ -151,12 +149,13 @@ func captureHello(cfg *tls.Config) ([]byte, error) {
 		tls.Client(c, cfg).Handshake()
 	}()
 	defer func() { s.Close(); c.Close(); <-done }()
-	rec := make([]byte, 5)
+	rec := make([]byte, inspect.RecordHeaderLen)
 	if _, err := io.ReadFull(s, rec); err != nil {
 		return nil, err
 	}
-	rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
-	if _, err := io.ReadFull(s, rec[5:]); err != nil {
+	n, _ := inspect.RecordLen(rec)
+	rec = append(rec, make([]byte, n-len(rec))...)
+	if _, err := io.ReadFull(s, rec[inspect.RecordHeaderLen:]); err != nil {
 		return nil, err
 	}
 	return rec, nil

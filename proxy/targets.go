@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/tlslens/tlslens/inspect"
 )
 
 // Where tlslens connects is what its policies judge. A target is resolved
@@ -47,10 +45,12 @@ func (d *destination) resolved() []string {
 	return out
 }
 
-// A deniedError is a denied destination, with the reason for the record.
+// A deniedError is a dial to a denied destination, with the reason for
+// the record. Refusals before the dial are the usual path; this is the dial
+// path's own guard.
 type deniedError struct{ reason string }
 
-func (e *deniedError) Error() string { return "proxy: " + e.reason }
+func (e *deniedError) Error() string { return "proxy: denied by " + e.reason }
 
 // splitTarget splits host:port and checks the port: a TCP port is 1 to
 // 65535 (RFC 9293 §3.1); 0 is no port at all, and a CONNECT to it or to a
@@ -320,7 +320,7 @@ func (p *Proxy) admitDestination(ctx context.Context, s *session) *refusal {
 		return &refusal{
 			status: http.StatusBadRequest,
 			title:  "no such port",
-			reason: "bad_request: " + err.Error(),
+			reason: "bad port",
 			err:    err.Error() + ": tlslens connects to TCP ports 1 to 65535 only",
 		}
 	}
@@ -365,32 +365,19 @@ func (s *session) resolved() []string {
 
 // admitPlainHTTP judges the destination of a plain http:// request. A
 // refusal is answered (400 for a bad port, 403 naming the rule) and
-// recorded; otherwise the request carries its judged destination to
-// dialPlain, so that the transport dials what was judged.
+// recorded (the connection's record, if it has none yet); otherwise the
+// request carries its judged destination to dialPlain, so that the
+// transport dials what was judged.
 func (p *Proxy) admitPlainHTTP(r *http.Request) (*http.Request, *http.Response) {
-	s := plainRequestSession(r)
-	if ref := p.admitDestination(r.Context(), s); ref != nil {
-		p.recordRefusal(s, ref)
-		return r, ref.response(r)
-	}
-	ctx := context.WithValue(r.Context(), judgedKey{}, judged{target: s.target, dest: s.dest})
-	return r.WithContext(ctx), nil
-}
-
-// plainRequestSession is the session of a plain proxy request for its
-// target, for the record of its refusal: host:port, the scheme's port when
-// the URL has none.
-func plainRequestSession(r *http.Request) *session {
 	target := r.URL.Host
 	if r.URL.Port() == "" {
-		port := "80"
-		if r.URL.Scheme == "https" {
-			port = "443"
-		}
-		target = net.JoinHostPort(r.URL.Hostname(), port)
+		target = net.JoinHostPort(r.URL.Hostname(), "80")
 	}
-	s := &session{id: newID(), target: target, host: strings.ToLower(r.URL.Hostname())}
-	s.rec = &inspect.Record{Schema: inspect.Schema, ID: s.id, Mode: inspect.ModeMITM, Target: target,
-		Client: &inspect.Side{Addr: r.RemoteAddr, Local: localAddr(r)}}
-	return s
+	s := &session{target: target}
+	if ref := p.admitDestination(r.Context(), s); ref != nil {
+		p.recordRefused(r, ref)
+		return r, ref.response(r)
+	}
+	ctx := context.WithValue(r.Context(), judgedKey{}, judged{target: target, dest: s.dest})
+	return r.WithContext(ctx), nil
 }

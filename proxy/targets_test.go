@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -123,8 +124,16 @@ func lanListen(t *testing.T) string {
 
 // plainGet sends GET u through the proxy as a plain proxy request.
 func (h *harness) plainGet(u string) (int, string) {
-	h.t.Helper()
-	resp, body := fetch(h.t, h.proxyClient(nil), http.MethodGet, u)
+	h.tb.Helper()
+	resp, err := h.proxyClient(nil).Get(u)
+	if err != nil {
+		h.tb.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.tb.Fatalf("GET %s: reading the body: %v", u, err)
+	}
 	return resp.StatusCode, html.UnescapeString(string(body))
 }
 
@@ -132,13 +141,13 @@ func (h *harness) plainGet(u string) (int, string) {
 // tlslens relays a client that speaks no TLS as it is, so the service's
 // answer comes back when the target is reachable.
 func (h *harness) tunnelGet(target string) string {
-	h.t.Helper()
+	h.tb.Helper()
 	c := h.connect(target)
 	c.SetDeadline(time.Now().Add(15 * time.Second))
 	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", target)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
-		h.t.Fatalf("tunnel to %s: %v", target, err)
+		h.tb.Fatalf("tunnel to %s: %v", target, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -148,11 +157,26 @@ func (h *harness) tunnelGet(target string) string {
 // wantDenied checks that the next record is target's, denied with a reason
 // starting with reason and no upstream connection.
 func (h *harness) wantDenied(target, reason string) {
-	h.t.Helper()
+	h.tb.Helper()
+	h.wantRefused(target, inspect.OutcomeDenied, reason)
+}
+
+// wantRefused is wantDenied for another outcome.
+func (h *harness) wantRefused(target string, outcome inspect.Outcome, reason string) {
+	h.tb.Helper()
 	r := h.record()
-	if r.Outcome != inspect.OutcomeDenied || r.Target != target || !strings.HasPrefix(r.Reason, reason) || r.Upstream != nil {
-		h.t.Errorf("record for %s: outcome %s target %s reason %q upstream %+v, want denied, reason %q…, never dialled",
-			target, r.Outcome, r.Target, r.Reason, r.Upstream, reason)
+	if r.Outcome != outcome || r.Target != target || !strings.HasPrefix(r.Reason, reason) || r.Upstream != nil {
+		h.tb.Errorf("record for %s: outcome %s target %s reason %q upstream %+v, want %s, reason %q…, never dialled",
+			target, r.Outcome, r.Target, r.Reason, r.Upstream, outcome, reason)
+	}
+}
+
+// wantHTTP checks that the next record is that of a plain http:// request
+// to target that went through.
+func (h *harness) wantHTTP(target string) {
+	h.tb.Helper()
+	if r := h.record(); r.Mode != inspect.ModeHTTP || r.Outcome != inspect.OutcomeOK || r.Target != target {
+		h.tb.Errorf("record mode %s outcome %s target %s, want an http request to %s, ok", r.Mode, r.Outcome, r.Target, target)
 	}
 }
 
@@ -213,6 +237,7 @@ func TestLocalTargetsDeniedBeyondLoopback(t *testing.T) {
 		if status, body := h.plainGet("http://127.0.0.1:" + svc + "/"); status != http.StatusOK || body != "loopback-only service" {
 			t.Errorf("GET the loopback service = %d %q, want it reached", status, body)
 		}
+		h.wantHTTP("127.0.0.1:" + svc)
 		if status, body := h.plainGet("http://" + admin.String() + "/metrics"); status != http.StatusForbidden || !strings.Contains(body, adminRule) {
 			t.Errorf("GET the admin /metrics = %d %q, want 403: never reachable", status, body)
 		}
@@ -240,10 +265,11 @@ func TestLocalTargetsAllowedOnLoopback(t *testing.T) {
 	if r := h.record(); r.Outcome != inspect.OutcomeNotTLS || r.Upstream == nil || r.Upstream.Addr != "127.0.0.1:"+svc {
 		t.Errorf("record outcome %s upstream %+v, want not_tls to 127.0.0.1:%s", r.Outcome, r.Upstream, svc)
 	}
-	for _, u := range []string{"http://127.0.0.1:" + svc + "/", "http://sub.localhost:" + svc + "/"} {
-		if status, body := h.plainGet(u); status != http.StatusOK || body != "loopback-only service" {
-			t.Errorf("GET %s = %d %q, want the service", u, status, body)
+	for _, target := range []string{"127.0.0.1:" + svc, "sub.localhost:" + svc} {
+		if status, body := h.plainGet("http://" + target + "/"); status != http.StatusOK || body != "loopback-only service" {
+			t.Errorf("GET http://%s/ = %d %q, want the service", target, status, body)
 		}
+		h.wantHTTP(target)
 	}
 	if body := h.tunnelGet("sub.localhost:" + svc); body != "loopback-only service" {
 		t.Errorf("through a tunnel to sub.localhost: %q", body)
@@ -328,7 +354,7 @@ func TestPolicyJudgesResolvedAddresses(t *testing.T) {
 	if status, _ := h.plainGet("http://blocked.test/"); status != http.StatusForbidden {
 		t.Errorf("GET http://blocked.test/ = %d, want 403", status)
 	}
-	h.wantDenied("blocked.test:80", "policy: deny (host blocked.test)")
+	h.wantDenied("blocked.test:80", "policy: deny")
 	if n := res.count("blocked.test"); n != 0 {
 		t.Errorf("blocked.test looked up %d times: a name denied by name needs no lookup", n)
 	}
@@ -339,9 +365,9 @@ func TestPolicyJudgesResolvedAddresses(t *testing.T) {
 // after the check is not followed there; the record lists what it resolved
 // to and the address dialled.
 func TestResolvedOnce(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "rebind.test")}})
+		pki.Leaf(t, "rebind.test")}})
 	svc := startService(t, "loopback-only service")
 	policy, err := Rules([]Rule{{Match: "10.0.0.0/8", Action: ActionDeny}})
 	if err != nil {
@@ -352,7 +378,7 @@ func TestResolvedOnce(t *testing.T) {
 		"rebind.test":  {"127.0.0.1", "|", "10.1.2.3"},
 		"rebind2.test": {"127.0.0.1", "|", "10.1.2.3"},
 	})
-	h := newHarness(t, func(o *Options) { o.Policy, o.Resolver, o.UpstreamRoots = policy, res, pki.pool() })
+	h := newHarness(t, func(o *Options) { o.Policy, o.Resolver, o.UpstreamRoots = policy, res, pki.Pool() })
 
 	resp, body := get(t, h.httpClient(nil), "https://rebind.test:"+up.port()+"/")
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "hello from upstream") {
@@ -376,9 +402,9 @@ func TestResolvedOnce(t *testing.T) {
 }
 
 // TestConnectBadPort: a CONNECT to port 0 or beyond 65535 is a bad request:
-// 400, recorded, never a tunnel. A port that is not a number never reaches
-// tlslens: net/http answers 400 itself (its record is the bad_request
-// record of a connection that never completed a proxy request).
+// 400, recorded as bad_request, never a tunnel. A port that is not a number
+// never reaches tlslens: net/http answers 400 itself, and the record is the
+// bad_request record of a connection that never completed a proxy request.
 func TestConnectBadPort(t *testing.T) {
 	h := newHarness(t, nil)
 	for _, target := range []string{"127.0.0.1:0", "example.com:65536", "example.com:99999"} {
@@ -386,10 +412,19 @@ func TestConnectBadPort(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "1 to 65535") {
 			t.Errorf("CONNECT %s = %s %q, want 400", target, resp.Status, body)
 		}
-		h.wantDenied(target, "bad_request: ")
+		h.wantRefused(target, inspect.OutcomeBadRequest, "bad port")
 	}
 	if resp, _ := connectRaw(t, h.addr, "example.com:https", ""); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("CONNECT example.com:https = %s, want 400", resp.Status)
+	}
+	if r := h.record(); r.Outcome != inspect.OutcomeBadRequest || r.Client.Status != http.StatusBadRequest {
+		t.Errorf("record outcome %s status %d, want bad_request 400", r.Outcome, r.Client.Status)
+	}
+	if status, body := h.plainGet("http://127.0.0.1:0/"); status != http.StatusBadRequest || !strings.Contains(body, "1 to 65535") {
+		t.Errorf("GET http://127.0.0.1:0/ = %d %q, want 400", status, body)
+	}
+	if r := h.record(); r.Outcome != inspect.OutcomeBadRequest || r.Client.Status != http.StatusBadRequest || r.Reason != "bad port" {
+		t.Errorf("record outcome %s status %d reason %q, want bad_request 400, bad port", r.Outcome, r.Client.Status, r.Reason)
 	}
 }
 
@@ -445,9 +480,9 @@ func TestLocalAddrKinds(t *testing.T) {
 // TestPassthroughByResolvedAddress: a passthrough IP-range rule applies to
 // a name that resolves into it, and the record names rule and address.
 func TestPassthroughByResolvedAddress(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "pt.test")}})
+		pki.Leaf(t, "pt.test")}})
 	policy, err := Rules([]Rule{{Match: "127.0.0.0/8", Action: ActionPassthrough}})
 	if err != nil {
 		t.Fatal(err)
@@ -456,7 +491,7 @@ func TestPassthroughByResolvedAddress(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Policy, o.Resolver = policy, res })
 
 	c := h.connect("pt.test:" + up.port())
-	tc := tls.Client(c, &tls.Config{ServerName: "pt.test", RootCAs: pki.pool()}) // the server's own certificate
+	tc := tls.Client(c, &tls.Config{ServerName: "pt.test", RootCAs: pki.Pool()}) // the server's own certificate
 	c.SetDeadline(time.Now().Add(15 * time.Second))
 	if err := tc.Handshake(); err != nil {
 		t.Fatalf("handshake through passthrough: %v", err)

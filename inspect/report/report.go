@@ -1,9 +1,10 @@
-// Package report aggregates handshake records (shared/RECORD.md) into an
+// Package report aggregates handshake records (docs/record.md) into an
 // audit report: clients grouped by JA4 fingerprint with what they offer and
 // which weak options they still offer, servers grouped by target with what
 // they negotiated and what was wrong with their chains, outcomes, and
 // findings by code. It renders the report as aligned text, JSON, Markdown or
-// a self-contained HTML page with SVG charts.
+// a self-contained HTML page with SVG charts, and one record for a terminal
+// (Line, Verbose).
 //
 // A Builder reads JSON Lines in one pass with bounded memory: it keeps at most
 // Options.MaxGroups client and server groups (the rest share an "(other)"

@@ -1,4 +1,4 @@
-package proxy
+package advice
 
 import (
 	"crypto/tls"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/proxy/internal/gotls"
 )
 
 // This file explains, from the client's ClientHello alone, why tlslens (Go's
@@ -23,15 +24,16 @@ const leafScheme13 = uint16(tls.ECDSAWithP256AndSHA256)
 // TLS 1.2 unless legacy_crypto is on.
 var ecdsaSchemes12 = []uint16{uint16(tls.ECDSAWithP256AndSHA256), uint16(tls.ECDSAWithP384AndSHA384), uint16(tls.ECDSAWithP521AndSHA512)}
 
-// unservable explains why a client offering h cannot complete a handshake
-// with tlslens, or returns "" when its hello gives no such reason (the
+// Unservable explains why a client offering h cannot complete a handshake
+// with tlslens (Go's TLS stack, an ECDSA P-256 leaf, versions from
+// minVersion), or returns "" when its hello gives no such reason (the
 // failure lies elsewhere). crypto/tls picks the highest version both sides
 // speak and never falls back, so only that version's needs are checked.
-func unservable(h *inspect.ClientHello, minVersion uint16) string {
+func Unservable(h *inspect.ClientHello, minVersion uint16) string {
 	if h == nil {
 		return ""
 	}
-	lo, hi := versionRange(h)
+	lo, hi := h.VersionRange()
 	if max(lo, minVersion) > hi {
 		return "" // below client_min_version: said elsewhere
 	}
@@ -52,14 +54,14 @@ func unservable(h *inspect.ClientHello, minVersion uint16) string {
 // unservable13 says why a TLS 1.3 handshake cannot be agreed with h.
 func unservable13(h *inspect.ClientHello) string {
 	var why []string
-	if !slices.ContainsFunc(h.CipherSuites, goTLS13Suite) {
-		why = append(why, "it offers no TLS 1.3 cipher suite Go implements (only "+names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool { return !isTLS13Suite(id) })+")")
+	if !slices.ContainsFunc(h.CipherSuites, gotls.TLS13Suite) {
+		why = append(why, "it offers no TLS 1.3 cipher suite Go implements (only "+names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool { return !gotls.IsTLS13Suite(id) })+")")
 	}
 	if len(h.SignatureAlgorithms) > 0 && !slices.Contains(h.SignatureAlgorithms, leafScheme13) {
 		why = append(why, "it accepts only the signature schemes "+names(h.SignatureAlgorithms, inspect.SignatureSchemeName, nil)+
 			", and a P-256 key signs only with ecdsa_secp256r1_sha256 in TLS 1.3")
 	}
-	if !slices.ContainsFunc(h.Groups, goGroup) {
+	if !slices.ContainsFunc(h.Groups, gotls.Group) {
 		why = append(why, "it offers no key exchange group Go implements ("+groupList(h.Groups)+")")
 	}
 	return strings.Join(why, ", and ")
@@ -73,7 +75,7 @@ func unservable12(h *inspect.ClientHello, v uint16) string {
 	ecdsa := slices.ContainsFunc(h.CipherSuites, func(id uint16) bool { return ecdsaSuiteFor(id, v) })
 	if !ecdsa {
 		w := "it offers no ECDHE_ECDSA cipher suite Go implements for " + inspect.VersionName(v)
-		implemented := allSuites()
+		implemented := gotls.AllSuites()
 		if rsa := names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool {
 			s, _ := inspect.LookupCipherSuite(id)
 			return !slices.Contains(implemented, id) || s.Auth == "ECDSA"
@@ -85,7 +87,7 @@ func unservable12(h *inspect.ClientHello, v uint16) string {
 		}
 		why = append(why, w)
 	}
-	if ecdsa && !slices.ContainsFunc(h.Groups, goClassicGroup) {
+	if ecdsa && !slices.ContainsFunc(h.Groups, gotls.ClassicGroup) {
 		if len(h.Groups) == 0 {
 			why = append(why, "it sends no supported_groups, so no ECDHE key exchange is possible")
 		} else {
@@ -140,11 +142,14 @@ func groupList(groups []uint16) string {
 	return "it offers none"
 }
 
-// sha1Refused explains a client that aborts a TLS 1.0 or 1.1 handshake after
-// tlslens's ServerKeyExchange, which those versions sign with SHA-1 only
-// (RFC 4492 §5.4: ECDSA with SHA-1); "" when that is not the case.
-func sha1Refused(version, sigAlg, alert string) string {
-	if (version != "TLS 1.0" && version != "TLS 1.1") || !strings.HasSuffix(sigAlg, "sha1") || alert == "" || certRejectAlerts[alert] {
+// SHA1Refused explains a client that aborts a TLS 1.0 or 1.1 handshake with
+// alert after tlslens's ServerKeyExchange (version and sigAlg from the
+// client leg's ServerHello and key exchange), which those versions sign with
+// SHA-1 only (RFC 4492 §5.4: ECDSA with SHA-1); "" when that is not the
+// case. An alert that rejects the certificate is the caller's to rule out:
+// that is not about SHA-1.
+func SHA1Refused(version, sigAlg, alert string) string {
+	if (version != "TLS 1.0" && version != "TLS 1.1") || !strings.HasSuffix(sigAlg, "sha1") || alert == "" {
 		return ""
 	}
 	return fmt.Sprintf("the client aborted the handshake with alert %s after tlslens's %s key exchange, which %s allows to be signed only with SHA-1 (%s): the client refuses SHA-1 signatures, "+
