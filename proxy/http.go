@@ -146,6 +146,9 @@ func (p *Proxy) connState(c net.Conn, st http.ConnState) {
 	if st == http.StateClosed {
 		s.close()
 	}
+	if p.settle(s, time.Now()) {
+		return // the record says what the close meant
+	}
 	if s.requests.Load() == 0 && s.upErr == nil {
 		p.closedUnused(s)
 	}
@@ -225,6 +228,7 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.requests.Add(1)
+	p.settle(s, time.Time{}) // the first request: the record is written now
 	if s.upErr != nil {
 		writeError(w, r, http.StatusBadGateway, "tlslens could not connect securely to "+s.target, s.upErr.Error(), s)
 		return

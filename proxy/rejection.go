@@ -110,8 +110,68 @@ func (p *Proxy) noteRejection(s *session) {
 }
 
 // pinningCloseWindow is how soon after the handshake a close without a
-// request counts as a certificate rejection for automatic passthrough.
+// request counts as a certificate rejection, for the record and for
+// automatic passthrough; it is also how long the record of a connection
+// served over HTTP waits for a first request.
 const pinningCloseWindow = 2 * time.Second
+
+// settle writes the record held for a session served over HTTP, once: at
+// its first request, when the client closes (closed is when; zero
+// otherwise), or when pinningCloseWindow has passed. A close without a
+// request while the record is held is a rejection after the handshake (a
+// client that pins the server's certificate or checks it only after the
+// handshake, as OkHttp and wget do), unless the client has another
+// connection to the host open (a browser closing a spare) or the proxy is
+// stopping and closed it. It reports whether the record was still held.
+func (p *Proxy) settle(s *session, closed time.Time) bool {
+	if !s.held.Load() {
+		return false
+	}
+	s.hold.Stop()
+	return p.settled(s, closed)
+}
+
+// settled is settle without stopping the timer: the timer's own call.
+func (p *Proxy) settled(s *session, closed time.Time) bool {
+	if !s.held.CompareAndSwap(true, false) {
+		return false
+	}
+	if closed.IsZero() || s.requests.Load() > 0 || p.stopping.Load() {
+		p.record(s)
+		return true
+	}
+	if !p.spare(s) {
+		p.rejectedAfterHandshake(s)
+		return true
+	}
+	// The other connection may be one the client closed just before, not
+	// yet noticed: look again a moment later, as closedUnused does.
+	time.AfterFunc(spareRecheck, func() {
+		if p.spare(s) {
+			p.log.WithField("id", s.id).WithField("target", s.target).Debug(
+				"client closed a spare connection without a request: it has another connection to the host open")
+			p.record(s)
+			return
+		}
+		p.rejectedAfterHandshake(s)
+	})
+	return true
+}
+
+// rejectedAfterHandshake records a session whose client closed right after
+// a successful handshake without a request.
+func (p *Proxy) rejectedAfterHandshake(s *session) {
+	p.log.WithField("id", s.id).WithField("target", s.target).Warn(
+		"client closed without sending a request after a successful handshake: the app may pin its certificate after the handshake")
+	s.rec.Outcome = inspect.OutcomeClientRejectedCertificate
+	s.rec.Client.Stage = stageAfterHandshake
+	s.rec.Client.Error = "the client closed the connection right after the handshake without sending a request: it likely checks the certificate after the handshake and does not trust the tlslens CA (install it), or pins the server's certificate (add the host to passthrough)"
+	p.record(s)
+}
+
+// stageAfterHandshake is the client side's stage when it failed after a
+// handshake that succeeded.
+const stageAfterHandshake = "after_handshake"
 
 // closedUnused logs a client that closed its connection after a successful
 // handshake without sending anything, and counts it as a rejection when it

@@ -53,6 +53,8 @@ type session struct {
 	compat   bool  // the upstream needed the legacy-compatible offer
 	tr       *http.Transport
 	requests atomic.Int64
+	held     atomic.Bool // the record waits for settle (first request, close, or pinningCloseWindow)
+	hold     *time.Timer // settles a held record at pinningCloseWindow
 	closed   sync.Once
 	ready    time.Time // when both handshakes were done
 	clientIP string    // the client's address without its port
@@ -96,12 +98,11 @@ func (s *session) close() {
 	})
 }
 
-// shed drops what a session no longer needs once its record is written and
-// it is served for as long as the client keeps it open (memory per idle
-// connection): the record, and the hello's bytes. The offer a redial mirrors
+// shed drops what a session no longer needs once it is served for as long
+// as the client keeps it open (memory per idle connection): the hello's
+// bytes, which the record has summarised. The offer a redial mirrors
 // (versions, suites, groups, ALPN) stays.
 func (s *session) shed() {
-	s.rec = nil
 	if s.hello != nil {
 		h := *s.hello
 		h.Raw, h.Random, h.SessionID, h.SessionTicket = nil, nil, nil, nil
@@ -429,22 +430,34 @@ func (p *Proxy) handshakeAdvice(s *session) string {
 // finish ends a session's opening, however it went: it decides the outcome
 // from what the steps left in s, writes the record and closes what will not
 // be served. A passthrough writes its own record, once the server's clear
-// flight is in.
+// flight is in. The record of a connection served over HTTP whose
+// handshakes succeeded is held for settle: what the client does next may
+// be a rejection of the certificate.
 func (p *Proxy) finish(s *session) {
 	if s.next == nextPassthrough {
 		return
 	}
 	s.rec.Outcome = p.outcome(s)
-	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate {
-		p.noteRejection(s)
+	if s.rec.Outcome == inspect.OutcomeOK && s.next == nextServe && overHTTP(s) {
+		s.held.Store(true)
+	} else {
+		p.record(s)
 	}
-	p.emit(s.rec) // the only call in the intercepting path
 	if s.next != nextNone {
 		s.shed()
 		return
 	}
 	s.close()
 	s.client.Close()
+}
+
+// record writes a session's record, its outcome decided, and lets it go.
+func (p *Proxy) record(s *session) {
+	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate {
+		p.noteRejection(s)
+	}
+	p.emit(s.rec) // the only call in the intercepting path
+	s.rec = nil
 }
 
 // outcome is the one place a session's outcome is decided, from what its
@@ -476,12 +489,23 @@ func (p *Proxy) serve(ctx context.Context, s *session) {
 	switch s.next {
 	case nextServe:
 		s.ready = time.Now()
+		if s.held.Load() {
+			s.hold = time.AfterFunc(pinningCloseWindow, func() { p.settled(s, time.Time{}) })
+		}
 		p.serveTLS(s)
 	case nextRelay:
 		p.relayRaw(s)
 	case nextPassthrough:
 		p.passthrough(ctx, s.client, s, s.toUpstream)
 	}
+}
+
+// overHTTP reports whether a session's terminated connection is served as
+// HTTP, or may be (no ALPN, on a port that may be HTTP): its record waits for
+// the first request. Other protocols are relayed, their record written at once.
+func overHTTP(s *session) bool {
+	proto := s.dc.ConnectionState().NegotiatedProtocol
+	return proto == "h2" || proto == "http/1.1" || proto == "" && !nonHTTPPorts[portOf(s.target)]
 }
 
 // serveTLS serves a terminated client connection: HTTP through the inner
@@ -507,13 +531,16 @@ func (p *Proxy) serveTLS(s *session) {
 		if len(first) == 0 && perr != nil && !(errors.As(perr, &ne) && ne.Timeout()) {
 			// Closed (or alerted) without a byte: a client such as wget
 			// that checks the certificate after the handshake and hangs up.
-			p.closedUnused(s)
+			if !p.settle(s, time.Now()) {
+				p.closedUnused(s)
+			}
 			s.close()
 			dc.Close()
 			return
 		}
 		conn = &bufferedConn{Conn: dc, r: br}
 		if !looksLikeHTTP(first) {
+			p.settle(s, time.Time{}) // not HTTP after all: relayed, recorded at once
 			p.relayTLS(conn, s)
 			return
 		}
