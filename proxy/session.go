@@ -27,7 +27,10 @@ import (
 //
 // Each step leaves what it learned in the session: an error, a fact, the
 // record's texts. None sets the outcome: finish decides it, in one place,
-// writes the record and closes what is open, however the steps ended.
+// writes the record and closes what is open, however the steps ended. Only
+// a connection served as HTTP after both handshakes succeeded has its
+// record held a moment longer, for settle (rejection.go): a close without
+// a request then is a rejection of the certificate after the handshake.
 
 // session is one intercepted client connection and its upstream connection.
 type session struct {
