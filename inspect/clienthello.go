@@ -102,40 +102,12 @@ const (
 	recordTypeHandshake    = 22
 	recordHeaderLen        = 5
 	handshakeHeaderLen     = 4
-	handshakeClientHello   = 1
 	maxHandshakeRecordBody = 1<<14 + 2048 // RFC 5246 §6.2.3: no TLS record payload exceeds 2^14+2048
 
 	// maxClientHelloBody is the longest body the ClientHello grammar allows
 	// (RFC 8446 §4.1.2): version, random, session id<0..32>,
 	// cipher_suites<2..2^16-2>, compression<1..2^8-1>, extensions<8..2^16-1>.
 	maxClientHelloBody = 2 + 32 + 1 + 32 + 2 + 65534 + 1 + 255 + 2 + 65535
-)
-
-// Extension types the ClientHello parser decodes (IANA TLS ExtensionType Values).
-const (
-	extensionServerName          = 0
-	extensionStatusRequest       = 5
-	extensionSupportedGroups     = 10
-	extensionPointFormats        = 11
-	extensionSignatureAlgorithms = 13
-	extensionALPN                = 16
-	extensionSCT                 = 18
-	extensionPadding             = 21
-	extensionExtendedMasterSec   = 23
-	extensionCompressCertificate = 27
-	extensionRecordSizeLimit     = 28
-	extensionSessionTicket       = 35
-	extensionPreSharedKey        = 41
-	extensionEarlyData           = 42
-	extensionSupportedVersions   = 43
-	extensionPSKModes            = 45
-	extensionPostHandshakeAuth   = 49
-	extensionSignatureAlgsCert   = 50
-	extensionKeyShare            = 51
-	extensionALPSOld             = 17513
-	extensionALPS                = 17613
-	extensionECH                 = 0xfe0d
-	extensionRenegotiationInfo   = 0xff01
 )
 
 // HandshakeMessageLen reports the total length (4-byte header included) of
@@ -163,7 +135,7 @@ func ParseClientHello(records []byte) (*ClientHello, error) {
 	if len(records) == 0 {
 		return nil, fmt.Errorf("%w: no bytes", ErrTruncated)
 	}
-	if records[0]&0x80 != 0 && (len(records) < 3 || records[2] == handshakeClientHello) {
+	if records[0]&0x80 != 0 && (len(records) < 3 || records[2] == typeClientHello) {
 		// SSL 2.0 record header: 2-byte length with the high bit set, then
 		// msg_type 1 (RFC 5246 Appendix E.2).
 		return nil, ErrSSLv2
@@ -217,7 +189,7 @@ func ParseClientHello(records []byte) (*ClientHello, error) {
 		}
 		off = end
 
-		if len(hs) > 0 && hs[0] != handshakeClientHello {
+		if len(hs) > 0 && hs[0] != typeClientHello {
 			return nil, &ParseError{Msg: fmt.Sprintf("first handshake message has type %d, not ClientHello", hs[0]), Offset: recordHeaderLen}
 		}
 		m, ok := HandshakeMessageLen(hs)
@@ -243,7 +215,7 @@ func ParseClientHello(records []byte) (*ClientHello, error) {
 // It returns an error wrapping ErrTruncated if msg is shorter than its
 // header says, and a *ParseError if it is malformed or not a ClientHello.
 func ParseClientHelloMessage(msg []byte) (*ClientHello, error) {
-	if len(msg) > 0 && msg[0] != handshakeClientHello {
+	if len(msg) > 0 && msg[0] != typeClientHello {
 		return nil, &ParseError{Msg: fmt.Sprintf("handshake message type %d, not ClientHello", msg[0]), Offset: 0}
 	}
 	n, ok := HandshakeMessageLen(msg)
@@ -338,7 +310,7 @@ func (h *ClientHello) unmarshal() error {
 // only in h.Extensions.
 func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 	switch typ {
-	case extensionServerName:
+	case extServerName:
 		// RFC 6066 §3: ServerName server_name_list<1..2^16-1>, each
 		// NameType name_type (0 = host_name) and opaque HostName<1..2^16-1>.
 		var list cryptobyte.String
@@ -355,36 +327,36 @@ func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 				h.SNI = string(name)
 			}
 		}
-	case extensionStatusRequest:
+	case extStatusRequest:
 		// RFC 6066 §8 (and RFC 8446 §4.4.2.1): only its presence matters here.
 		h.StatusRequest = true
 		return true
-	case extensionSupportedGroups:
+	case extSupportedGroups:
 		// RFC 8446 §4.2.7, RFC 8422 §5.1.1: NamedGroup named_group_list<2..2^16-1>.
 		var ok bool
 		if h.Groups, ok = readUint16List(&d); !ok {
 			return false
 		}
-	case extensionPointFormats:
+	case extECPointFormats:
 		// RFC 8422 §5.1.2: ECPointFormat ec_point_format_list<1..2^8-1>.
 		var list cryptobyte.String
 		if !d.ReadUint8LengthPrefixed(&list) {
 			return false
 		}
 		h.PointFormats = slices.Clip(list)
-	case extensionSignatureAlgorithms:
+	case extSignatureAlgorithms:
 		// RFC 8446 §4.2.3: SignatureScheme supported_signature_algorithms<2..2^16-2>.
 		var ok bool
 		if h.SignatureAlgorithms, ok = readUint16List(&d); !ok {
 			return false
 		}
-	case extensionSignatureAlgsCert:
+	case extSignatureAlgorithmsCert:
 		// RFC 8446 §4.2.3: same form as signature_algorithms.
 		var ok bool
 		if h.SignatureAlgorithmsCert, ok = readUint16List(&d); !ok {
 			return false
 		}
-	case extensionALPN:
+	case extApplicationLayerProtocolNegotiation:
 		// RFC 7301 §3.1: ProtocolName protocol_name_list<2..2^16-1>, each
 		// opaque ProtocolName<1..2^8-1>. Empty names are kept (JA4 defines
 		// how to fingerprint them) rather than rejected.
@@ -392,26 +364,26 @@ func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 		if h.ALPN, ok = readProtocolNames(&d); !ok {
 			return false
 		}
-	case extensionALPSOld, extensionALPS:
+	case extApplicationSettingsOld, extApplicationSettings:
 		// draft-vvv-tls-alps §3: the ClientHello carries
 		// ProtocolName supported_protocols<2..2^16-1>, as ALPN does.
 		var ok bool
 		if h.ALPS, ok = readProtocolNames(&d); !ok {
 			return false
 		}
-	case extensionSCT:
+	case extSignedCertificateTimestamp:
 		// RFC 6962 §3.3.1: empty in the ClientHello.
 		h.SCT = true
 		return true
-	case extensionPadding:
+	case extPadding:
 		// RFC 7685 §3: zero bytes of any length; we report the length.
 		h.Padding = len(d)
 		return true
-	case extensionExtendedMasterSec:
+	case extExtendedMasterSecret:
 		// RFC 7627 §5.1: empty.
 		h.ExtendedMasterSecret = true
 		return true
-	case extensionCompressCertificate:
+	case extCompressCertificate:
 		// RFC 8879 §3: CertificateCompressionAlgorithm algorithms<2..2^8-2>.
 		var list cryptobyte.String
 		if !d.ReadUint8LengthPrefixed(&list) || len(list)%2 != 0 {
@@ -423,18 +395,18 @@ func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 			list.ReadUint16(&v)
 			h.CompressCertificate = append(h.CompressCertificate, v)
 		}
-	case extensionRecordSizeLimit:
+	case extRecordSizeLimit:
 		// RFC 8449 §4: uint16 RecordSizeLimit.
 		var v uint16
 		if !d.ReadUint16(&v) {
 			return false
 		}
 		h.RecordSizeLimit = int(v)
-	case extensionSessionTicket:
+	case extSessionTicket:
 		// RFC 5077 §3.2: the opaque ticket, empty to ask for a new one.
 		h.SessionTicket = slices.Clip(d)
 		return true
-	case extensionPreSharedKey:
+	case extPreSharedKey:
 		// RFC 8446 §4.2.11: PskIdentity identities<7..2^16-1> (opaque
 		// identity<1..2^16-1>, uint32 obfuscated_ticket_age), then
 		// PskBinderEntry binders<33..2^16-1> (opaque <32..255>).
@@ -458,11 +430,11 @@ func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 			}
 		}
 		h.PSK, h.PSKIdentities = true, n
-	case extensionEarlyData:
+	case extEarlyData:
 		// RFC 8446 §4.2.10: empty in the ClientHello.
 		h.EarlyData = true
 		return true
-	case extensionSupportedVersions:
+	case extSupportedVersions:
 		// RFC 8446 §4.2.1: ProtocolVersion versions<2..254>.
 		var list cryptobyte.String
 		if !d.ReadUint8LengthPrefixed(&list) || len(list)%2 != 0 {
@@ -474,18 +446,18 @@ func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 			list.ReadUint16(&v)
 			h.SupportedVersions = append(h.SupportedVersions, v)
 		}
-	case extensionPSKModes:
+	case extPSKKeyExchangeModes:
 		// RFC 8446 §4.2.9: PskKeyExchangeMode ke_modes<1..255>.
 		var list cryptobyte.String
 		if !d.ReadUint8LengthPrefixed(&list) {
 			return false
 		}
 		h.PSKModes = slices.Clip(list)
-	case extensionPostHandshakeAuth:
+	case extPostHandshakeAuth:
 		// RFC 8446 §4.2.6: empty.
 		h.PostHandshakeAuth = true
 		return true
-	case extensionKeyShare:
+	case extKeyShare:
 		// RFC 8446 §4.2.8: KeyShareEntry client_shares<0..2^16-1>, each
 		// NamedGroup group and opaque key_exchange<1..2^16-1>.
 		var list cryptobyte.String
@@ -501,7 +473,7 @@ func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 			}
 			h.KeyShares = append(h.KeyShares, KeyShareEntry{Group: group, Length: len(key)})
 		}
-	case extensionECH:
+	case extEncryptedClientHello:
 		// draft-ietf-tls-esni §5: ECHClientHelloType type; outer carries
 		// HpkeSymmetricCipherSuite cipher_suite (kdf_id, aead_id), uint8
 		// config_id, opaque enc<0..2^16-1>, opaque payload<1..2^16-1>;
@@ -525,7 +497,7 @@ func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 		default:
 			return false
 		}
-	case extensionRenegotiationInfo:
+	case extRenegotiationInfo:
 		// RFC 5746 §3.2: opaque renegotiated_connection<0..255>.
 		var rc cryptobyte.String
 		if !d.ReadUint8LengthPrefixed(&rc) {
@@ -688,4 +660,31 @@ func cloneStrings(s []string) []string {
 		return nil
 	}
 	return append([]string(nil), s...)
+}
+
+// VersionRange is the span of TLS versions, TLS 1.0 to 1.3, that the client
+// offers: its supported_versions, or its legacy_version when it sends none.
+// GREASE, SSL 3.0 and DTLS versions are left out; a hello offering none of
+// TLS 1.0 to 1.3 gives the whole span.
+func (h *ClientHello) VersionRange() (lo, hi uint16) {
+	const tls10, tls13 = 0x0301, 0x0304
+	vs := h.SupportedVersions
+	if len(vs) == 0 {
+		vs = []uint16{h.LegacyVersion}
+	}
+	for _, v := range vs {
+		if v < tls10 || v > tls13 {
+			continue // GREASE, SSL 3.0, DTLS: nothing Go can offer
+		}
+		if lo == 0 || v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+	}
+	if lo == 0 {
+		return tls10, tls13
+	}
+	return lo, hi
 }

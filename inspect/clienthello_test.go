@@ -168,7 +168,7 @@ func echConfigList(tb testing.TB, configID uint8) []byte {
 	}
 	var b cryptobyte.Builder
 	b.AddUint16LengthPrefixed(func(list *cryptobyte.Builder) {
-		list.AddUint16(extensionECH) // ECHConfig version
+		list.AddUint16(extEncryptedClientHello) // ECHConfig version
 		list.AddUint16LengthPrefixed(func(c *cryptobyte.Builder) {
 			c.AddUint8(configID)
 			c.AddUint16(0x0020) // DHKEM(X25519, HKDF-SHA256)
@@ -199,7 +199,7 @@ type helloSpec struct {
 // message marshals s as a handshake message.
 func (s helloSpec) message() []byte {
 	var b cryptobyte.Builder
-	b.AddUint8(handshakeClientHello)
+	b.AddUint8(typeClientHello)
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
 		v := s.version
 		if v == 0 {
@@ -349,7 +349,7 @@ func checkAgainstInfo(t *testing.T, records, msg []byte, h *ClientHello) {
 	eq("SignatureAlgorithms", orNil(h.SignatureAlgorithms), orNil(schemes(info.SignatureSchemes)))
 	eq("ALPN", orNil(h.ALPN), orNil(info.SupportedProtos))
 	eq("SNI", h.SNI, info.ServerName)
-	if h.hasExtension(extensionSupportedVersions) {
+	if h.hasExtension(extSupportedVersions) {
 		// Without the extension crypto/tls extrapolates from legacy_version.
 		eq("SupportedVersions", h.SupportedVersions, info.SupportedVersions)
 	}
@@ -357,7 +357,7 @@ func checkAgainstInfo(t *testing.T, records, msg []byte, h *ClientHello) {
 	// JA4's part a and JA3's string, rebuilt from crypto/tls's view.
 	legacy := uint16(msg[4])<<8 | uint16(msg[5])
 	ver := legacy
-	if h.hasExtension(extensionSupportedVersions) {
+	if h.hasExtension(extSupportedVersions) {
 		ver = slices.Max(slices.DeleteFunc(slices.Clone(info.SupportedVersions), IsGREASE))
 	}
 	sni := "i"
@@ -459,7 +459,7 @@ func TestParseClientHelloCryptoTLS(t *testing.T) {
 				return &tls.Config{ServerName: "127.0.0.1", RootCAs: pool}
 			},
 			check: func(t *testing.T, h *ClientHello) {
-				if h.SNI != "" || h.hasExtension(extensionServerName) {
+				if h.SNI != "" || h.hasExtension(extServerName) {
 					t.Errorf("SNI = %q: want no server_name extension", h.SNI)
 				}
 				if ja4, _ := JA4(h); ja4[3] != 'i' {
@@ -489,7 +489,7 @@ func TestParseClientHelloCryptoTLS(t *testing.T) {
 					t.Errorf("PSK %v, identities %d, modes %v: want one identity, psk_dhe_ke", h.PSK, h.PSKIdentities, h.PSKModes)
 				}
 				// RFC 8446 §4.2.11: pre_shared_key comes last.
-				if last := h.Extensions[len(h.Extensions)-1].Type; last != extensionPreSharedKey {
+				if last := h.Extensions[len(h.Extensions)-1].Type; last != extPreSharedKey {
 					t.Errorf("last extension = %s, want pre_shared_key", ExtensionName(last))
 				}
 				if got := h.Hello(); !got.PSK || !slices.Equal(got.PSKModes, []string{"psk_dhe_ke"}) {
@@ -601,7 +601,7 @@ func TestParseClientHelloLarge(t *testing.T) {
 	}
 	const pad = 17000
 	spec := helloSpec{version: small.LegacyVersion, sessionID: small.SessionID, suites: small.CipherSuites,
-		exts: append(slices.Clone(small.Extensions), Extension{Type: extensionPadding, Data: make([]byte, pad)})}
+		exts: append(slices.Clone(small.Extensions), Extension{Type: extPadding, Data: make([]byte, pad)})}
 	msg := spec.message()
 	if len(msg) <= 1<<14 {
 		t.Fatalf("hello is %d bytes, want more than 2^14", len(msg))
@@ -679,8 +679,8 @@ func TestParseClientHelloNotTLS(t *testing.T) {
 
 func TestParseClientHelloMalformed(t *testing.T) {
 	good := helloSpec{suites: []uint16{0x1301}, exts: []Extension{
-		{Type: extensionServerName, Data: serverName("example.test")},
-		{Type: extensionSupportedVersions, Data: u8ListOfU16(0x0304)},
+		{Type: extServerName, Data: serverName("example.test")},
+		{Type: extSupportedVersions, Data: u8ListOfU16(0x0304)},
 	}}.message()
 	if _, err := ParseClientHelloMessage(good); err != nil {
 		t.Fatalf("the unmodified hello does not parse: %v", err)
@@ -707,16 +707,16 @@ func TestParseClientHelloMalformed(t *testing.T) {
 		{"odd cipher_suites length", func() []byte { m := slices.Clone(good); m[40] = 3; return m }(), "cipher_suites", 39},
 		{"trailing byte", setLen(append(slices.Clone(good), 0)), "trailing bytes after extensions", len(good)},
 		{"extension overruns the block", func() []byte { m := slices.Clone(good); m[extAt+3] = 200; return m }(), "malformed extension header", extAt},
-		{"empty server_name list", ext(extensionServerName, u16List()), "malformed server_name", extAt},
-		{"odd supported_versions", ext(extensionSupportedVersions, []byte{3, 3, 4, 3}), "malformed supported_versions", extAt},
-		{"odd supported_groups", ext(extensionSupportedGroups, []byte{0, 3, 0, 29, 0}), "malformed supported_groups", extAt},
-		{"short key_share entry", ext(extensionKeyShare, []byte{0, 6, 0, 29, 0, 32, 1, 2}), "malformed key_share", extAt},
-		{"ALPN name overruns", ext(extensionALPN, []byte{0, 3, 5, 'h', '2'}), "malformed application_layer_protocol_negotiation", extAt},
-		{"unknown ECH type", ext(extensionECH, []byte{7}), "malformed encrypted_client_hello", extAt},
-		{"inner ECH with data", ext(extensionECH, []byte{1, 0}), "malformed encrypted_client_hello", extAt},
-		{"truncated pre_shared_key identity", ext(extensionPreSharedKey, []byte{0, 4, 0, 1, 'x', 0, 0, 0}), "malformed pre_shared_key", extAt},
-		{"record_size_limit of one byte", ext(extensionRecordSizeLimit, []byte{1}), "malformed record_size_limit", extAt},
-		{"trailing bytes in signature_algorithms", ext(extensionSignatureAlgorithms, []byte{0, 2, 4, 3, 0}), "malformed signature_algorithms", extAt},
+		{"empty server_name list", ext(extServerName, u16List()), "malformed server_name", extAt},
+		{"odd supported_versions", ext(extSupportedVersions, []byte{3, 3, 4, 3}), "malformed supported_versions", extAt},
+		{"odd supported_groups", ext(extSupportedGroups, []byte{0, 3, 0, 29, 0}), "malformed supported_groups", extAt},
+		{"short key_share entry", ext(extKeyShare, []byte{0, 6, 0, 29, 0, 32, 1, 2}), "malformed key_share", extAt},
+		{"ALPN name overruns", ext(extApplicationLayerProtocolNegotiation, []byte{0, 3, 5, 'h', '2'}), "malformed application_layer_protocol_negotiation", extAt},
+		{"unknown ECH type", ext(extEncryptedClientHello, []byte{7}), "malformed encrypted_client_hello", extAt},
+		{"inner ECH with data", ext(extEncryptedClientHello, []byte{1, 0}), "malformed encrypted_client_hello", extAt},
+		{"truncated pre_shared_key identity", ext(extPreSharedKey, []byte{0, 4, 0, 1, 'x', 0, 0, 0}), "malformed pre_shared_key", extAt},
+		{"record_size_limit of one byte", ext(extRecordSizeLimit, []byte{1}), "malformed record_size_limit", extAt},
+		{"trailing bytes in signature_algorithms", ext(extSignatureAlgorithms, []byte{0, 2, 4, 3, 0}), "malformed signature_algorithms", extAt},
 		{"length beyond any ClientHello", []byte{1, 0xff, 0xff, 0xff}, "exceeds the largest possible", 1},
 	}
 	for _, tt := range tests {
@@ -737,7 +737,7 @@ func TestParseClientHelloMalformed(t *testing.T) {
 }
 
 func TestParseClientHelloRecordErrors(t *testing.T) {
-	msg := helloSpec{suites: []uint16{0x1301}, exts: []Extension{{Type: extensionServerName, Data: serverName("example.test")}}}.message()
+	msg := helloSpec{suites: []uint16{0x1301}, exts: []Extension{{Type: extServerName, Data: serverName("example.test")}}}.message()
 	split := frameRecords(msg, 0x0301, 20) // second record starts at 25
 	tests := []struct {
 		name   string
@@ -777,30 +777,30 @@ func kitchenSink() helloSpec {
 		compression: []byte{1, 0},
 		exts: []Extension{
 			{Type: 0x0a0a},
-			{Type: extensionServerName, Data: serverName("example.test")},
-			{Type: extensionStatusRequest, Data: []byte{1, 0, 0, 0, 0}},
-			{Type: extensionSupportedGroups, Data: u16List(0xfafa, 4588, 29, 23)},
-			{Type: extensionPointFormats, Data: u8List(0, 1)},
-			{Type: extensionSignatureAlgorithms, Data: u16List(0x0403, 0x0804, 0x0201)},
-			{Type: extensionSignatureAlgsCert, Data: u16List(0x0403, 0x0807)},
-			{Type: extensionALPN, Data: protocolNames("h2", "http/1.1")},
-			{Type: extensionSCT},
-			{Type: extensionExtendedMasterSec},
-			{Type: extensionCompressCertificate, Data: u8ListOfU16(2, 1)},
-			{Type: extensionRecordSizeLimit, Data: []byte{0x40, 0x01}},
-			{Type: extensionSessionTicket, Data: []byte("ticket")},
-			{Type: extensionPSKModes, Data: u8List(0x2a, 1)},
-			{Type: extensionSupportedVersions, Data: u8ListOfU16(0x4a4a, 0x0304, 0x0303)},
-			{Type: extensionKeyShare, Data: keyShares(KeyShareEntry{0x4a4a, 1}, KeyShareEntry{29, 32})},
-			{Type: extensionPostHandshakeAuth},
-			{Type: extensionALPSOld, Data: protocolNames("h2")},
-			{Type: extensionALPS, Data: protocolNames("h2", "h3")},
-			{Type: extensionECH, Data: []byte{0, 0, 1, 0, 3, 9, 0, 2, 0xee, 0xee, 0, 3, 1, 2, 3}},
-			{Type: extensionRenegotiationInfo, Data: []byte{0}},
-			{Type: extensionPadding, Data: make([]byte, 17)},
+			{Type: extServerName, Data: serverName("example.test")},
+			{Type: extStatusRequest, Data: []byte{1, 0, 0, 0, 0}},
+			{Type: extSupportedGroups, Data: u16List(0xfafa, 4588, 29, 23)},
+			{Type: extECPointFormats, Data: u8List(0, 1)},
+			{Type: extSignatureAlgorithms, Data: u16List(0x0403, 0x0804, 0x0201)},
+			{Type: extSignatureAlgorithmsCert, Data: u16List(0x0403, 0x0807)},
+			{Type: extApplicationLayerProtocolNegotiation, Data: protocolNames("h2", "http/1.1")},
+			{Type: extSignedCertificateTimestamp},
+			{Type: extExtendedMasterSecret},
+			{Type: extCompressCertificate, Data: u8ListOfU16(2, 1)},
+			{Type: extRecordSizeLimit, Data: []byte{0x40, 0x01}},
+			{Type: extSessionTicket, Data: []byte("ticket")},
+			{Type: extPSKKeyExchangeModes, Data: u8List(0x2a, 1)},
+			{Type: extSupportedVersions, Data: u8ListOfU16(0x4a4a, 0x0304, 0x0303)},
+			{Type: extKeyShare, Data: keyShares(KeyShareEntry{0x4a4a, 1}, KeyShareEntry{29, 32})},
+			{Type: extPostHandshakeAuth},
+			{Type: extApplicationSettingsOld, Data: protocolNames("h2")},
+			{Type: extApplicationSettings, Data: protocolNames("h2", "h3")},
+			{Type: extEncryptedClientHello, Data: []byte{0, 0, 1, 0, 3, 9, 0, 2, 0xee, 0xee, 0, 3, 1, 2, 3}},
+			{Type: extRenegotiationInfo, Data: []byte{0}},
+			{Type: extPadding, Data: make([]byte, 17)},
 			{Type: 0xbeef, Data: []byte("unknown")},
-			{Type: extensionEarlyData},
-			{Type: extensionPreSharedKey, Data: func() []byte {
+			{Type: extEarlyData},
+			{Type: extPreSharedKey, Data: func() []byte {
 				var b cryptobyte.Builder
 				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 					for _, id := range []string{"id-1", "id-22"} {

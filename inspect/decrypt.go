@@ -11,28 +11,27 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strings"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// TLS 1.3 cipher suites (RFC 8446 §B.4) whose records this package decrypts.
-const (
-	suiteAES128GCMSHA256        = 0x1301
-	suiteAES256GCMSHA384        = 0x1302
-	suiteCHACHA20POLY1305SHA256 = 0x1303
-)
+// isTLS13Suite reports whether suite is a TLS 1.3 cipher suite (the IANA
+// registry's, per inspect.CipherSuite.TLS13).
+func isTLS13Suite(suite uint16) bool { return cipherSuites[suite].TLS13 }
 
-// isTLS13Suite reports whether suite is a TLS 1.3 cipher suite (RFC 8446
-// §B.4: TLS_AES_128_GCM_SHA256 through TLS_AES_128_CCM_8_SHA256).
-func isTLS13Suite(suite uint16) bool { return suite >= 0x1301 && suite <= 0x1305 }
-
-// suiteHash returns the hash of a TLS 1.3 suite, or nil for a suite this
-// package cannot decrypt.
+// suiteHash returns the hash of a TLS 1.3 suite whose records this package
+// decrypts: AES-GCM and ChaCha20-Poly1305 (RFC 8446 §B.4), or nil for any
+// other suite.
 func suiteHash(suite uint16) func() hash.Hash {
-	switch suite {
-	case suiteAES128GCMSHA256, suiteCHACHA20POLY1305SHA256:
+	s := cipherSuites[suite]
+	if !s.TLS13 || !(s.Mode == "GCM" && strings.HasPrefix(s.Cipher, "AES-") || s.Cipher == "ChaCha20") {
+		return nil
+	}
+	switch s.Hash {
+	case "SHA256":
 		return sha256.New
-	case suiteAES256GCMSHA384:
+	case "SHA384":
 		return sha512.New384
 	}
 	return nil
@@ -100,7 +99,7 @@ type recordCipher struct {
 }
 
 // newRecordCipher derives the traffic key and IV from a traffic secret
-// (RFC 8446 §7.3) for one of the suites 0x1301–0x1303.
+// (RFC 8446 §7.3) for a suite suiteHash knows.
 func newRecordCipher(suite uint16, secret []byte) (*recordCipher, error) {
 	c, err := lazyRecordCipher(suite, secret)
 	if err != nil {
@@ -130,9 +129,10 @@ func (c *recordCipher) derive() error {
 		return nil
 	}
 	h := suiteHash(c.suite)
-	keyLen := 16
-	if c.suite != suiteAES128GCMSHA256 {
-		keyLen = 32
+	s := cipherSuites[c.suite]
+	keyLen := 32 // AES-256, ChaCha20
+	if s.Cipher == "AES-128" {
+		keyLen = 16
 	}
 	kv, err := expandShort(h, c.secret, []string{"key", "iv"}, []int{keyLen, 12})
 	if err != nil {
@@ -140,7 +140,7 @@ func (c *recordCipher) derive() error {
 	}
 	key, iv := kv[0], kv[1]
 	var aead cipher.AEAD
-	if c.suite == suiteCHACHA20POLY1305SHA256 {
+	if s.Cipher == "ChaCha20" {
 		aead, err = chacha20poly1305.New(key)
 	} else {
 		var block cipher.Block

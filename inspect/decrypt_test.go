@@ -16,6 +16,13 @@ const (
 	rfc8448ServerHSIV     = "5d313eb2671276ee13000b30"
 )
 
+// The TLS 1.3 suites this package decrypts (RFC 8446 §B.4).
+const (
+	suiteAES128GCMSHA256        = 0x1301
+	suiteAES256GCMSHA384        = 0x1302
+	suiteCHACHA20POLY1305SHA256 = 0x1303
+)
+
 func TestHKDFExpandLabel(t *testing.T) {
 	secret, _ := hex.DecodeString(rfc8448ServerHSSecret)
 	tests := []struct{ label, want string }{

@@ -229,24 +229,13 @@ func offerFindings(h *Hello, add addFunc) {
 	}
 }
 
-// legAgreed is what a leg agreed: its Negotiated, or failing that its
-// ServerHello's choice.
-func legAgreed(s *Side) (version, suite, group string, ok bool) {
-	switch {
-	case s.Negotiated != nil:
-		return s.Negotiated.Version, s.Negotiated.CipherSuite, s.Negotiated.Group, true
-	case s.ServerHello != nil:
-		return s.ServerHello.Version, s.ServerHello.CipherSuite, s.ServerHello.Group, true
-	}
-	return "", "", "", false
-}
-
 // agreedFindings judges what one leg agreed.
 func agreedFindings(side string, s *Side, add addFunc) {
-	version, suite, _, ok := legAgreed(s)
+	a, ok := s.Agreed()
 	if !ok {
 		return
 	}
+	version, suite := a.Version, a.CipherSuite
 	leg := legName(side)
 	if isLegacyVersion(version) {
 		add(side, SeverityCritical, CodeLegacyVersionNegotiated,
@@ -427,11 +416,13 @@ func acrossFindings(c, u *Side, add addFunc) {
 		add(sideUpstream, SeverityInfo, CodeFingerprintDrift,
 			"the server saw the proxy's JA4 %s, not the client's %s: servers that fingerprint clients may answer differently than without the proxy", uj, cj)
 	}
-	uVersion, uSuite, uGroup, ok := legAgreed(u)
+	up, ok := u.Agreed()
 	if !ok {
 		return
 	}
-	cVersion, cSuite, cGroup, cOK := legAgreed(c)
+	uVersion, uSuite, uGroup := up.Version, up.CipherSuite, up.Group
+	cl, cOK := c.Agreed()
+	cVersion, cSuite, cGroup := cl.Version, cl.CipherSuite, cl.Group
 	if !cOK {
 		// The client leg did not finish (e.g. the client rejected the
 		// certificate): judge against its best offer.
@@ -534,33 +525,19 @@ func matchesHost(sans []string, host string) bool {
 	return false
 }
 
-// suiteTokens splits an IANA suite name such as
-// TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 into its key exchange
-// (ECDHE_RSA) and cipher (AES_128_GCM_SHA256). TLS 1.3 names have no key
-// exchange; unknown codes and SCSVs give nothing.
-func suiteTokens(s string) (kex, cipher string) {
-	rest, ok := strings.CutPrefix(s, "TLS_")
-	if !ok {
-		rest, ok = strings.CutPrefix(s, "SSL_")
-	}
-	if !ok || strings.HasSuffix(s, "_SCSV") {
-		return "", ""
-	}
-	if k, c, ok := strings.Cut(rest, "_WITH_"); ok {
-		return k, c
-	}
-	return "", rest
+// suiteNamed describes the suite the record names s, from the IANA suite
+// table; false for a code ("0x1a2b"), GREASE or any other unknown name.
+func suiteNamed(s string) (CipherSuite, bool) {
+	cs, ok := cipherSuiteByName()[s]
+	return cs, ok
 }
 
 // suiteKex names a suite's key exchange family: "RSA" for RSA key transport
-// (TLS_RSA_*, including EXPORT and PSK variants), else the key exchange part
-// of the name.
+// (TLS_RSA_*, including EXPORT and PSK variants), "" for TLS 1.3 suites and
+// unknown names.
 func suiteKex(s string) string {
-	kex, _ := suiteTokens(s)
-	if first, _, _ := strings.Cut(kex, "_"); first == "RSA" {
-		return "RSA"
-	}
-	return kex
+	cs, _ := suiteNamed(s)
+	return cs.KeyExchange
 }
 
 // weakCipher names what makes a suite weak, nil if nothing does.
@@ -580,38 +557,34 @@ func weakCipher(s string) []string {
 var weakCiphers sync.Map // suite name -> []string
 
 func weakCipherUncached(s string) []string {
-	kex, cipher := suiteTokens(s)
-	if kex == "" && cipher == "" {
+	cs, ok := suiteNamed(s)
+	if !ok {
 		return nil
 	}
 	var why []string
-	kexT, cipherT := strings.Split(kex, "_"), strings.Split(cipher, "_") // split once: this runs per offered suite
-	has := slices.ContainsFunc[[]string]
-	is := func(w string) func(string) bool { return func(t string) bool { return t == w } }
-	if kex == "NULL" || has(cipherT, is("NULL")) {
+	if cs.KeyExchange == "NULL" || cs.Cipher == "NULL" {
 		why = append(why, "NULL")
 	}
-	if has(kexT, func(t string) bool { return strings.HasPrefix(t, "EXPORT") }) ||
-		has(cipherT, func(t string) bool { return strings.HasPrefix(t, "EXPORT") }) {
+	if cs.Export {
 		why = append(why, "EXPORT")
 	}
-	if has(kexT, is("anon")) {
+	if cs.Auth == "anon" {
 		why = append(why, "anon")
 	}
-	for _, c := range []string{"RC4", "RC2", "3DES", "IDEA"} {
-		if has(cipherT, is(c)) {
-			why = append(why, c)
+	for _, c := range []struct{ cipher, why string }{
+		{"RC4-128", "RC4"}, {"RC4-40", "RC4"}, {"RC2-40", "RC2"}, {"3DES", "3DES"}, {"IDEA", "IDEA"},
+		{"DES", "DES"}, {"DES40", "DES"},
+	} {
+		if cs.Cipher == c.cipher {
+			why = append(why, c.why)
 		}
-	}
-	if has(cipherT, func(t string) bool { return t == "DES" || t == "DES40" }) {
-		why = append(why, "DES")
 	}
 	return why
 }
 
 func isCBC(s string) bool {
-	_, cipher := suiteTokens(s)
-	return slices.Contains(strings.Split(cipher, "_"), "CBC")
+	cs, _ := suiteNamed(s)
+	return cs.Mode == "CBC"
 }
 
 // isAEAD reports whether a suite encrypts with an AEAD: every TLS 1.3
@@ -620,13 +593,8 @@ func isAEAD(version, s string) bool {
 	if version == "TLS 1.3" {
 		return true
 	}
-	_, cipher := suiteTokens(s)
-	for _, t := range strings.Split(cipher, "_") {
-		if t == "GCM" || t == "CCM" || t == "POLY1305" {
-			return true
-		}
-	}
-	return false
+	cs, _ := suiteNamed(s)
+	return cs.AEAD
 }
 
 // forwardSecret reports whether a leg's key exchange is ephemeral. TLS 1.3
@@ -638,15 +606,14 @@ func forwardSecret(version, suite string, kx *KeyExchange) bool {
 	if version == "TLS 1.3" {
 		return kx == nil || kx.Kind != "PSK"
 	}
-	kex, _ := suiteTokens(suite)
-	if kex == "" { // an unknown code: the recorded key exchange decides
+	cs, ok := suiteNamed(suite)
+	if !ok || cs.KeyExchange == "" { // an unknown code: the recorded key exchange decides
 		return kx == nil || kx.Kind != "RSA" && kx.Kind != "PSK"
 	}
-	first, _, _ := strings.Cut(kex, "_")
 	switch {
-	case first == "ECDHE", first == "DHE", first == "SRP":
+	case cs.KeyExchange == "ECDHE", cs.KeyExchange == "DHE", cs.KeyExchange == "SRP":
 		return true
-	case strings.Contains(kex, "anon"):
+	case cs.Auth == "anon":
 		return true
 	}
 	return false

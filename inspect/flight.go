@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -327,7 +326,7 @@ func (p *serverParser) message(typ uint8, msg []byte) error {
 			if !exts.ReadUint16(&et) || !exts.ReadUint16LengthPrefixed(&data) {
 				return &ParseError{Msg: "truncated extension", Offset: len(msg) - len(exts)}
 			}
-			if et == extALPN {
+			if et == extApplicationLayerProtocolNegotiation {
 				name, ok := parseServerALPN(data)
 				if !ok {
 					return &ParseError{Msg: "bad application_layer_protocol_negotiation", Offset: len(msg) - len(exts) - len(data)}
@@ -428,7 +427,7 @@ func (p *serverParser) serverHello(msg []byte) error {
 	p.kind, p.auth = suiteKeyExchange(sh.CipherSuite)
 	// RFC 6962 §3.3: the SCT list may come in the TLS 1.2 ServerHello.
 	for _, e := range sh.Extensions {
-		if e.Type == extSCT {
+		if e.Type == extSignedCertificateTimestamp {
 			n, ok := countSCTs(e.Data)
 			if !ok {
 				return &ParseError{Msg: "bad signed_certificate_timestamp", Offset: 0}
@@ -462,36 +461,20 @@ func tls13KeyExchange(sh *ServerHelloMsg) *KeyExchange {
 	return kx
 }
 
-// suiteKeyExchange splits a TLS 1.2 suite's IANA name
-// "TLS_<kex>_WITH_<cipher>" into its key exchange kind ("ECDHE", "DHE",
-// "RSA", "PSK", "ECDH", "DH", "SRP") and its authentication ("RSA", "ECDSA",
-// "DSS", "PSK", "anon", or "" for RSA key transport and PSK). Unknown suites
-// give "", "".
+// suiteKeyExchange returns a TLS 1.2 suite's key exchange kind ("ECDHE",
+// "DHE", "RSA", "PSK", "ECDH", "DH", "SRP") and its authentication ("RSA",
+// "ECDSA", "DSS", "PSK", "anon", or "" when none is named), from the IANA
+// suite table. Other suites (KRB5, ECCPWD, GOST, TLS 1.3, unknown codes)
+// give "", "": their ServerKeyExchange, if any, is read by its shape.
 func suiteKeyExchange(suite uint16) (kind, auth string) {
-	name, ok := strings.CutPrefix(CipherSuiteName(suite), "TLS_")
-	if !ok {
-		return "", ""
-	}
-	kex, _, ok := strings.Cut(name, "_WITH_")
-	if !ok {
-		return "", ""
-	}
-	kind, auth, _ = strings.Cut(kex, "_")
-	switch kind {
-	case "ECDHE", "DHE", "ECDH", "DH", "PSK":
+	s := cipherSuites[suite]
+	switch s.KeyExchange {
+	case "ECDHE", "DHE", "ECDH", "DH", "PSK", "SRP":
+		return s.KeyExchange, s.Auth
 	case "RSA":
-		if auth == "PSK" {
-			auth = "" // RSA_PSK: the RSA key transports the premaster secret
-		}
-	case "SRP":
-		auth = strings.TrimPrefix(auth, "SHA_")
-		if auth == "SHA" {
-			auth = ""
-		}
-	default:
-		return "", ""
+		return "RSA", "" // RSA key transport: no signed parameters
 	}
-	return kind, auth
+	return "", ""
 }
 
 // serverKeyExchange parses a TLS 1.0–1.2 ServerKeyExchange for (EC)DHE
@@ -677,7 +660,7 @@ func parseCertificateMsg(msg []byte, tls13 bool) (certs [][]byte, ocsp []byte, s
 			switch et {
 			case extStatusRequest:
 				ocsp, ok = parseCertificateStatus(data)
-			case extSCT:
+			case extSignedCertificateTimestamp:
 				scts, ok = countSCTs(data)
 			default:
 				ok = true
@@ -823,89 +806,11 @@ func alertLevelName(v uint8) string {
 // certificateTypeName names a ClientCertificateType (IANA TLS
 // ClientCertificateType Identifiers registry).
 func certificateTypeName(v uint8) string {
-	switch v {
-	case 1:
-		return "rsa_sign"
-	case 2:
-		return "dss_sign"
-	case 3:
-		return "rsa_fixed_dh"
-	case 4:
-		return "dss_fixed_dh"
-	case 5:
-		return "rsa_ephemeral_dh_RESERVED"
-	case 6:
-		return "dss_ephemeral_dh_RESERVED"
-	case 20:
-		return "fortezza_dms_RESERVED"
-	case 64:
-		return "ecdsa_sign"
-	case 65:
-		return "rsa_fixed_ecdh"
-	case 66:
-		return "ecdsa_fixed_ecdh"
-	case 67:
-		return "gost_sign256"
-	case 68:
-		return "gost_sign512"
-	}
-	return hexName8(v)
+	return name8(clientCertificateTypeNames, v)
 }
 
 // handshakeTypeName names a handshake message type (IANA TLS HandshakeType
 // registry).
 func handshakeTypeName(v uint8) string {
-	switch v {
-	case 0:
-		return "hello_request"
-	case 1:
-		return "client_hello"
-	case 2:
-		return "server_hello"
-	case 3:
-		return "hello_verify_request"
-	case 4:
-		return "new_session_ticket"
-	case 5:
-		return "end_of_early_data"
-	case 6:
-		return "hello_retry_request"
-	case 8:
-		return "encrypted_extensions"
-	case 9:
-		return "request_connection_id"
-	case 10:
-		return "new_connection_id"
-	case 11:
-		return "certificate"
-	case 12:
-		return "server_key_exchange"
-	case 13:
-		return "certificate_request"
-	case 14:
-		return "server_hello_done"
-	case 15:
-		return "certificate_verify"
-	case 16:
-		return "client_key_exchange"
-	case 17:
-		return "client_certificate_request"
-	case 20:
-		return "finished"
-	case 21:
-		return "certificate_url"
-	case 22:
-		return "certificate_status"
-	case 23:
-		return "supplemental_data"
-	case 24:
-		return "key_update"
-	case 25:
-		return "compressed_certificate"
-	case 26:
-		return "ekt_key"
-	case 254:
-		return "message_hash"
-	}
-	return hexName8(v)
+	return name8(handshakeTypeNames, v)
 }

@@ -53,7 +53,7 @@ func ja4Fingerprint(h *ClientHello, sorted bool) (fp, raw string) {
 		if IsGREASE(e.Type) {
 			continue
 		}
-		if sorted && (e.Type == extensionServerName || e.Type == extensionALPN) {
+		if sorted && (e.Type == extServerName || e.Type == extApplicationLayerProtocolNegotiation) {
 			continue
 		}
 		exts = append(exts, e.Type)
@@ -97,7 +97,7 @@ func ja4A(h *ClientHello) string {
 		v = best
 	}
 	sni := "i"
-	if h.hasExtension(extensionServerName) {
+	if h.hasExtension(extServerName) {
 		sni = "d"
 	}
 	nc, ne := 0, 0

@@ -23,6 +23,10 @@ const (
 	ModeMITM        Mode = "mitm"        // both handshakes terminated, traffic decrypted
 	ModePassthrough Mode = "passthrough" // hellos inspected, traffic relayed encrypted
 	ModeTunnel      Mode = "tunnel"      // not TLS, bytes relayed
+	// ModeHTTP is a connection that spoke plain HTTP to the proxy and no
+	// TLS: http:// proxy requests, the onboarding page, or a request the
+	// proxy could not serve (OutcomeBadRequest).
+	ModeHTTP Mode = "http"
 )
 
 // ReasonPlainHTTPS is the reason of a record for an https:// URL that a
@@ -43,6 +47,11 @@ const (
 	OutcomeUpstreamVerifyFailed      Outcome = "upstream_verify_failed"
 	OutcomeNotTLS                    Outcome = "not_tls"
 	OutcomeDenied                    Outcome = "denied"
+	// OutcomeBadRequest is a connection that never completed a proxy
+	// request: malformed, over a limit, stalled, closed without a byte, or
+	// TLS sent to the plain HTTP proxy port. Client.Status is the HTTP
+	// status sent, if one was.
+	OutcomeBadRequest Outcome = "bad_request"
 )
 
 // A Record is one client connection: what each side offered, what was
@@ -83,6 +92,7 @@ type Side struct {
 	Alert              string       `json:"alert,omitempty"`    // a TLS alert received from the peer
 	Stage              string       `json:"stage,omitempty"`    // client: when it failed, if not during the handshake ("after_handshake")
 	Error              string       `json:"error,omitempty"`    // why this side failed, in words a person can act on
+	Status             int          `json:"status,omitempty"`   // client: the HTTP status tlslens answered with itself (bad_request, a refused http:// request)
 }
 
 // An Attempt is an upstream handshake that failed before the one the Side
@@ -161,6 +171,33 @@ type Negotiated struct {
 	Resumed     bool   `json:"resumed"`
 	HelloRetry  bool   `json:"hello_retry"`
 	ECH         bool   `json:"ech"`
+}
+
+// An Agreement is what one leg of a connection agreed: its version, cipher
+// suite, key exchange group and ALPN protocol, as the record names them.
+type Agreement struct {
+	Version     string
+	CipherSuite string
+	Group       string // "" when unknown (TLS 1.2 resumption, or not in the ServerHello)
+	ALPN        string // "" for none
+}
+
+// Agreed is what the leg agreed: its Negotiated when its handshake finished,
+// otherwise its ServerHello's choice (a handshake that failed after it, or
+// passthrough, where only the clear ServerHello is seen). ok is false when
+// the leg has neither, or s is nil.
+func (s *Side) Agreed() (a Agreement, ok bool) {
+	switch {
+	case s == nil:
+		return Agreement{}, false
+	case s.Negotiated != nil:
+		n := s.Negotiated
+		return Agreement{Version: n.Version, CipherSuite: n.CipherSuite, Group: n.Group, ALPN: n.ALPN}, true
+	case s.ServerHello != nil:
+		sh := s.ServerHello
+		return Agreement{Version: sh.Version, CipherSuite: sh.CipherSuite, Group: sh.Group, ALPN: sh.ALPN}, true
+	}
+	return Agreement{}, false
 }
 
 // Cert summarises one certificate.

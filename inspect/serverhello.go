@@ -7,35 +7,6 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// Handshake message types (RFC 8446 §4, RFC 5246 §7.4, IANA TLS HandshakeType
-// registry) that the flight parsers act on.
-const (
-	typeClientHello         = 1
-	typeServerHello         = 2
-	typeNewSessionTicket    = 4
-	typeEncryptedExtensions = 8
-	typeCertificate         = 11
-	typeServerKeyExchange   = 12
-	typeCertificateRequest  = 13
-	typeServerHelloDone     = 14
-	typeCertificateVerify   = 15
-	typeFinished            = 20
-	typeCertificateStatus   = 22
-	typeKeyUpdate           = 24
-)
-
-// Extension types read from the server's messages.
-const (
-	extStatusRequest          = 5
-	extSignatureAlgorithms    = 13
-	extALPN                   = 16
-	extSCT                    = 18
-	extPreSharedKey           = 41
-	extSupportedVersions      = 43
-	extCertificateAuthorities = 47
-	extKeyShare               = 51
-)
-
 // helloRetryRequestRandom is the Random of a HelloRetryRequest:
 // SHA-256("HelloRetryRequest") (RFC 8446 §4.1.3).
 var helloRetryRequestRandom = []byte{
@@ -164,7 +135,7 @@ func ParseServerHelloMessage(msg []byte) (*ServerHelloMsg, error) {
 				(!m.HelloRetry && !data.ReadUint16LengthPrefixed(&share)) || !data.Empty() {
 				return nil, &ParseError{Msg: "bad key_share", Offset: at}
 			}
-		case extALPN:
+		case extApplicationLayerProtocolNegotiation:
 			// RFC 7301 §3.1: the server's ProtocolNameList holds exactly one name.
 			var list, name cryptobyte.String
 			if !data.ReadUint16LengthPrefixed(&list) || !list.ReadUint8LengthPrefixed(&name) ||

@@ -118,7 +118,7 @@ func TestParseServerHelloMessage(t *testing.T) {
 		{name: "trailing byte", msg: append(bytes.Clone(real13), 0), bad: true},
 		{name: "ClientHello", msg: append([]byte{typeClientHello}, real13[1:]...), bad: true},
 		{name: "key_share without a key", msg: buildServerHello(0x0303, random(""), 0x1301, true, Extension{Type: extKeyShare, Data: []byte{0, 29}}), bad: true},
-		{name: "two ALPN names", msg: buildServerHello(0x0303, random(""), 0xc02f, true, Extension{Type: extALPN, Data: []byte{0, 4, 1, 'a', 1, 'b'}}), bad: true},
+		{name: "two ALPN names", msg: buildServerHello(0x0303, random(""), 0xc02f, true, Extension{Type: extApplicationLayerProtocolNegotiation, Data: []byte{0, 4, 1, 'a', 1, 'b'}}), bad: true},
 		{name: "long session id", msg: func() []byte { b := bytes.Clone(real13); b[4+2+32] = 33; return b }(), bad: true},
 	}
 	for _, tt := range tests {

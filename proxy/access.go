@@ -177,6 +177,7 @@ func (p *Proxy) admitPlain(r *http.Request) *http.Response {
 		return nil
 	}
 	p.log.WithFields(logrus.Fields{"client": r.RemoteAddr, "reason": ref.reason}).Info("proxy request refused")
+	p.recordRefused(r, ref) // the connection's record, if it has none yet
 	return ref.response(r)
 }
 

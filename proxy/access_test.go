@@ -194,6 +194,16 @@ func TestAllowCIDRs(t *testing.T) {
 			if resp.StatusCode != wantPlain {
 				t.Errorf("onboarding page through the proxy: %s, want %d", resp.Status, wantPlain)
 			}
+			// Each plain connection has a record of mode http (badrequest.go).
+			for range 3 {
+				wantOutcome := inspect.OutcomeDenied
+				if tt.ok {
+					wantOutcome = inspect.OutcomeOK
+				}
+				if r := h.record(); r.Mode != inspect.ModeHTTP || r.Outcome != wantOutcome {
+					t.Errorf("plain connection's record: mode %s outcome %s, want http %s", r.Mode, r.Outcome, wantOutcome)
+				}
+			}
 
 			if tt.ok {
 				resp, body := get(t, h.httpClient(nil), "https://"+target+"/in")
@@ -203,7 +213,7 @@ func TestAllowCIDRs(t *testing.T) {
 				if r := h.record(); r.Outcome != inspect.OutcomeOK {
 					t.Errorf("record outcome %s, want ok", r.Outcome)
 				}
-				h.recordCount(1)
+				h.recordCount(1 + 3)
 				return
 			}
 			resp, body := connectRaw(t, h.addr, target, "")
@@ -211,7 +221,7 @@ func TestAllowCIDRs(t *testing.T) {
 				t.Fatalf("CONNECT = %s %q, want 403 naming the allow-list", resp.Status, body)
 			}
 			r := h.record()
-			h.recordCount(1)
+			h.recordCount(1 + 3)
 			if r.Outcome != inspect.OutcomeDenied || r.Reason != "access: allow_cidrs" || r.Upstream != nil ||
 				!strings.Contains(r.Client.Error, "127.0.0.1 is not in the allow-list") {
 				t.Errorf("record = outcome %s reason %q upstream %v client.error %q", r.Outcome, r.Reason, r.Upstream, r.Client.Error)

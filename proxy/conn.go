@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -38,6 +39,16 @@ type acceptedConn struct {
 
 	log     logrus.FieldLogger
 	sniffed bool // the first bytes were looked at
+
+	// recorded is set once a record of this connection's is written, or
+	// about to be (badrequest.go); until then tlsFirst, got, readErr and
+	// answer say what the client sent and what net/http answered.
+	recorded atomic.Bool
+	tlsFirst atomic.Bool
+	got      atomic.Int64
+	diag     sync.Mutex
+	readErr  error
+	answer   []byte
 }
 
 // Read reads like the connection's, and warns when a client's first bytes
@@ -45,14 +56,23 @@ type acceptedConn struct {
 // which otherwise sees only "wrong version number" and tlslens nothing.
 func (c *acceptedConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
+	c.noteRead(n, err)
 	if !c.sniffed && n > 0 {
 		c.sniffed = true
-		if b[0] == 22 && c.log != nil { // a TLS handshake record, RFC 8446 §5.1
+		if b[0] == 22 { // a TLS handshake record, RFC 8446 §5.1
+			c.tlsFirst.Store(true)
+		}
+		if b[0] == 22 && c.log != nil {
 			c.log.WithFields(logrus.Fields{"id": c.id, "client": c.RemoteAddr().String(), "proxy_url": "http://" + c.LocalAddr().String()}).Warn(
 				"client started a TLS handshake on the proxy port: tlslens is a plain HTTP proxy, set the client's proxy to proxy_url (http://, not https://)")
 		}
 	}
 	return n, err
+}
+
+func (c *acceptedConn) Write(b []byte) (int, error) {
+	c.noteWrite(b)
+	return c.Conn.Write(b)
 }
 
 // newID returns a ULID: sortable by time, unique per connection.

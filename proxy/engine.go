@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/proxy/internal/advice"
 )
 
 // readClientHello reads TLS records from c, after the bytes first already
@@ -35,7 +35,7 @@ func (p *Proxy) readClientHello(c net.Conn, first []byte) ([]byte, *inspect.Clie
 				return buf, h, perr
 			}
 			if len(buf) > p.opts.MaxHelloSize {
-				return buf, nil, &helloTooLargeError{limit: p.opts.MaxHelloSize}
+				return buf, nil, &advice.HelloTooLargeError{Limit: p.opts.MaxHelloSize}
 			}
 		}
 		if err != nil {
@@ -110,12 +110,6 @@ func helloComplete(b []byte) (bool, error) {
 // errBadFraming reports TLS record framing that cannot carry a ClientHello.
 var errBadFraming = errors.New("proxy: malformed TLS records before the ClientHello was complete")
 
-type helloTooLargeError struct{ limit int }
-
-func (e *helloTooLargeError) Error() string {
-	return fmt.Sprintf("proxy: ClientHello larger than %d bytes", e.limit)
-}
-
 type helloReadError struct {
 	err error
 	got int
@@ -127,27 +121,6 @@ func (e *helloReadError) Error() string {
 
 func (e *helloReadError) Unwrap() error { return e.err }
 
-func describeHelloErr(err error, n int, timeout time.Duration) string {
-	var tooLarge *helloTooLargeError
-	var ne net.Error
-	switch {
-	case errors.Is(err, inspect.ErrSSLv2):
-		return "the client sent an SSL 2.0-format ClientHello (RFC 5246 Appendix E.2), which tlslens cannot answer: configure the client to send a TLS ClientHello (disable SSLv2Hello)"
-	case errors.As(err, &tooLarge):
-		return fmt.Sprintf("the client's ClientHello exceeds %d bytes; raise max_hello_size if this client is legitimate", tooLarge.limit)
-	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Sprintf("the client sent no complete ClientHello within %s (%d bytes received): it stalled or is not speaking TLS", timeout, n)
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		if n == 0 {
-			return "the client closed the tunnel without sending anything"
-		}
-		return fmt.Sprintf("the client closed the connection in the middle of its ClientHello (%d bytes received)", n)
-	case errors.Is(err, inspect.ErrTruncated):
-		return fmt.Sprintf("the client's ClientHello is truncated (%d bytes received)", n)
-	}
-	return "the client's ClientHello could not be read: " + err.Error()
-}
-
 func preview(b []byte) []byte {
 	if len(b) > 16 {
 		return b[:16]
@@ -158,21 +131,6 @@ func preview(b []byte) []byte {
 func msSince(t time.Time) float64 {
 	return float64(time.Since(t).Microseconds()) / 1000
 }
-
-// allSuites is every TLS 1.0-1.2 suite crypto/tls implements, so old clients
-// can be observed; crypto/tls still prefers the secure ones. The list is
-// built once (tls.CipherSuites allocates it afresh on every call) and shared:
-// callers must not modify it.
-var allSuites = sync.OnceValue(func() []uint16 {
-	var ids []uint16
-	for _, cs := range tls.CipherSuites() {
-		ids = append(ids, cs.ID)
-	}
-	for _, cs := range tls.InsecureCipherSuites() {
-		ids = append(ids, cs.ID)
-	}
-	return slices.Clip(ids)
-})
 
 func negotiated(st tls.ConnectionState) *inspect.Negotiated {
 	n := &inspect.Negotiated{

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/inspect/report"
 )
 
 // Findings from real handshakes through the proxy (issue 4): weak clients and
@@ -488,7 +489,8 @@ func checkCertificateRequest(root *testPKI, version string) func(t *testing.T, r
 	}
 }
 
-// TestTerminalLine: with Options.Terminal set, each connection gets one line
+// TestTerminalLine: with OnRecord writing report.Line (as cmd/tlslens does),
+// each connection gets one line
 // naming the outcome, the target, both legs' version, suite, group and
 // ALPN, the client's JA4 and the findings, without colour when not asked.
 func TestTerminalLine(t *testing.T) {
@@ -519,8 +521,12 @@ func TestTerminalLine(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var buf bytes.Buffer // written before the record reaches OnRecord
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.Terminal = &buf; o.TerminalColor = false })
+			var buf bytes.Buffer // written before the record reaches the harness
+			h := newHarness(t, func(o *Options) {
+				o.UpstreamRoots = pki.pool()
+				record := o.OnRecord
+				o.OnRecord = func(r *inspect.Record) { buf.WriteString(report.Line(r, false) + "\n"); record(r) }
+			})
 			conn := tls.Client(h.connect(target), &tls.Config{ServerName: "example.com", RootCAs: tc.roots(h),
 				NextProtos: []string{"http/1.1"}})
 			conn.Handshake()
@@ -535,7 +541,7 @@ func TestTerminalLine(t *testing.T) {
 				t.Fatalf("terminal output %q, want one line", out)
 			}
 			if strings.Contains(line, "\x1b[") {
-				t.Errorf("line %q has ANSI colour without TerminalColor", line)
+				t.Errorf("line %q has ANSI colour without color", line)
 			}
 			if !strings.HasPrefix(line, string(tc.outcome)+"  "+r.Target+"  ") {
 				t.Errorf("line %q should start with the outcome and the target", line)
@@ -546,8 +552,8 @@ func TestTerminalLine(t *testing.T) {
 				t.Fatalf("legs %s and %s, want TLS 1.3 to the client and TLS 1.2 upstream", cv, n.Version)
 			}
 			legs := []string{
-				"client " + strings.Join(termNonEmpty(cv, strings.TrimPrefix(cs, "TLS_"), cg, calpn), " "),
-				"upstream " + strings.Join(termNonEmpty(n.Version, strings.Replace(strings.TrimPrefix(n.CipherSuite, "TLS_"), "_WITH_", "_", 1), n.Group, n.ALPN), " "),
+				"client " + strings.Join(nonEmpty(cv, strings.TrimPrefix(cs, "TLS_"), cg, calpn), " "),
+				"upstream " + strings.Join(nonEmpty(n.Version, strings.Replace(strings.TrimPrefix(n.CipherSuite, "TLS_"), "_WITH_", "_", 1), n.Group, n.ALPN), " "),
 			}
 			for _, want := range append(append(legs, "ja4 "+r.Client.Hello.JA4), tc.extra...) {
 				if !strings.Contains(line, want) {
@@ -572,4 +578,15 @@ func TestTerminalLine(t *testing.T) {
 			t.Logf("%s", line)
 		})
 	}
+}
+
+// nonEmpty is v without its empty strings.
+func nonEmpty(v ...string) []string {
+	var out []string
+	for _, s := range v {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/elazarl/goproxy"
+
+	"github.com/tlslens/tlslens/inspect"
 )
 
 // newGoproxy builds the front: CONNECTs are hijacked by the engine, and every
@@ -75,10 +77,15 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 		return r, resp // refused by access control
 	}
 	if resp := p.onboardProxy(r); resp != nil {
+		p.recordHTTP(r, inspect.OutcomeOK, "onboarding", 0)
 		return r, resp // http://tlslens/ or the proxy's own address
 	}
 	if p.policy(strings.ToLower(r.URL.Hostname())) == ActionDeny {
+		p.recordHTTP(r, inspect.OutcomeDenied, "policy: deny", http.StatusForbidden)
 		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, nil)
+	}
+	if r.URL.Scheme != "https" {
+		p.recordHTTP(r, inspect.OutcomeOK, "", 0) // the connection's first request, if it is
 	}
 	if s, resp := p.plainSession(r); resp != nil {
 		return r, resp
@@ -110,9 +117,11 @@ func overSession(ctx *goproxy.ProxyCtx, s *session) {
 // form) with the onboarding page, to clients the allow-list admits.
 func (p *Proxy) serveDirect(w http.ResponseWriter, r *http.Request) {
 	if ref := p.access.checkAddr(r.RemoteAddr); ref != nil {
+		p.recordRefused(r, ref)
 		ref.write(w)
 		return
 	}
+	p.recordHTTP(r, inspect.OutcomeOK, "onboarding", 0)
 	addr := r.Host
 	if addr == "" {
 		addr = localAddr(r)
@@ -253,7 +262,14 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 		defer hw.close()
 		w = hw
 	}
-	p.gp.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+	ctx := r.Context()
+	if r.ProtoMajor < 2 {
+		ctx = context.WithoutCancel(ctx)
+	}
+	// An HTTP/2 stream ends only by its own RST_STREAM (or the connection's
+	// end), never by a half-close: a stream the client cancels cancels its
+	// upstream request with it, so a reset client stops what it started.
+	p.gp.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // hijackCloser is a ResponseWriter that remembers the connection a handler

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/proxy/internal/gotls"
 )
 
 // rsaLeaf issues a server certificate with an RSA key, needed for RSA key
@@ -52,17 +52,15 @@ func sentHello(t *testing.T, cfg *tls.Config) *inspect.ClientHello {
 
 // goImplements reports whether crypto/tls can offer suite in TLS 1.0-1.2.
 func goImplements(suite uint16) bool {
-	return !isTLS13Suite(suite) && slices.Contains(allSuites(), suite)
+	return !gotls.IsTLS13Suite(suite) && slices.Contains(gotls.AllSuites(), suite)
 }
-
-func isTLS13Suite(id uint16) bool { return id >= 0x1301 && id <= 0x1305 }
 
 // mirrored is what mirror-lite must offer for a client's hello: its TLS 1.2
 // suites that Go implements, Go's own TLS 1.3 suites when it offers TLS 1.3
 // (crypto/tls does not let them be chosen), its groups that Go implements,
 // and its ALPN list, as sets of names.
 func mirrored(h *inspect.ClientHello) (suites, groups []string) {
-	_, hi := versionRange(h)
+	_, hi := h.VersionRange()
 	for _, id := range h.CipherSuites {
 		if goImplements(id) {
 			suites = append(suites, inspect.CipherSuiteName(id))
@@ -70,13 +68,13 @@ func mirrored(h *inspect.ClientHello) (suites, groups []string) {
 	}
 	if hi == tls.VersionTLS13 {
 		for _, cs := range tls.CipherSuites() {
-			if isTLS13Suite(cs.ID) {
+			if gotls.IsTLS13Suite(cs.ID) {
 				suites = append(suites, inspect.CipherSuiteName(cs.ID))
 			}
 		}
 	}
 	for _, g := range h.Groups {
-		if slices.Contains(goCurves, tls.CurveID(g)) {
+		if gotls.Group(g) {
 			groups = append(groups, inspect.GroupName(g))
 		}
 	}
@@ -124,7 +122,7 @@ func TestMirrorLiteForeignHellos(t *testing.T) {
 			if !slices.Equal(got.ALPN, want.ALPN) || got.SNI != "example.com" {
 				t.Errorf("ALPN %v SNI %q, want %v example.com", got.ALPN, got.SNI, want.ALPN)
 			}
-			lo, hi := versionRange(client)
+			lo, hi := client.VersionRange()
 			var wantVersions []string
 			for v := hi; v >= lo; v-- {
 				wantVersions = append(wantVersions, inspect.VersionName(v))
@@ -296,38 +294,6 @@ func TestLegacyClients(t *testing.T) {
 				t.Errorf("upstream negotiated %+v attempts %+v, want TLS 1.2 after a protocol_version refusal", u.Negotiated, u.Attempts)
 			}
 		})
-	}
-}
-
-// TestDescribeUnsupportedOffers names what captured clients offer that Go's
-// TLS stack cannot.
-func TestDescribeUnsupportedOffers(t *testing.T) {
-	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("..", "inspect", "testdata", "openssl.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := inspect.ParseClientHello(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dhe []string
-	for _, id := range h.CipherSuites {
-		if name := inspect.CipherSuiteName(id); strings.Contains(name, "_DHE_") {
-			dhe = append(dhe, name)
-		}
-	}
-	got := unsupportedOffers(h)
-	if len(dhe) == 0 || !strings.Contains(got, "DHE key exchange ("+dhe[0]) {
-		t.Errorf("unsupportedOffers(openssl) = %q, want DHE key exchange named with %v", got, dhe)
-	}
-	msg := describeHandshakeErr(io.EOF, "handshake_failure", handshakeFacts{compat: true, hello: h})
-	if !strings.Contains(msg, "DHE key exchange") || !strings.Contains(msg, "Go's TLS stack does not implement") {
-		t.Errorf("describeHandshakeErr = %q", msg)
-	}
-	goHello := sentHello(t, &tls.Config{ServerName: "example.com"})
-	if got := unsupportedOffers(goHello); got != "" {
-		t.Errorf("unsupportedOffers(Go's own hello) = %q, want nothing", got)
 	}
 }
 

@@ -71,7 +71,17 @@ func TestMaxConnections(t *testing.T) {
 	tc.Close()
 	held[1].Close()
 	waitFor(t, "no active connection", func() bool { return h.p.ActiveConnections() == 0 })
-	h.recordCount(1) // the refused connections have none
+	// The refused connections have none; the two held ones, closed
+	// without a request, have a bad_request record each (badrequest.go).
+	h.record() // the second held connection's; the first's came before or after /after's
+	outcomes := map[any]int{}
+	for _, e := range h.hook.AllEntries() {
+		outcomes[e.Data["outcome"]]++
+	}
+	if outcomes[inspect.OutcomeBadRequest] != 2 || outcomes[inspect.OutcomeOK] != 1 {
+		t.Errorf("record outcomes %v, want 2 bad_request (the held connections) and 1 ok", outcomes)
+	}
+	h.recordCount(3)
 }
 
 // TestSlowloris: a client dribbling its CONNECT or its ClientHello a byte at
@@ -143,7 +153,12 @@ func TestSlowloris(t *testing.T) {
 				}
 				h.recordCount(4)
 			} else {
-				h.recordCount(3)
+				// The CONNECT never completed: a bad_request record at close.
+				r := h.record()
+				if r.Outcome != inspect.OutcomeBadRequest || !strings.Contains(r.Client.Error, "within handshake_timeout (1s)") {
+					t.Errorf("slow request line: outcome %s error %q", r.Outcome, r.Client.Error)
+				}
+				h.recordCount(4)
 			}
 		})
 	}

@@ -47,7 +47,7 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) (*metrics, error) {
 		}, []string{"leg"}),
 		records: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tlslens_records_written_total",
-			Help: "Handshake records written, one per client connection that reached the engine.",
+			Help: "Records written, one per connection accepted by the proxy listener (bad requests included).",
 		}),
 	}
 	for leg, outcomes := range legOutcomes {

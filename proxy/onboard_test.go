@@ -156,7 +156,14 @@ func TestOnboardingPage(t *testing.T) {
 			}
 		})
 	}
-	h.recordCount(0) // plain HTTP: no handshake, no record
+	// Plain HTTP, no handshake, but a record per connection (each fetch has
+	// its own): records equal tlslens_connections_total (badrequest.go).
+	h.recordCount(len(ways) * (len(downloads) + 4))
+	for _, e := range h.hook.AllEntries() {
+		if e.Data["mode"] != inspect.ModeHTTP || e.Data["outcome"] != inspect.OutcomeOK || e.Data["reason"] != "onboarding" {
+			t.Errorf("record mode %v outcome %v reason %v, want http ok onboarding", e.Data["mode"], e.Data["outcome"], e.Data["reason"])
+		}
+	}
 }
 
 // TestOnboardingPageNamesTheProxy checks that the steps name the address the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/proxy/internal/advice"
 )
 
 // maxClearFlight caps the server bytes kept for parsing in passthrough: a
@@ -218,7 +219,7 @@ func (p *Proxy) recordPassthrough(s *session, flight []byte, readErr error) insp
 	var pe *passError
 	switch {
 	case errors.As(readErr, &pe) && pe.dial:
-		side.Error = describeDialErr(s.target, pe.err, p.opts.DialTimeout)
+		side.Error = advice.Dial(s.target, pe.err, p.opts.DialTimeout)
 		return inspect.OutcomeUpstreamUnreachable
 	case errors.As(readErr, &pe):
 		side.Error = fmt.Sprintf("the server closed the connection before the ClientHello could be forwarded: %v", pe.err)

@@ -53,10 +53,14 @@ func (p *Proxy) outerConnContext(ctx context.Context, c net.Conn) context.Contex
 	return context.WithValue(ctx, plainConnKey{}, c)
 }
 
-// outerConnState ends a proxy connection's https:// sessions with it.
+// outerConnState ends a proxy connection's https:// sessions with it, and
+// records a connection that closes without a record (badrequest.go).
 func (p *Proxy) outerConnState(c net.Conn, st http.ConnState) {
 	if st != http.StateClosed && st != http.StateHijacked {
 		return
+	}
+	if st == http.StateClosed {
+		p.closedUnrecorded(c)
 	}
 	if v, ok := p.plain.LoadAndDelete(c); ok {
 		v.(*plainConn).close()
@@ -86,13 +90,7 @@ func (p *Proxy) plainSession(r *http.Request) (*session, *http.Response) {
 	if s := pc.sessions[target]; s != nil {
 		return s, nil
 	}
-	var id string
-	if ac, ok := c.(*acceptedConn); ok && len(pc.sessions) == 0 {
-		id = ac.id // the connection's first target; a second gets a record id of its own
-	} else {
-		id = newID()
-	}
-	s := sessionFor(c, id, target)
+	s := sessionFor(c, claim(c), target) // the connection's first record takes its id
 	p.openPlain(r.Context(), s)
 	s.tr = p.transport(s)
 	if len(pc.order) >= maxPlainTargets {

@@ -47,15 +47,10 @@ type Options struct {
 	// Records receives one "handshake" entry per connection (shared/RECORD.md).
 	// Nil discards them.
 	Records logrus.FieldLogger
-	// OnRecord, if set, is called with each record after it is written (the
-	// terminal line, metrics). It must not keep or modify the record.
+	// OnRecord, if set, is called with each record after it is written, from
+	// the connection's goroutine, so calls may be concurrent (a terminal line:
+	// report.Line). It must not keep or modify the record.
 	OnRecord func(*inspect.Record)
-
-	// Terminal, if set, gets a human line per connection; TerminalColor adds
-	// ANSI colours and TerminalVerbose the full offer and chains.
-	Terminal        io.Writer
-	TerminalColor   bool
-	TerminalVerbose bool
 
 	// UpstreamRoots verifies upstream chains; nil means the system roots.
 	UpstreamRoots *x509.CertPool
@@ -147,7 +142,6 @@ type Proxy struct {
 	auto  *autoPassthrough // nil when off
 
 	keyLogMu sync.Mutex
-	termMu   sync.Mutex
 	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
 	plain    sync.Map // outer net.Conn → *plainConn: its absolute-form https:// sessions
 
@@ -255,7 +249,18 @@ func discardLogger() logrus.FieldLogger {
 }
 
 // ServeHTTP serves the outer proxy protocol: CONNECT and absolute-form requests.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.gp.ServeHTTP(withEarly(w, r)) }
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == "PRI" && r.ProtoMajor == 2 {
+		// HTTP/2's connection preface without TLS (h2c, RFC 9113 §3.3):
+		// the proxy port speaks HTTP/1.1 only, so each CONNECT has a
+		// connection of its own. No record here: the connection gets its
+		// bad_request record when it closes (badrequest.go).
+		w.Header().Set("Connection", "close")
+		http.Error(w, "tlslens: the proxy port speaks HTTP/1.1; HTTP/2 without TLS (h2c) is not served", http.StatusHTTPVersionNotSupported)
+		return
+	}
+	p.gp.ServeHTTP(withEarly(w, r))
+}
 
 // Serve accepts proxy connections on ln until ctx is done or ln fails. On
 // return the listener is closed; connections already intercepted keep running

@@ -12,8 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -146,57 +144,6 @@ func TestQAUpstreamRefusalsNameTheCause(t *testing.T) {
 			for _, w := range tc.notWant {
 				if strings.Contains(u.Error, w) {
 					t.Errorf("error %q names %q", u.Error, w)
-				}
-			}
-		})
-	}
-}
-
-// TestQADescribeRefusals: when a server refuses every offer, the error
-// names what the client (OpenSSL, captured) offered that Go's TLS stack
-// lacks: groups, RSA-PSS and Ed448 certificates, and suites of no named kind
-// as well as DHE; for a TLS 1.3-only server, only what TLS 1.3 can use.
-// GnuTLS's decode_error after an empty client Certificate is a missing
-// client certificate.
-func TestQADescribeRefusals(t *testing.T) {
-	t.Parallel()
-	b, err := os.ReadFile(filepath.Join("..", "inspect", "testdata", "openssl.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := inspect.ParseClientHello(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		name    string
-		alert   string
-		facts   handshakeFacts
-		want    []string
-		notWant []string
-	}{
-		{"TLS 1.2 refusal", "handshake_failure", handshakeFacts{compat: true, hello: h},
-			[]string{"DHE key exchange (TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
-				"x448", "ffdhe2048", "RSA-PSS certificates (rsa_pss_pss_sha256", "Ed448"}, nil},
-		{"TLS 1.3-only refusal", "protocol_version", handshakeFacts{compat: true, hello: h, firstAlert: "handshake_failure"},
-			[]string{"speaks only TLS 1.3", "x448", "ffdhe2048", "RSA-PSS certificates"},
-			[]string{"DHE key exchange", "SSL 3.0", "CBC"}},
-		{"SSL 3.0 at most", "protocol_version", handshakeFacts{compat: true, hello: h, firstAlert: "protocol_version"},
-			[]string{"SSL 3.0"}, []string{"speaks only TLS 1.3"}},
-		{"GnuTLS without a client certificate", "decode_error", handshakeFacts{asked: true, hello: h, name: "localhost"},
-			[]string{"requires a client certificate", "None is configured for localhost"}, nil},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := describeHandshakeErr(io.EOF, tc.alert, tc.facts)
-			for _, w := range tc.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("describeHandshakeErr = %q, want it to name %q", got, w)
-				}
-			}
-			for _, w := range tc.notWant {
-				if strings.Contains(got, w) {
-					t.Errorf("describeHandshakeErr = %q names %q", got, w)
 				}
 			}
 		})

@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"io"
-	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -27,15 +25,6 @@ func (p *Proxy) emit(r *inspect.Record) {
 	}
 	p.recs.WithFields(f).Info("handshake")
 	p.metrics.observe(r)
-	if p.opts.Terminal != nil {
-		line := formatLine(r, p.opts.TerminalColor)
-		if p.opts.TerminalVerbose {
-			line = formatVerbose(r, p.opts.TerminalColor)
-		}
-		p.termMu.Lock()
-		io.WriteString(p.opts.Terminal, strings.TrimRight(line, "\n")+"\n")
-		p.termMu.Unlock()
-	}
 	if p.opts.OnRecord != nil {
 		p.opts.OnRecord(r)
 	}

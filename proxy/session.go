@@ -18,6 +18,8 @@ import (
 	"github.com/elazarl/goproxy"
 
 	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/proxy/internal/advice"
+	"github.com/tlslens/tlslens/proxy/internal/gotls"
 )
 
 // This file is one intercepted connection's life, in the order it happens:
@@ -123,13 +125,10 @@ func (p *Proxy) hijack(req *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
 }
 
 func (p *Proxy) newSession(req *http.Request, c net.Conn) *session {
-	id := ""
-	if ac, ok := c.(*acceptedConn); ok {
-		id = ac.id
-	} else {
-		id = newID() // CONNECT over an HTTP/2 proxy listener: a stream, not a conn
-	}
-	return sessionFor(c, id, req.URL.Host)
+	// The connection's id, unless it already has a record (plain requests
+	// before the CONNECT), or it is not one of Serve's (a stream of an
+	// HTTP/2 server the Proxy is mounted on as a handler).
+	return sessionFor(c, claim(c), req.URL.Host)
 }
 
 // sessionFor starts the session and record of a connection from c to
@@ -246,7 +245,7 @@ func (p *Proxy) handshakes(ctx context.Context, s *session) {
 			return
 		}
 		s.clientErr = err
-		s.rec.Client.Error = describeHelloErr(err, len(raw), p.opts.HandshakeTimeout)
+		s.rec.Client.Error = advice.Hello(err, len(raw), p.opts.HandshakeTimeout)
 		return
 	}
 	s.hello = hello
@@ -302,7 +301,7 @@ func (p *Proxy) tunnel(ctx context.Context, s *session, first []byte, why error)
 	up, err := p.dial(ctx, s)
 	s.rec.Upstream = &inspect.Side{DurationMS: msSince(start)}
 	if err != nil {
-		s.rec.Upstream.Error = describeDialErr(s.target, err, p.opts.DialTimeout)
+		s.rec.Upstream.Error = advice.Dial(s.target, err, p.opts.DialTimeout)
 		return
 	}
 	s.rec.Upstream.Addr, s.rec.Upstream.Local = up.RemoteAddr().String(), up.LocalAddr().String()
@@ -339,7 +338,7 @@ func (p *Proxy) handshakeClient(c net.Conn, s *session, hello []byte, up *tls.Co
 		Certificates: []tls.Certificate{*leaf},
 		NextProtos:   clientALPN(s.hello, up),
 		MinVersion:   p.opts.ClientMinVersion,
-		CipherSuites: allSuites(),
+		CipherSuites: gotls.AllSuites(),
 		KeyLogWriter: keys,
 		// Shared by every client leg, so that tickets resume across connections.
 		SessionTicketKey: p.ticketKey,
@@ -415,15 +414,15 @@ func clientALPN(h *inspect.ClientHello, up *tls.Conn) []string {
 func (p *Proxy) handshakeAdvice(s *session) string {
 	side, alert := s.rec.Client, s.rec.Client.Alert
 	why := ""
-	if u := unservable(s.hello, p.opts.ClientMinVersion); alert == "" && u != "" && !isClosed(s.handshakeErr) {
+	if u := advice.Unservable(s.hello, p.opts.ClientMinVersion); alert == "" && u != "" && !isClosed(s.handshakeErr) {
 		why = u // crypto/tls refused the offer itself: say what the client lacks
 	}
-	if side.ServerHello != nil && side.KeyExchange != nil {
-		if r := sha1Refused(side.ServerHello.Version, side.KeyExchange.SignatureAlgorithm, alert); r != "" {
+	if side.ServerHello != nil && side.KeyExchange != nil && !certRejectAlerts[alert] {
+		if r := advice.SHA1Refused(side.ServerHello.Version, side.KeyExchange.SignatureAlgorithm, alert); r != "" {
 			why = r
 		}
 	}
-	if _, hi := versionRange(s.hello); hi < p.opts.ClientMinVersion {
+	if _, hi := s.hello.VersionRange(); hi < p.opts.ClientMinVersion {
 		why = fmt.Sprintf("the client offers at most %s, below client_min_version %s: lower client_min_version to observe it",
 			inspect.VersionName(hi), inspect.VersionName(p.opts.ClientMinVersion))
 	}

@@ -37,6 +37,7 @@ type Config struct {
 	UpstreamVerify   string        `yaml:"upstream_verify"`
 	ClientMinVersion string        `yaml:"client_min_version"`
 	KeyLog           string        `yaml:"key_log"`
+	LogFileGroup     string        `yaml:"log_file_group"`
 	Policies         []PolicyRule  `yaml:"policies"`
 	ClientCerts      []ClientCert  `yaml:"client_certs"`
 	LegacyCrypto     bool          `yaml:"legacy_crypto"`

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tlslens/tlslens/ca"
+	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/inspect/report"
 	"github.com/tlslens/tlslens/proxy"
 )
 
@@ -123,7 +126,11 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	records, err := openRecords(cfg.Records, stdout)
+	files, err := newLogFiles(cfg.LogFileGroup)
+	if err != nil {
+		return err
+	}
+	records, err := openRecords(cfg.Records, stdout, files)
 	if err != nil {
 		return err
 	}
@@ -175,9 +182,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		keyLogPath = os.Getenv("SSLKEYLOGFILE")
 	}
 	if keyLogPath != "" {
-		f, err := os.OpenFile(keyLogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		f, err := files.open("key_log", keyLogPath)
 		if err != nil {
-			return fmt.Errorf("key_log: %w", err)
+			return err
 		}
 		defer f.Close()
 		opts.KeyLog = f
@@ -185,9 +192,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if !cfg.Quiet && cfg.LogFormat != "json" {
 		if cfg.LogFormat == "text" || isTerminal(stderr) {
-			opts.Terminal = stderr
-			opts.TerminalColor = isTerminal(stderr)
-			opts.TerminalVerbose = cfg.Verbose
+			opts.OnRecord = terminalLines(stderr, isTerminal(stderr), cfg.Verbose)
 		}
 	}
 	p, err := proxy.New(opts)
@@ -217,9 +222,28 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
+// terminalLines returns an Options.OnRecord that writes each record to w as
+// one line (report.Line), or with verbose as the full view (report.Verbose),
+// coloured when color is set. Records arrive from concurrent connections:
+// each is written whole, in one call.
+func terminalLines(w io.Writer, color, verbose bool) func(*inspect.Record) {
+	var mu sync.Mutex
+	return func(r *inspect.Record) {
+		line := report.Line(r, color)
+		if verbose {
+			line = report.Verbose(r, color)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		io.WriteString(w, strings.TrimRight(line, "\n")+"\n")
+	}
+}
+
+// isTerminal reports whether w is a terminal, for colour and the log
+// format. Only an *os.File can be one.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	return ok && f != nil && term.IsTerminal(int(f.Fd()))
 }
 
 func newLogger(cfg Config, stderr io.Writer) (*logrus.Logger, error) {
@@ -303,14 +327,15 @@ func upstreamRoots(file string) (*x509.CertPool, string, error) {
 // recordFile is where records go: stdout, or a file opened for appending
 // that can be reopened after log rotation. Safe for concurrent use.
 type recordFile struct {
-	mu   sync.Mutex
-	path string
-	w    io.Writer
-	f    *os.File
+	mu    sync.Mutex
+	path  string
+	files logFiles // the mode and group of each file opened
+	w     io.Writer
+	f     *os.File
 }
 
-func openRecords(path string, stdout io.Writer) (*recordFile, error) {
-	r := &recordFile{path: path, w: stdout}
+func openRecords(path string, stdout io.Writer, files logFiles) (*recordFile, error) {
+	r := &recordFile{path: path, files: files, w: stdout}
 	if path == "-" || path == "" {
 		return r, nil
 	}
@@ -322,9 +347,9 @@ func (r *recordFile) Reopen() error {
 	if r.path == "-" || r.path == "" {
 		return nil
 	}
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := r.files.open("records", r.path)
 	if err != nil {
-		return fmt.Errorf("records: %w", err)
+		return err
 	}
 	r.mu.Lock()
 	old := r.f

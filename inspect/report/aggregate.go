@@ -310,15 +310,8 @@ func (b *Builder) addServer(r *inspect.Record, outcome string) {
 		return
 	}
 	s.addrs.add(u.Addr)
-	var version, suite, group, alpn string
-	switch {
-	case u.Negotiated != nil:
-		n := u.Negotiated
-		version, suite, group, alpn = n.Version, n.CipherSuite, n.Group, n.ALPN
-	case u.ServerHello != nil: // passthrough: only the clear ServerHello is known
-		sh := u.ServerHello
-		version, suite, group, alpn = sh.Version, sh.CipherSuite, sh.Group, sh.ALPN
-	}
+	a, _ := u.Agreed() // passthrough: only the clear ServerHello is known
+	version, suite, group, alpn := a.Version, a.CipherSuite, a.Group, a.ALPN
 	if u.KeyExchange != nil && group == "" {
 		group = u.KeyExchange.Group
 	}

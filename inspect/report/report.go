@@ -3,7 +3,8 @@
 // which weak options they still offer, servers grouped by target with what
 // they negotiated and what was wrong with their chains, outcomes, and
 // findings by code. It renders the report as aligned text, JSON, Markdown or
-// a self-contained HTML page with SVG charts.
+// a self-contained HTML page with SVG charts, and one record for a terminal
+// (Line, Verbose).
 //
 // A Builder reads JSON Lines in one pass with bounded memory: it keeps at most
 // Options.MaxGroups client and server groups (the rest share an "(other)"

@@ -1,9 +1,6 @@
-package proxy
+package report
 
 import (
-	"bytes"
-	"io"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -120,7 +117,7 @@ const (
 	escReset  = "\x1b[0m"
 )
 
-var formatLineTests = []struct {
+var lineTests = []struct {
 	name   string
 	record func() *inspect.Record
 	plain  string
@@ -167,23 +164,23 @@ var formatLineTests = []struct {
 	},
 }
 
-func TestFormatLine(t *testing.T) {
-	for _, tt := range formatLineTests {
+func TestLine(t *testing.T) {
+	for _, tt := range lineTests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := formatLine(tt.record(), false); got != tt.plain {
-				t.Errorf("formatLine(%s, false) =\n%q\nwant\n%q", tt.name, got, tt.plain)
+			if got := Line(tt.record(), false); got != tt.plain {
+				t.Errorf("Line(%s, false) =\n%q\nwant\n%q", tt.name, got, tt.plain)
 			}
-			if got := formatLine(tt.record(), true); got != tt.color {
-				t.Errorf("formatLine(%s, true) =\n%q\nwant\n%q", tt.name, got, tt.color)
+			if got := Line(tt.record(), true); got != tt.color {
+				t.Errorf("Line(%s, true) =\n%q\nwant\n%q", tt.name, got, tt.color)
 			}
-			if got := formatLine(tt.record(), false); strings.Contains(got, "\n") {
-				t.Errorf("formatLine(%s) spans lines: %q", tt.name, got)
+			if got := Line(tt.record(), false); strings.Contains(got, "\n") {
+				t.Errorf("Line(%s) spans lines: %q", tt.name, got)
 			}
 		})
 	}
 }
 
-var formatVerboseTests = []struct {
+var verboseTests = []struct {
 	name   string
 	record func() *inspect.Record
 	want   string
@@ -285,33 +282,33 @@ var formatVerboseTests = []struct {
 
 var ansiEscape = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
-func TestFormatVerbose(t *testing.T) {
-	for _, tt := range formatVerboseTests {
+func TestVerbose(t *testing.T) {
+	for _, tt := range verboseTests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := formatVerbose(tt.record(), false)
+			got := Verbose(tt.record(), false)
 			if got != tt.want {
-				t.Errorf("formatVerbose(%s, false) =\n%s\nwant\n%s", tt.name, got, tt.want)
+				t.Errorf("Verbose(%s, false) =\n%s\nwant\n%s", tt.name, got, tt.want)
 			}
 			if ansiEscape.MatchString(got) {
-				t.Errorf("formatVerbose(%s, false) has colour escapes", tt.name)
+				t.Errorf("Verbose(%s, false) has colour escapes", tt.name)
 			}
-			colored := formatVerbose(tt.record(), true)
-			if !strings.HasPrefix(colored, formatLine(tt.record(), true)+"\n") {
-				t.Errorf("formatVerbose(%s, true) does not start with the coloured line:\n%q", tt.name, colored)
+			colored := Verbose(tt.record(), true)
+			if !strings.HasPrefix(colored, Line(tt.record(), true)+"\n") {
+				t.Errorf("Verbose(%s, true) does not start with the coloured line:\n%q", tt.name, colored)
 			}
 			if !ansiEscape.MatchString(colored) {
-				t.Errorf("formatVerbose(%s, true) has no colour", tt.name)
+				t.Errorf("Verbose(%s, true) has no colour", tt.name)
 			}
 			if stripped := ansiEscape.ReplaceAllString(colored, ""); stripped != tt.want {
-				t.Errorf("formatVerbose(%s, true) without escapes =\n%s\nwant\n%s", tt.name, stripped, tt.want)
+				t.Errorf("Verbose(%s, true) without escapes =\n%s\nwant\n%s", tt.name, stripped, tt.want)
 			}
 		})
 	}
 }
 
-// TestFormatVerboseColour checks what is coloured beyond the line: the
+// TestVerboseColour checks what is coloured beyond the line: the
 // verification result and each finding's severity.
-func TestFormatVerboseColour(t *testing.T) {
+func TestVerboseColour(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		record func() *inspect.Record
@@ -326,10 +323,10 @@ func TestFormatVerboseColour(t *testing.T) {
 		}, []string{"findings: " + escRed + "1 critical" + escReset, escRed + "critical" + escReset + " upstream certificate_expired: expired"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := formatVerbose(tt.record(), true)
+			got := Verbose(tt.record(), true)
 			for _, w := range tt.want {
 				if !strings.Contains(got, w) {
-					t.Errorf("formatVerbose(%s, true) lacks %q:\n%q", tt.name, w, got)
+					t.Errorf("Verbose(%s, true) lacks %q:\n%q", tt.name, w, got)
 				}
 			}
 		})
@@ -348,41 +345,6 @@ func TestTermSuite(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			if got := termSuite(tt.in); got != tt.want {
 				t.Errorf("termSuite(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestIsTerminal(t *testing.T) {
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
-	defer pw.Close()
-	// The master side of a pseudo-terminal is a terminal.
-	ptmx, ptmxErr := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if ptmxErr == nil {
-		defer ptmx.Close()
-	}
-	var nilFile *os.File
-	for _, tt := range []struct {
-		name string
-		w    io.Writer
-		want bool
-		skip error
-	}{
-		{"pipe", pw, false, nil},
-		{"buffer", &bytes.Buffer{}, false, nil},
-		{"nil file", nilFile, false, nil},
-		{"pty", ptmx, true, ptmxErr},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.skip != nil {
-				t.Skipf("no pseudo-terminal: %v", tt.skip)
-			}
-			if got := isTerminal(tt.w); got != tt.want {
-				t.Errorf("isTerminal(%s) = %v, want %v", tt.name, got, tt.want)
 			}
 		})
 	}

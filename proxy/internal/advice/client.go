@@ -1,4 +1,4 @@
-package proxy
+package advice
 
 import (
 	"crypto/tls"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/proxy/internal/gotls"
 )
 
 // This file explains, from the client's ClientHello alone, why tlslens (Go's
@@ -16,31 +17,23 @@ import (
 
 // leafScheme13 is the only TLS 1.3 signature scheme an ECDSA P-256 leaf
 // can sign with (RFC 8446 §4.2.3: ECDSA schemes name their curve).
-const leafScheme13 = 0x0403 // ecdsa_secp256r1_sha256
+const leafScheme13 = uint16(tls.ECDSAWithP256AndSHA256)
 
 // ecdsaSchemes12 are the TLS 1.2 schemes an ECDSA leaf of any curve can use
 // (RFC 5246 §7.4.1.4.1: the hash is free), SHA-1 excepted: Go refuses it in
 // TLS 1.2 unless legacy_crypto is on.
-var ecdsaSchemes12 = []uint16{0x0403, 0x0503, 0x0603}
+var ecdsaSchemes12 = []uint16{uint16(tls.ECDSAWithP256AndSHA256), uint16(tls.ECDSAWithP384AndSHA384), uint16(tls.ECDSAWithP521AndSHA512)}
 
-// serverGroups are the groups tlslens's client leg accepts: crypto/tls's
-// defaults. The post-quantum hybrids exist only in TLS 1.3.
-var serverGroups = []uint16{
-	uint16(tls.X25519MLKEM768), uint16(tls.SecP256r1MLKEM768), uint16(tls.SecP384r1MLKEM1024),
-	uint16(tls.X25519), uint16(tls.CurveP256), uint16(tls.CurveP384), uint16(tls.CurveP521),
-}
-
-var classicGroups = []uint16{uint16(tls.X25519), uint16(tls.CurveP256), uint16(tls.CurveP384), uint16(tls.CurveP521)}
-
-// unservable explains why a client offering h cannot complete a handshake
-// with tlslens, or returns "" when its hello gives no such reason (the
+// Unservable explains why a client offering h cannot complete a handshake
+// with tlslens (Go's TLS stack, an ECDSA P-256 leaf, versions from
+// minVersion), or returns "" when its hello gives no such reason (the
 // failure lies elsewhere). crypto/tls picks the highest version both sides
 // speak and never falls back, so only that version's needs are checked.
-func unservable(h *inspect.ClientHello, minVersion uint16) string {
+func Unservable(h *inspect.ClientHello, minVersion uint16) string {
 	if h == nil {
 		return ""
 	}
-	lo, hi := versionRange(h)
+	lo, hi := h.VersionRange()
 	if max(lo, minVersion) > hi {
 		return "" // below client_min_version: said elsewhere
 	}
@@ -61,14 +54,14 @@ func unservable(h *inspect.ClientHello, minVersion uint16) string {
 // unservable13 says why a TLS 1.3 handshake cannot be agreed with h.
 func unservable13(h *inspect.ClientHello) string {
 	var why []string
-	if !slices.ContainsFunc(h.CipherSuites, func(id uint16) bool { return id >= 0x1301 && id <= 0x1303 }) {
-		why = append(why, "it offers no TLS 1.3 cipher suite Go implements (only "+names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool { return !isSuite13(id) })+")")
+	if !slices.ContainsFunc(h.CipherSuites, gotls.TLS13Suite) {
+		why = append(why, "it offers no TLS 1.3 cipher suite Go implements (only "+names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool { return !gotls.IsTLS13Suite(id) })+")")
 	}
 	if len(h.SignatureAlgorithms) > 0 && !slices.Contains(h.SignatureAlgorithms, leafScheme13) {
 		why = append(why, "it accepts only the signature schemes "+names(h.SignatureAlgorithms, inspect.SignatureSchemeName, nil)+
 			", and a P-256 key signs only with ecdsa_secp256r1_sha256 in TLS 1.3")
 	}
-	if !slices.ContainsFunc(h.Groups, func(g uint16) bool { return slices.Contains(serverGroups, g) }) {
+	if !slices.ContainsFunc(h.Groups, gotls.Group) {
 		why = append(why, "it offers no key exchange group Go implements ("+groupList(h.Groups)+")")
 	}
 	return strings.Join(why, ", and ")
@@ -82,9 +75,10 @@ func unservable12(h *inspect.ClientHello, v uint16) string {
 	ecdsa := slices.ContainsFunc(h.CipherSuites, func(id uint16) bool { return ecdsaSuiteFor(id, v) })
 	if !ecdsa {
 		w := "it offers no ECDHE_ECDSA cipher suite Go implements for " + inspect.VersionName(v)
-		implemented := allSuites()
+		implemented := gotls.AllSuites()
 		if rsa := names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool {
-			return !slices.Contains(implemented, id) || strings.Contains(inspect.CipherSuiteName(id), "_ECDSA_")
+			s, _ := inspect.LookupCipherSuite(id)
+			return !slices.Contains(implemented, id) || s.Auth == "ECDSA"
 		}); rsa != "none" {
 			w += " (its suites " + rsa + " need an RSA certificate)"
 		}
@@ -93,7 +87,7 @@ func unservable12(h *inspect.ClientHello, v uint16) string {
 		}
 		why = append(why, w)
 	}
-	if ecdsa && !slices.ContainsFunc(h.Groups, func(g uint16) bool { return slices.Contains(classicGroups, g) }) {
+	if ecdsa && !slices.ContainsFunc(h.Groups, gotls.ClassicGroup) {
 		if len(h.Groups) == 0 {
 			why = append(why, "it sends no supported_groups, so no ECDHE key exchange is possible")
 		} else {
@@ -111,14 +105,12 @@ func unservable12(h *inspect.ClientHello, v uint16) string {
 // implements for version v.
 func ecdsaSuiteFor(id uint16, v uint16) bool {
 	for _, cs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
-		if cs.ID == id && strings.Contains(cs.Name, "_ECDSA_") && slices.Contains(cs.SupportedVersions, v) {
+		if s, _ := inspect.LookupCipherSuite(cs.ID); cs.ID == id && s.Auth == "ECDSA" && slices.Contains(cs.SupportedVersions, v) {
 			return true
 		}
 	}
 	return false
 }
-
-func isSuite13(id uint16) bool { return id >= 0x1301 && id <= 0x1305 }
 
 // names lists codes by name, GREASE and codes for which skip is true left out,
 // at most maxListed of them; "none" when nothing is left.
@@ -150,11 +142,14 @@ func groupList(groups []uint16) string {
 	return "it offers none"
 }
 
-// sha1Refused explains a client that aborts a TLS 1.0 or 1.1 handshake after
-// tlslens's ServerKeyExchange, which those versions sign with SHA-1 only
-// (RFC 4492 §5.4: ECDSA with SHA-1); "" when that is not the case.
-func sha1Refused(version, sigAlg, alert string) string {
-	if (version != "TLS 1.0" && version != "TLS 1.1") || !strings.HasSuffix(sigAlg, "sha1") || alert == "" || certRejectAlerts[alert] {
+// SHA1Refused explains a client that aborts a TLS 1.0 or 1.1 handshake with
+// alert after tlslens's ServerKeyExchange (version and sigAlg from the
+// client leg's ServerHello and key exchange), which those versions sign with
+// SHA-1 only (RFC 4492 §5.4: ECDSA with SHA-1); "" when that is not the
+// case. An alert that rejects the certificate is the caller's to rule out:
+// that is not about SHA-1.
+func SHA1Refused(version, sigAlg, alert string) string {
+	if (version != "TLS 1.0" && version != "TLS 1.1") || !strings.HasSuffix(sigAlg, "sha1") || alert == "" {
 		return ""
 	}
 	return fmt.Sprintf("the client aborted the handshake with alert %s after tlslens's %s key exchange, which %s allows to be signed only with SHA-1 (%s): the client refuses SHA-1 signatures, "+

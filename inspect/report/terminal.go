@@ -1,12 +1,8 @@
-package proxy
+package report
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"strings"
-
-	"golang.org/x/term"
 
 	"github.com/tlslens/tlslens/inspect"
 )
@@ -15,7 +11,7 @@ import (
 // block with everything the record holds. The JSON record stays the
 // contract; these strings may change between versions.
 
-// ANSI SGR colours, used only when the caller asks (isTerminal).
+// ANSI SGR colours, used only when the caller asks (a terminal).
 const (
 	ansiRed    = "\x1b[31m"
 	ansiGreen  = "\x1b[32m"
@@ -33,19 +29,13 @@ func (p termPalette) paint(colour, s string) string {
 	return colour + s + ansiReset
 }
 
-// isTerminal reports whether w is a terminal, so that the caller can decide
-// on colour. Only an *os.File can be one.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && f != nil && term.IsTerminal(int(f.Fd()))
-}
-
-// formatLine is the one-line summary of a record, without time or trailing
-// newline: the outcome, the target, each leg as version, suite, group and
+// Line is the one-line summary of a record for a person watching a
+// terminal, without time or trailing newline: the outcome, the target, each leg as version, suite, group and
 // ALPN, the client's JA4, the findings by severity, the reason for the mode
 // and, when something failed, the error. Fields are separated by two spaces
-// because values contain one ("TLS 1.3").
-func formatLine(r *inspect.Record, color bool) string {
+// because values contain one ("TLS 1.3"). With color, the outcome and the
+// finding counts carry ANSI colours.
+func Line(r *inspect.Record, color bool) string {
 	p := termPalette(color)
 	fields := []string{p.paint(termOutcomeColour(r), string(r.Outcome))}
 	if r.Mode == inspect.ModePassthrough {
@@ -91,19 +81,12 @@ func termOutcomeColour(r *inspect.Record) string {
 // termLeg is "TLS 1.3 AES_128_GCM_SHA256 x25519 h2": what the leg agreed
 // (its ServerHello when the handshake did not finish), "-" when nothing.
 func termLeg(s *inspect.Side) string {
-	var version, suite, group, alpn string
-	switch {
-	case s.Negotiated != nil:
-		n := s.Negotiated
-		version, suite, group, alpn = n.Version, n.CipherSuite, n.Group, n.ALPN
-	case s.ServerHello != nil:
-		sh := s.ServerHello
-		version, suite, group, alpn = sh.Version, sh.CipherSuite, sh.Group, sh.ALPN
-	default:
+	a, ok := s.Agreed()
+	if !ok {
 		return "-"
 	}
 	var parts []string
-	for _, v := range []string{version, termSuite(suite), group, alpn} {
+	for _, v := range []string{a.Version, termSuite(a.CipherSuite), a.Group, a.ALPN} {
 		if v != "" {
 			parts = append(parts, v)
 		}
@@ -187,16 +170,16 @@ func termError(r *inspect.Record) string {
 	return ""
 }
 
-// formatVerbose is formatLine followed by everything else a person reading
+// Verbose is Line followed by everything else a person reading
 // the terminal may want: each hello in full (versions, suites, groups,
 // signature algorithms, ALPN, extensions, fingerprints), what each leg
 // agreed, both chains, the verification, the key exchange, the certificate
 // request, earlier attempts, and every finding with its message. Names are
 // the record's, unshortened. No trailing newline.
-func formatVerbose(r *inspect.Record, color bool) string {
+func Verbose(r *inspect.Record, color bool) string {
 	p := termPalette(color)
 	var b strings.Builder
-	b.WriteString(formatLine(r, color))
+	b.WriteString(Line(r, color))
 	fmt.Fprintf(&b, "\n  id %s  mode %s", r.ID, r.Mode)
 	for _, leg := range []struct {
 		name string
