@@ -2,7 +2,7 @@
 // ClientHello, ServerHello and the server's flight (decrypting TLS 1.3 with a
 // key log), names every code by its IANA name, computes JA3/JA3S/JA4
 // fingerprints, summarises certificates, derives findings, and defines the
-// handshake Record (shared/RECORD.md, schema 1) and its aggregation for reports.
+// handshake Record (docs/record.md, schema 1) and its aggregation for reports.
 //
 // inspect is pure: bytes in, facts out. It opens no sockets, reads no clock
 // (callers pass now), and logs nothing. Connections, deadlines and writing
@@ -11,7 +11,7 @@ package inspect
 
 import "time"
 
-// Schema is the version of the record format (shared/RECORD.md). It is raised
+// Schema is the version of the record format (docs/record.md). It is raised
 // only when a key is renamed or dropped.
 const Schema = 1
 
@@ -56,7 +56,7 @@ const (
 
 // A Record is one client connection: what each side offered, what was
 // negotiated, the chains and the key exchange. Its JSON keys are the contract
-// of shared/RECORD.md; add keys freely, never rename or drop one.
+// of docs/record.md; add keys freely, never rename or drop one.
 type Record struct {
 	// Time is when the record was written. It is filled by the logger on
 	// output (logrus's "time" key) and by decoding on input; the proxy leaves

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -23,8 +24,8 @@ import (
 // that yields exactly one record with the right outcome, and leaves no
 // goroutine behind once the client has gone.
 func TestBadInput(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	cert := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com", "nonexistent.invalid")
+	pki := testpki.Root(t, "Upstream Test Root")
+	cert := pki.Leaf(t, "example.com", "nonexistent.invalid")
 	hello := clientHelloRecords(t, &tls.Config{ServerName: "example.com"})
 	var gate chan struct{} // see "client vanishes after its hello"
 
@@ -218,7 +219,7 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(o *Options) {
-				o.UpstreamRoots = pki.pool()
+				o.UpstreamRoots = pki.Pool()
 				if tc.opts != nil {
 					tc.opts(o)
 				}

@@ -23,7 +23,7 @@ func (p *Proxy) readClientHello(c net.Conn, first []byte) ([]byte, *inspect.Clie
 	n, err := len(first), error(nil) // first is taken as the first read
 	for {
 		if n > 0 {
-			switch done, ferr := helloComplete(buf); {
+			switch done, ferr := inspect.HelloComplete(buf); {
 			case ferr != nil:
 				_, perr := inspect.ParseClientHello(buf)
 				if perr == nil {
@@ -61,54 +61,6 @@ const (
 	helloReadSize = 4096
 	helloReadMin  = 1024
 )
-
-// helloComplete walks the TLS record framing of b (RFC 8446 §5.1) and reports
-// whether the first handshake message is complete. A record that is not a
-// handshake record, or framing no ClientHello can have (a record version
-// other than 3.x, a record longer than 2^14+2048, a first message that is not
-// a ClientHello), is an error at once rather than a wait for bytes that will
-// never make sense; the parser then says what the bytes were. It copies
-// nothing, so a hello written a byte at a time costs a walk per read.
-func helloComplete(b []byte) (bool, error) {
-	var hdr [4]byte // the handshake message header, gathered across records
-	got := 0        // handshake bytes so far
-	for len(b) > 0 {
-		if b[0] != 22 {
-			return false, inspect.ErrNotTLS
-		}
-		if len(b) >= 2 && b[1] != 3 {
-			return false, errBadFraming
-		}
-		if len(b) < 5 {
-			break
-		}
-		n := int(b[3])<<8 | int(b[4])
-		if n > 1<<14+2048 { // RFC 5246 §6.2.3
-			return false, errBadFraming
-		}
-		body := b[5:min(len(b), 5+n)]
-		for i := 0; i < len(body) && got+i < len(hdr); i++ {
-			hdr[got+i] = body[i]
-		}
-		got += len(body)
-		if got >= len(hdr) {
-			if hdr[0] != 1 { // client_hello, RFC 8446 §4
-				return false, errBadFraming
-			}
-			if got >= len(hdr)+(int(hdr[1])<<16|int(hdr[2])<<8|int(hdr[3])) {
-				return true, nil
-			}
-		}
-		if len(b) < 5+n {
-			break
-		}
-		b = b[5+n:]
-	}
-	return false, nil
-}
-
-// errBadFraming reports TLS record framing that cannot carry a ClientHello.
-var errBadFraming = errors.New("proxy: malformed TLS records before the ClientHello was complete")
 
 type helloReadError struct {
 	err error

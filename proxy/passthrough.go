@@ -18,7 +18,7 @@ import (
 const maxClearFlight = 256 << 10
 
 // passthrough relays a client's TLS connection to the target without
-// decrypting it (DESIGN.md, "Passthrough mode"). The ClientHello already read
+// decrypting it (docs/design.md, "Passthrough mode"). The ClientHello already read
 // (raw) is forwarded untouched, so the server sees the client's own offer and
 // the client verifies the server's own certificate. What the server sends in
 // clear (ServerHello; in TLS 1.2 also Certificate, ServerKeyExchange and
@@ -104,7 +104,7 @@ func (p *Proxy) clearFlight(c, up net.Conn) ([]byte, error) {
 		if err != nil && readErr == nil {
 			readErr = err
 		}
-		if readErr != nil || clearFlightDone(flight) || len(flight) > maxClearFlight {
+		if readErr != nil || inspect.ServerFlightDone(flight) || len(flight) > maxClearFlight {
 			return flight, readErr
 		}
 	}
@@ -149,14 +149,15 @@ type clientAnswer struct {
 
 func newClientAnswer() *clientAnswer { return &clientAnswer{ready: make(chan struct{})} }
 
-// Write keeps the first 7 bytes (an alert record: header and level,
-// description) and signals once it knows what the first record is.
+// Write keeps the first inspect.AlertRecordLen bytes (an alert record:
+// header, level, description) and signals once it knows what the first
+// record is.
 func (a *clientAnswer) Write(p []byte) (int, error) {
 	a.mu.Lock()
-	if need := 7 - len(a.b); need > 0 {
+	if need := inspect.AlertRecordLen - len(a.b); need > 0 {
 		a.b = append(a.b, p[:min(need, len(p))]...)
 	}
-	known := len(a.b) == 7 || len(a.b) > 0 && a.b[0] != 21
+	known := len(a.b) == inspect.AlertRecordLen || len(a.b) > 0 && a.b[0] != inspect.RecordTypeAlert
 	a.mu.Unlock()
 	if known {
 		a.end()
@@ -185,10 +186,10 @@ func (p *Proxy) clientVerdict(s *session, a *clientAnswer) inspect.Outcome {
 	a.mu.Lock()
 	b := a.b
 	a.mu.Unlock()
-	if len(b) < 7 || b[0] != 21 || b[5] != 2 { // not a fatal alert
+	level, alert, ok := inspect.ParseAlert(b)
+	if !ok || level != inspect.AlertLevelFatal {
 		return ""
 	}
-	alert := inspect.AlertName(b[6])
 	s.rec.Client.Alert = alert
 	if certRejectAlerts[alert] {
 		s.rec.Client.Error = fmt.Sprintf("the client rejected the server's own certificate with alert %s (passthrough: tlslens presented nothing)", alert)
@@ -247,65 +248,11 @@ func (p *Proxy) recordPassthrough(s *session, flight []byte, readErr error) insp
 	}
 }
 
-// clearFlightDone reports whether b, the bytes a server sent so far, holds
-// everything it sends in clear (RFC 8446 §4, RFC 5246 §7.3): in TLS 1.3 the
-// ServerHello (the rest is encrypted); in TLS 1.2 and earlier the flight up
-// to ServerHelloDone, or to ChangeCipherSpec in an abbreviated (resumed)
-// handshake. An alert, or any record other than a handshake, also ends it.
-func clearFlightDone(b []byte) bool {
-	var hs []byte
-	retried := false // a HelloRetryRequest came, and its ChangeCipherSpec may follow
-	for len(b) >= 5 {
-		typ, n := b[0], int(b[3])<<8|int(b[4])
-		if len(b) < 5+n {
-			return false // wait for the rest of the record
-		}
-		body := b[5 : 5+n]
-		b = b[5+n:]
-		switch typ {
-		case 22: // handshake
-		case 20: // change_cipher_spec
-			if retried && len(hs) == 0 {
-				continue // TLS 1.3 middlebox compatibility after a HelloRetryRequest (RFC 8446 §D.4)
-			}
-			return true // TLS 1.2 resumption: the server's Finished follows, encrypted
-		default: // alert, application data, or not TLS at all
-			return true
-		}
-		hs = append(hs, body...)
-		for {
-			msgLen, ok := inspect.HandshakeMessageLen(hs)
-			if !ok || len(hs) < msgLen {
-				break
-			}
-			msg := hs[:msgLen]
-			hs = hs[msgLen:]
-			switch msg[0] {
-			case 2: // server_hello (or hello_retry_request)
-				sh, err := inspect.ParseServerHelloMessage(msg)
-				if err != nil {
-					return true // malformed: parse what there is
-				}
-				if sh.HelloRetry {
-					retried = true // the client answers with a second ClientHello
-					continue
-				}
-				if sh.Version() >= 0x0304 {
-					return true // the rest of a TLS 1.3 flight is encrypted
-				}
-			case 14: // server_hello_done
-				return true
-			}
-		}
-	}
-	return len(b) > 0 && b[0] != 20 && b[0] != 21 && b[0] != 22 && b[0] != 23
-}
-
 // denyTLS refuses a connection whose server name is denied by policy, after
 // its CONNECT was accepted: the client gets a fatal access_denied alert (RFC
 // 8446 §6.2), which TLS stacks report as such, and the record says why.
 func (p *Proxy) denyTLS(c net.Conn, s *session, reason string) {
-	c.Write([]byte{21, 3, 1, 0, 2, 2, 49}) // alert record: fatal, access_denied
+	c.Write(inspect.AlertRecord(inspect.AlertLevelFatal, "access_denied"))
 	s.denied = true
 	s.rec.Reason = reason
 	s.rec.Client.Error = "denied by policy"

@@ -151,12 +151,13 @@ func captureHello(cfg *tls.Config) ([]byte, error) {
 		tls.Client(c, cfg).Handshake()
 	}()
 	defer func() { s.Close(); c.Close(); <-done }()
-	rec := make([]byte, 5)
+	rec := make([]byte, inspect.RecordHeaderLen)
 	if _, err := io.ReadFull(s, rec); err != nil {
 		return nil, err
 	}
-	rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
-	if _, err := io.ReadFull(s, rec[5:]); err != nil {
+	n, _ := inspect.RecordLen(rec)
+	rec = append(rec, make([]byte, n-len(rec))...)
+	if _, err := io.ReadFull(s, rec[inspect.RecordHeaderLen:]); err != nil {
 		return nil, err
 	}
 	return rec, nil

@@ -44,7 +44,7 @@ type Options struct {
 	// Log receives operational logs (start-up, errors), each with the
 	// connection id. Nil discards them.
 	Log logrus.FieldLogger
-	// Records receives one "handshake" entry per connection (shared/RECORD.md).
+	// Records receives one "handshake" entry per connection (docs/record.md).
 	// Nil discards them.
 	Records logrus.FieldLogger
 	// OnRecord, if set, is called with each record after it is written, from

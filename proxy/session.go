@@ -135,10 +135,10 @@ func (p *Proxy) newSession(req *http.Request, c net.Conn) *session {
 // hostport (port 443 when it has none), under id.
 func sessionFor(c net.Conn, id, hostport string) *session {
 	target := hostport
-	host, port, err := net.SplitHostPort(target)
+	host, _, err := net.SplitHostPort(target)
 	if err != nil { // no port: HTTPS by default
-		host, port = strings.Trim(target, "[]"), "443"
-		target = net.JoinHostPort(host, port)
+		host = strings.Trim(target, "[]")
+		target = net.JoinHostPort(host, "443")
 	}
 	return &session{
 		id:       id,
@@ -340,9 +340,9 @@ func (p *Proxy) handshakeClient(c net.Conn, s *session, hello []byte, up *tls.Co
 		MinVersion:   p.opts.ClientMinVersion,
 		CipherSuites: gotls.AllSuites(),
 		KeyLogWriter: keys,
-		// Shared by every client leg, so that tickets resume across connections.
-		SessionTicketKey: p.ticketKey,
 	}
+	// Shared by every client leg, so that tickets resume across connections.
+	cfg.SetSessionTicketKeys([][32]byte{p.ticketKey})
 	dc := tls.Server(newPrefixConn(rc, hello), cfg)
 	// The connection's deadline (set by handshakes) bounds the handshake: a
 	// context would cost crypto/tls a goroutine per handshake to watch it.

@@ -34,7 +34,7 @@ func (e *upstreamError) Error() string { return e.msg }
 func (e *upstreamError) Unwrap() error { return e.err }
 
 // dialUpstream dials the target and handshakes with it, mirroring the client's
-// offer (DESIGN.md step 3), and fills the record's upstream side. It retries
+// offer (docs/design.md, step 3), and fills the record's upstream side. It retries
 // once with a legacy-compatible offer when the server refuses the first one.
 func (p *Proxy) dialUpstream(ctx context.Context, s *session) (*tls.Conn, error) {
 	side := &inspect.Side{}
@@ -240,7 +240,7 @@ func dialLoopback(dial func(ctx context.Context, network, addr string) (net.Conn
 	}
 }
 
-// upstreamConfig is "mirror-lite" (DESIGN.md step 3): the client's versions,
+// upstreamConfig is "mirror-lite" (docs/design.md, step 3): the client's versions,
 // suites, groups and ALPN intersected with what crypto/tls implements. compat
 // is the retry offer for legacy servers: TLS 1.0-1.2 and every suite Go has.
 func upstreamConfig(h *inspect.ClientHello, sni, host string, compat bool) *tls.Config {
@@ -313,7 +313,10 @@ func (c *peekConn) readRecord(wait time.Duration) {
 	c.Conn.SetReadDeadline(time.Now().Add(wait))
 	defer c.Conn.SetReadDeadline(time.Time{})
 	buf := make([]byte, 4096)
-	for len(c.ahead) < 5 || len(c.ahead) < 5+(int(c.ahead[3])<<8|int(c.ahead[4])) {
+	for {
+		if n, ok := inspect.RecordLen(c.ahead); ok && len(c.ahead) >= n {
+			return
+		}
 		n, err := c.Conn.Read(buf)
 		c.ahead = append(c.ahead, buf[:n]...)
 		if err != nil {
