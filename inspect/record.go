@@ -93,6 +93,7 @@ type Side struct {
 	DurationMS         float64      `json:"duration_ms"`
 	Attempts           []Attempt    `json:"attempts,omitempty"` // upstream: earlier failed attempts (compat retry)
 	Alert              string       `json:"alert,omitempty"`    // a TLS alert received from the peer
+	Stage              string       `json:"stage,omitempty"`    // client: when it failed, if not during the handshake ("after_handshake")
 	Error              string       `json:"error,omitempty"`    // why this side failed, in words a person can act on
 	Status             int          `json:"status,omitempty"`   // client: the HTTP status tlslens answered with itself (bad_request, a refused http:// request)
 }

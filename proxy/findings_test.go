@@ -382,7 +382,7 @@ func TestFindingsFromHandshakes(t *testing.T) {
 			cfg.ServerName, cfg.RootCAs = "example.com", h.roots()
 			conn := tls.Client(h.connect("example.com:"+up.port()), cfg)
 			err := conn.Handshake()
-			conn.Close()
+			defer conn.Close() // open until the record: a close without a request is a rejection
 			want := tc.outcome
 			if want == "" {
 				want = inspect.OutcomeOK
@@ -485,7 +485,7 @@ func TestTerminalLine(t *testing.T) {
 			conn := tls.Client(h.connect(target), &tls.Config{ServerName: "example.com", RootCAs: tc.roots(h),
 				NextProtos: []string{"http/1.1"}})
 			conn.Handshake()
-			conn.Close()
+			defer conn.Close() // open until the record: a close without a request is a rejection
 			r := h.record()
 			if r.Outcome != tc.outcome {
 				t.Fatalf("outcome %s, want %s", r.Outcome, tc.outcome)

@@ -182,6 +182,10 @@ type Proxy struct {
 	// client can resume on a new connection (a tls.Config's own key is
 	// per Config, and each client leg has its own Config).
 	ticketKey [32]byte
+
+	// stopping is set by Shutdown and Close: a connection they close
+	// before its first request was not closed by its client (settle).
+	stopping atomic.Bool
 }
 
 // New returns a Proxy. It starts no goroutine until Serve.
@@ -333,6 +337,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 // included) to end. When ctx ends first, it closes those still open and
 // returns ctx's error. Each connection's record is written before it closes.
 func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.stopping.Store(true)
 	err := p.inner.Shutdown(ctx)
 	if werr := p.live.wait(ctx); werr != nil {
 		p.live.closeAll()
@@ -342,7 +347,10 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 }
 
 // Close closes every intercepted connection now.
-func (p *Proxy) Close() error { return p.inner.Close() }
+func (p *Proxy) Close() error {
+	p.stopping.Store(true)
+	return p.inner.Close()
+}
 
 func (p *Proxy) writeKeyLog(b []byte) {
 	if p.opts.KeyLog == nil {

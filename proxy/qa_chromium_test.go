@@ -62,8 +62,8 @@ func TestSpareConnectionIsNotARejection(t *testing.T) {
 	// Spares, closed at once without a request.
 	for i := 0; i < 3; i++ {
 		spare := dial()
-		r := h.record()
 		spare.Close()
+		r := h.record()
 		got := waitLog(t, events, logrus.DebugLevel, "client closed a spare connection without a request")
 		if got.id != r.ID {
 			t.Errorf("spare %d: debug line for %v, want %s", i, got.id, r.ID)
@@ -92,8 +92,8 @@ func TestSpareConnectionIsNotARejection(t *testing.T) {
 	if err := lone.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	r := h2.record()
 	lone.Close()
+	r := h2.record()
 	got := waitLog(t, events2, logrus.WarnLevel, "client closed without sending a request")
 	if got.id != r.ID {
 		t.Errorf("pinning warning for %v, want %s", got.id, r.ID)

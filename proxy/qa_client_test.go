@@ -309,8 +309,8 @@ func TestQAClientLeavesWithoutALPN(t *testing.T) {
 	if err := c.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	r := h.record()
 	c.Close()
+	r := h.record()
 	got := waitLog(t, events, logrus.WarnLevel, "client closed without sending a request")
 	if got.id != r.ID {
 		t.Errorf("warning id %v, want the record's %s", got.id, r.ID)

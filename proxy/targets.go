@@ -342,17 +342,11 @@ func destinationRefusal(target, reason string) *refusal {
 	}
 }
 
-// dial opens an upstream TCP connection for s, to an address of its judged
-// destination (judged now if the session has none yet).
-func (p *Proxy) dial(ctx context.Context, s *session) (net.Conn, error) {
-	if s.dest == nil {
-		host, port, err := splitTarget(s.target)
-		if err != nil {
-			return nil, err
-		}
-		s.dest = p.judge(ctx, host, port)
-	}
-	return p.dialDestination(ctx, s.dest)
+// refused notes in s a refusal by admitDestination, for finish: denied,
+// or bad_request for a bad port, with the status sent.
+func (s *session) refused(ref *refusal) {
+	s.denied, s.badRequest = true, ref.status == http.StatusBadRequest
+	s.rec.Reason, s.rec.Client.Error, s.rec.Client.Status = ref.reason, ref.err, ref.status
 }
 
 // resolved is the record's list of the addresses s's target resolved to.

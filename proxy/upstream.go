@@ -77,11 +77,9 @@ func retryable(err error, att inspect.Attempt) bool {
 // side gets this attempt's facts; the Attempt summarises it if it failed.
 func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.Side, compat bool) (*tls.Conn, inspect.Attempt, error) {
 	var att inspect.Attempt
-	dctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
 	dialStart := time.Now()
-	raw, err := p.dial(dctx, s)
+	raw, err := p.dial(ctx, s)
 	rtt := time.Since(dialStart) // a TCP handshake: about one round trip
-	cancel()
 	side.Resolved = s.resolved()
 	if err != nil {
 		msg := advice.Dial(s.target, err, p.opts.DialTimeout)
