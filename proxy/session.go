@@ -169,7 +169,7 @@ func addrHost(addr string) string {
 }
 
 // open takes a hijacked CONNECT as far as its record: admitted or refused,
-// then (DESIGN.md steps 2-5) the client's hello, the upstream, the client's
+// then (docs/design.md, steps 2-5) the client's hello, the upstream, the client's
 // handshake. However it returns, its deferred finish decides the outcome,
 // writes the record and closes what will not be served.
 func (p *Proxy) open(ctx context.Context, req *http.Request, s *session) {
@@ -235,7 +235,7 @@ func (p *Proxy) deny(s *session) {
 	s.rec.Client.Error = "denied by policy"
 }
 
-// handshakes runs DESIGN.md steps 2-5 on a client connection whose CONNECT
+// handshakes runs steps 2-5 of docs/design.md on a client connection whose CONNECT
 // has been answered: the client's hello, the policy for its server name,
 // the upstream, and the client's handshake. What it found is in s.
 func (p *Proxy) handshakes(ctx context.Context, s *session) {
