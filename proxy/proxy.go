@@ -133,6 +133,11 @@ type Options struct {
 	// (tlslens_connections_total, tlslens_handshakes_total, ...). Nil means
 	// no metrics.
 	Metrics prometheus.Registerer
+
+	// WireGuard, if set, configures the WireGuard server that
+	// ServeWireGuard runs (wireguard.go), and the onboarding page shows the
+	// peer's configuration. Nil means no WireGuard mode.
+	WireGuard *WireGuard
 }
 
 // AutoPassthrough configures Options.AutoPassthrough.
@@ -162,6 +167,7 @@ type Proxy struct {
 	inner *http.Server
 	ln    *chanListener
 	auto  *autoPassthrough // nil when off
+	wg    *wireGuard       // nil without Options.WireGuard
 
 	keyLogMu sync.Mutex
 	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
@@ -246,6 +252,9 @@ func New(opts Options) (*Proxy, error) {
 		return nil, err
 	}
 	if p.metrics, err = newMetrics(opts.Metrics, p); err != nil {
+		return nil, err
+	}
+	if p.wg, err = newWireGuard(opts.WireGuard, opts.Metrics); err != nil {
 		return nil, err
 	}
 	p.limit = newConnLimit(opts.MaxConnections, p.log)

@@ -19,6 +19,9 @@ import (
 // Config is config.yaml. Every key has its default in defaults(), and
 // TestConfigYAML keeps config.yaml's values equal to them.
 type Config struct {
+	Mode              string        `yaml:"mode"`
+	WireGuardListen   string        `yaml:"wireguard_listen"`
+	WireGuardEndpoint string        `yaml:"wireguard_endpoint"`
 	Listen            string        `yaml:"listen"`
 	AdminListen       string        `yaml:"admin_listen"`
 	CADir             string        `yaml:"ca_dir"`
@@ -108,26 +111,29 @@ type ClientCert struct {
 // defaults returns config.yaml's values; TestConfigYAML keeps the two equal.
 func defaults() Config {
 	return Config{
-		Listen:           "127.0.0.1:8080",
-		AdminListen:      "127.0.0.1:9090",
-		CADir:            "",
-		Records:          "-",
-		LogFormat:        "auto",
-		LogLevel:         "info",
-		HandshakeTimeout: 10 * time.Second,
-		DialTimeout:      10 * time.Second,
-		IdleTimeout:      5 * time.Minute,
-		MaxHelloSize:     64 << 10,
-		MaxConnections:   10000,
-		MaxHeaderBytes:   64 << 10,
-		UpstreamVerify:   "strict",
-		ClientMinVersion: "TLS 1.0",
-		Policies:         []PolicyRule{},
-		ClientCerts:      []ClientCert{},
-		ProxyAuth:        []ProxyUser{},
-		AllowCIDRs:       []string{},
-		ShutdownTimeout:  30 * time.Second,
-		AutoPassthrough:  AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
+		Mode:              "regular",
+		WireGuardListen:   "0.0.0.0:51820",
+		WireGuardEndpoint: "",
+		Listen:            "127.0.0.1:8080",
+		AdminListen:       "127.0.0.1:9090",
+		CADir:             "",
+		Records:           "-",
+		LogFormat:         "auto",
+		LogLevel:          "info",
+		HandshakeTimeout:  10 * time.Second,
+		DialTimeout:       10 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		MaxHelloSize:      64 << 10,
+		MaxConnections:    10000,
+		MaxHeaderBytes:    64 << 10,
+		UpstreamVerify:    "strict",
+		ClientMinVersion:  "TLS 1.0",
+		Policies:          []PolicyRule{},
+		ClientCerts:       []ClientCert{},
+		ProxyAuth:         []ProxyUser{},
+		AllowCIDRs:        []string{},
+		ShutdownTimeout:   30 * time.Second,
+		AutoPassthrough:   AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
 	}
 }
 
@@ -160,6 +166,18 @@ func (c Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%v", err)
+	}
+	switch c.Mode {
+	case "regular":
+	case "wireguard":
+		if _, _, err := net.SplitHostPort(c.WireGuardListen); err != nil {
+			bad("wireguard_listen", "%v", err)
+		}
+	default:
+		bad("mode", "%q is not regular or wireguard", c.Mode)
+	}
+	if e := c.WireGuardEndpoint; strings.ContainsAny(e, "/ ") {
+		bad("wireguard_endpoint", "%q is not a host or host:port", e)
 	}
 	if c.AdminListen != "" {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {

@@ -52,6 +52,9 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 		v := fs.Duration(name, 0, help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
 	}
+	str("mode", "mode", "regular or wireguard", func(c *Config) *string { return &c.Mode })
+	str("wireguard-listen", "wireguard_listen", "UDP address of the WireGuard server (mode wireguard)", func(c *Config) *string { return &c.WireGuardListen })
+	str("wireguard-endpoint", "wireguard_endpoint", "host or host:port phones reach the WireGuard server at; empty: the onboarding page's host", func(c *Config) *string { return &c.WireGuardEndpoint })
 	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
 	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
 	str("ca-dir", "ca_dir", "CA directory", func(c *Config) *string { return &c.CADir })
@@ -202,6 +205,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	admin := startAdmin(cfg.AdminListen, reg, log)
 	defer admin.close()
 	opts.Protected = admin.addrs()
+	if opts.WireGuard, err = wireGuardOptions(cfg, auth); err != nil {
+		return err
+	}
 	p, err := proxy.New(opts)
 	if err != nil {
 		return err
@@ -210,10 +216,16 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	wg, err := startWireGuard(ctx, cfg, p, ln.Addr().String(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
 		"ca_sha256":    auth.Fingerprint(),
 		"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}).Info("tlslens listening")
 	err = p.Serve(ctx, ln)
+	wg.stop(log) // WireGuard connections end with the tunnel
 	log.WithField("timeout", cfg.ShutdownTimeout.String()).Info("shutting down: no new connections; waiting for open ones")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
