@@ -212,9 +212,9 @@ func lanAddr() netip.Addr {
 // original destination as the target; the connections still open when ctx
 // ends are closed with the tunnel. It needs Options.WireGuard.
 func (p *Proxy) ServeWireGuard(ctx context.Context, pc *net.UDPConn) error {
+	defer pc.Close() // the device closes it too; this covers the early returns
 	w := p.wg
 	if w == nil {
-		pc.Close()
 		return errors.New("proxy: ServeWireGuard needs Options.WireGuard")
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -222,7 +222,6 @@ func (p *Proxy) ServeWireGuard(ctx context.Context, pc *net.UDPConn) error {
 	w.port.Store(uint32(pc.LocalAddr().(*net.UDPAddr).Port))
 	dev, err := newServerTUN(wireGuardMTU)
 	if err != nil {
-		pc.Close()
 		return err
 	}
 	p.listening(pc.LocalAddr()) // peers are other machines unless it is loopback

@@ -289,3 +289,59 @@ func TestOnboardWithoutWireGuard(t *testing.T) {
 		t.Error("the onboarding page shows a WireGuard configuration without WireGuard mode")
 	}
 }
+
+// TestAnswerDNS: answers from the host's resolver (localhost, from the
+// hosts file), tlslens's own name, and what is not answered.
+func TestAnswerDNS(t *testing.T) {
+	query := func(h dnsmessage.Header, name string, typ dnsmessage.Type) []byte {
+		m := dnsmessage.Message{Header: h, Questions: []dnsmessage.Question{{Name: dnsmessage.MustNewName(name), Type: typ, Class: dnsmessage.ClassINET}}}
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	rd := dnsmessage.Header{ID: 7, RecursionDesired: true}
+	cases := []struct {
+		name    string
+		q       []byte
+		rcode   dnsmessage.RCode
+		answers []string // nil: no answer at all
+	}{
+		{"A from the hosts file", query(rd, "localhost.", dnsmessage.TypeA), dnsmessage.RCodeSuccess, []string{"127.0.0.1"}},
+		{"AAAA of a name with IPv4 only: empty, not NXDOMAIN", query(rd, "localhost.", dnsmessage.TypeAAAA), dnsmessage.RCodeSuccess, []string{}},
+		{"tlslens: the tunnel's own address", query(rd, "TLSLENS.", dnsmessage.TypeA), dnsmessage.RCodeSuccess, []string{wireGuardDNS.String()}},
+		{"another type: empty", query(rd, "localhost.", dnsmessage.TypeTXT), dnsmessage.RCodeSuccess, []string{}},
+		{"not a standard query", query(dnsmessage.Header{ID: 7, OpCode: 2}, "localhost.", dnsmessage.TypeA), dnsmessage.RCodeNotImplemented, []string{}},
+		{"a response", query(dnsmessage.Header{ID: 7, Response: true}, "localhost.", dnsmessage.TypeA), 0, nil},
+		{"a question missing: FORMERR", []byte{0, 7, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0}, dnsmessage.RCodeFormatError, []string{}},
+		{"shorter than a header", []byte{0, 7, 1}, 0, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := answerDNS(context.Background(), net.DefaultResolver, tc.q)
+			if tc.answers == nil {
+				if b != nil {
+					t.Fatalf("answerDNS = %d bytes, want no answer", len(b))
+				}
+				return
+			}
+			var m dnsmessage.Message
+			if err := m.Unpack(b); err != nil {
+				t.Fatalf("answerDNS gave an unparsable message: %v", err)
+			}
+			got := []string{}
+			for _, a := range m.Answers {
+				switch r := a.Body.(type) {
+				case *dnsmessage.AResource:
+					got = append(got, netip.AddrFrom4(r.A).String())
+				case *dnsmessage.AAAAResource:
+					got = append(got, netip.AddrFrom16(r.AAAA).String())
+				}
+			}
+			if m.ID != 7 || !m.Response || m.RCode != tc.rcode || strings.Join(got, ",") != strings.Join(tc.answers, ",") {
+				t.Errorf("answerDNS = id %d response %v %v %v, want id 7, a response, %v %v", m.ID, m.Response, m.RCode, got, tc.rcode, tc.answers)
+			}
+		})
+	}
+}
