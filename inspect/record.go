@@ -70,6 +70,10 @@ type Record struct {
 	Reason   string    `json:"reason,omitempty"` // why the mode was chosen, e.g. "auto_passthrough: 3 rejections"
 	Client   *Side     `json:"client"`
 	Upstream *Side     `json:"upstream,omitempty"` // nil when never dialled
+	// Probe is the server's clear answer to the client's own ClientHello,
+	// sent unchanged on a second connection that tlslens closes without
+	// completing it (mitm only); nil when no probe was sent.
+	Probe    *Side     `json:"probe,omitempty"`
 	Findings []Finding `json:"findings"`
 }
 

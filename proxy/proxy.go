@@ -95,6 +95,18 @@ type Options struct {
 	// Threshold turns it off.
 	AutoPassthrough AutoPassthrough
 
+	// Probe sends the client's own ClientHello to the server on a second
+	// connection, never completed, and records the server's answer as the
+	// record's probe side (docs/record.md): ProbeOff, ProbeFirst (once per
+	// server and distinct client hello within ProbeTTL) or ProbeAlways.
+	// At most one probe per server is in flight; passthrough and tunnels
+	// are never probed. "" means ProbeOff: tlslens's configuration
+	// defaults to ProbeFirst, a program embedding the proxy opts in.
+	Probe string
+	// ProbeTTL is how long ProbeFirst remembers a server and hello; 0
+	// means 10m.
+	ProbeTTL time.Duration
+
 	// Dial opens upstream TCP connections; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
@@ -141,6 +153,8 @@ type Proxy struct {
 	ln    *chanListener
 	auto  *autoPassthrough // nil when off
 
+	prober *prober // nil when Options.Probe is off
+
 	keyLogMu sync.Mutex
 	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
 	plain    sync.Map // outer net.Conn → *plainConn: its absolute-form https:// sessions
@@ -166,6 +180,11 @@ type Proxy struct {
 func New(opts Options) (*Proxy, error) {
 	if opts.Authority == nil {
 		return nil, errors.New("proxy: Options.Authority is required")
+	}
+	switch opts.Probe {
+	case "", ProbeOff, ProbeFirst, ProbeAlways:
+	default:
+		return nil, fmt.Errorf("proxy: unknown probe setting %q (want %q, %q or %q)", opts.Probe, ProbeOff, ProbeFirst, ProbeAlways)
 	}
 	switch opts.Verify {
 	case "":
@@ -203,6 +222,7 @@ func New(opts Options) (*Proxy, error) {
 		opts.Dial = dialLoopback(d.DialContext)
 	}
 	p := &Proxy{opts: opts, log: opts.Log, recs: opts.Records}
+	p.prober = newProber(opts.Probe, opts.ProbeTTL)
 	if a := opts.AutoPassthrough; a.Threshold > 0 {
 		p.auto = newAutoPassthrough(a.Threshold, a.Window, a.TTL, nil)
 	}

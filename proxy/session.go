@@ -54,8 +54,9 @@ type session struct {
 	// upstream is the connection dialled for this client, handed to the
 	// transport on its first dial; nil when the upstream failed.
 	upstream atomic.Pointer[tls.Conn]
-	upErr    error // why the upstream cannot be used; served as a 502
-	compat   bool  // the upstream needed the legacy-compatible offer
+	upErr    error  // why the upstream cannot be used; served as a 502
+	probe    *probe // the probe in flight (probe.go); finish puts it on the record
+	compat   bool   // the upstream needed the legacy-compatible offer
 	tr       *http.Transport
 	requests atomic.Int64
 	held     atomic.Bool // the record waits for settle (first request, close, or pinningCloseWindow)
@@ -264,6 +265,7 @@ func (p *Proxy) handshakes(ctx context.Context, s *session) {
 		return
 	}
 
+	s.probe = p.startProbe(ctx, s, raw) // runs while the upstream handshakes
 	upCtx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout+p.opts.HandshakeTimeout)
 	up, upErr := p.dialUpstream(upCtx, s)
 	cancel()
@@ -439,6 +441,7 @@ func (p *Proxy) finish(s *session) {
 	if s.next == nextPassthrough {
 		return
 	}
+	p.awaitProbe(s)
 	s.rec.Outcome = p.outcome(s)
 	if s.rec.Outcome == inspect.OutcomeOK && s.next == nextServe && overHTTP(s) {
 		s.held.Store(true)
