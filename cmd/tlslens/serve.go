@@ -155,7 +155,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ClientMinVersion: tlsVersions[cfg.ClientMinVersion],
 		AutoPassthrough: proxy.AutoPassthrough{Threshold: cfg.AutoPassthrough.Rejections,
 			Window: cfg.AutoPassthrough.Window, TTL: cfg.AutoPassthrough.TTL},
-		Metrics: reg,
+		Probe:    cfg.Probe,
+		ProbeTTL: cfg.ProbeTTL,
+		Metrics:  reg,
 	}
 	for _, u := range cfg.ProxyAuth {
 		opts.ProxyAuth = append(opts.ProxyAuth, proxy.Credential{Username: u.Username, Password: u.Password})
