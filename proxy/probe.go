@@ -19,8 +19,8 @@ import (
 // sends the client's ClientHello unchanged, reads the server's clear answer
 // (readClearAnswer, as passthrough does) and closes the connection without
 // completing the handshake. It runs while the upstream handshake does, so it
-// adds no round trip to the connection; finish waits for it, and it changes
-// no outcome.
+// adds no round trip to the connection; the record waits for it
+// (emitProbed), and it changes no outcome.
 
 // Probe settings, for Options.Probe.
 const (
@@ -44,6 +44,8 @@ type prober struct {
 	seen  *expirable.LRU[string, struct{}] // server and hello keys probed within the TTL
 	mu    sync.Mutex                       // guards busy
 	busy  map[string]bool                  // servers (targets) with a probe in flight
+
+	pending sync.WaitGroup // records waiting for their probe (emitProbed)
 }
 
 // newProber returns the prober for mode (ProbeOff, ProbeFirst,
@@ -150,22 +152,53 @@ func probeAnswered(b []byte) bool {
 	return f.HelloRetry != nil
 }
 
-// awaitProbe puts a session's probe on its record, once the probe is done:
-// it started with the upstream handshake and is bounded by the dial and
-// handshake timeouts, so it is usually done before the client's handshake
-// is. A probe still running after HandshakeTimeout more is recorded as such.
-func (p *Proxy) awaitProbe(s *session) {
-	pr := s.probe
+// emitProbed writes a session's record (emit) with its probe, if it has
+// one, on it. The probe ends at the server's first flight, so it is usually
+// done before both handshakes are, and the record is written at once. When
+// it is not, the record is written as soon as it is, or after
+// HandshakeTimeout more, from a goroutine: serving the connection never
+// waits for the probe (a server that serves one connection at a time, as
+// openssl s_server does, answers the probe only once the upstream
+// connection's request is served). Shutdown waits for such records.
+func (p *Proxy) emitProbed(r *inspect.Record, pr *probe) {
 	if pr == nil {
+		p.emit(r)
 		return
 	}
-	s.probe = nil
-	t := time.NewTimer(p.opts.HandshakeTimeout)
-	defer t.Stop()
 	select {
 	case <-pr.done:
-		s.rec.Probe = pr.side
-	case <-t.C:
-		s.rec.Probe = &inspect.Side{Error: fmt.Sprintf("the probe had no answer from the server within %s", p.opts.HandshakeTimeout)}
+		r.Probe = pr.side
+		p.emit(r)
+		return
+	default:
+	}
+	p.prober.pending.Add(1)
+	go func() {
+		defer p.prober.pending.Done()
+		t := time.NewTimer(p.opts.HandshakeTimeout)
+		defer t.Stop()
+		select {
+		case <-pr.done:
+			r.Probe = pr.side
+		case <-t.C:
+			r.Probe = &inspect.Side{Error: fmt.Sprintf("the probe had no answer from the server within %s of the handshakes", p.opts.HandshakeTimeout)}
+		}
+		p.emit(r)
+	}()
+}
+
+// wait returns when every record waiting for its probe is written, or with
+// ctx's error. A nil prober has none.
+func (pb *prober) wait(ctx context.Context) error {
+	if pb == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() { pb.pending.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

@@ -331,6 +331,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		p.live.closeAll()
 		return werr
 	}
+	if werr := p.prober.wait(ctx); werr != nil {
+		return werr
+	}
 	return err
 }
 

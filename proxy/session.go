@@ -55,7 +55,7 @@ type session struct {
 	// transport on its first dial; nil when the upstream failed.
 	upstream atomic.Pointer[tls.Conn]
 	upErr    error  // why the upstream cannot be used; served as a 502
-	probe    *probe // the probe in flight (probe.go); finish puts it on the record
+	probe    *probe // the probe in flight (probe.go); record puts it on the record
 	compat   bool   // the upstream needed the legacy-compatible offer
 	tr       *http.Transport
 	requests atomic.Int64
@@ -441,7 +441,6 @@ func (p *Proxy) finish(s *session) {
 	if s.next == nextPassthrough {
 		return
 	}
-	p.awaitProbe(s)
 	s.rec.Outcome = p.outcome(s)
 	if s.rec.Outcome == inspect.OutcomeOK && s.next == nextServe && overHTTP(s) {
 		s.held.Store(true)
@@ -461,8 +460,8 @@ func (p *Proxy) record(s *session) {
 	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate {
 		p.noteRejection(s)
 	}
-	p.emit(s.rec) // the only call in the intercepting path
-	s.rec = nil
+	p.emitProbed(s.rec, s.probe) // the only call in the intercepting path
+	s.rec, s.probe = nil, nil
 }
 
 // outcome is the one place a session's outcome is decided, from what its
