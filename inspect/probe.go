@@ -27,8 +27,9 @@ const greaseKey = 0x0a0a
 // HelloKey returns a digest of what a server can choose from in h: the
 // hello's bytes less what changes from one connection of the same client to
 // the next. Left out are the random, the session id, the key share values
-// (their groups and lengths stay), the session ticket and pre_shared_key
-// bodies (tickets, ages and binders), the ECH payload, the padding length,
+// (their groups and lengths stay), the session ticket (whether one is
+// offered stays: a server may resume) and the pre_shared_key body
+// (identities, ages and binders), the ECH payload, the padding length,
 // GREASE values (one stands for all) and the order of the extensions
 // (Chrome permutes it per connection, as JA4 sorts it; a server's choice
 // depends on the order inside a list, not of the extensions). Two hellos
