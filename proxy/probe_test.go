@@ -309,3 +309,24 @@ func TestProbeOption(t *testing.T) {
 		t.Errorf("New(Probe: sometimes) = %v, want an error naming it", err)
 	}
 }
+
+// BenchmarkInterceptNewConnProbeFirst is BenchmarkInterceptNewConn with
+// probe: first, its one probe made before the timer starts: repeat
+// connections of one client to one host, which probe: first does not probe
+// again. Its ns/op should equal BenchmarkInterceptNewConn's.
+func BenchmarkInterceptNewConnProbeFirst(b *testing.B) {
+	lh := newLoadHarness(b, 0)
+	lh.p.prober = newProber(ProbeFirst, 0)
+	c, err := benchDial(lh, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := benchGet(c, bufio.NewReader(c)); err != nil {
+		b.Fatal(err)
+	}
+	c.Close()
+	if r := <-lh.last; r.Probe == nil || r.Probe.Negotiated == nil {
+		b.Fatalf("the first connection was not probed: %s", recordJSON(r))
+	}
+	benchNewConnOn(b, lh, true)
+}
