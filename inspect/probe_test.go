@@ -205,3 +205,18 @@ func TestServerChoiceDiffers(t *testing.T) {
 		t.Errorf("a CBC suite for the client's own hello: %+v, want one warning naming it", got)
 	}
 }
+
+// BenchmarkHelloKey is what probe: first adds to a repeat connection
+// besides a cache lookup: the key of a Go client's hello.
+func BenchmarkHelloKey(b *testing.B) {
+	h, err := ParseClientHello(capturedHello(b, &tls.Config{ServerName: "example.com"}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if HelloKey(h) == "" {
+			b.Fatal("no key")
+		}
+	}
+}
