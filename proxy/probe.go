@@ -76,7 +76,10 @@ type probe struct {
 // returns it; nil when the session is not probed.
 func (p *Proxy) startProbe(ctx context.Context, s *session, raw []byte) *probe {
 	pb := p.prober
-	if pb == nil || s.hello == nil {
+	if pb == nil || s.hello == nil || s.dest == nil {
+		// A session's destination is judged before its handshakes
+		// (admitDestination); without one, dial would judge it, writing
+		// s.dest while the upstream's dial reads it.
 		return nil
 	}
 	hello, ok := inspect.HelloRecords(raw)

@@ -289,9 +289,13 @@ func TestProbeNeverPassthrough(t *testing.T) {
 	t.Parallel()
 	pki := testpki.Root(t, "Probe Test Root")
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "127.0.0.1")}})
+	pass, err := Rules([]Rule{{Match: "*", Action: ActionPassthrough}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := newHarness(t, func(o *Options) {
 		o.Probe = ProbeAlways
-		o.Policy = func(string) Action { return ActionPassthrough }
+		o.Policy = pass
 	})
 	cfg := &tls.Config{RootCAs: pki.Pool()}
 	if resp, body := get(t, h.httpClient(cfg), "https://127.0.0.1:"+up.port()+"/"); resp.StatusCode != http.StatusOK {
