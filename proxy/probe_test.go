@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -333,4 +334,47 @@ func BenchmarkInterceptNewConnProbeFirst(b *testing.B) {
 		b.Fatalf("the first connection was not probed: %s", recordJSON(r))
 	}
 	benchNewConnOn(b, lh, true)
+}
+
+// TestProbeNeverDelaysTheConnection: a server slow to answer the probe (it
+// holds the client's own hello, which offers ffdhe2048, until released)
+// does not delay the connection: the client gets its response while the
+// probe waits, and the record, which waits for the probe, is written once
+// the server answers it.
+func TestProbeNeverDelaysTheConnection(t *testing.T) {
+	t.Parallel()
+	openssl := lookPath(t, "openssl", "openssl")
+	pki := testpki.Root(t, "Probe Test Root")
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "localhost", "127.0.0.1")},
+		GetConfigForClient: func(hi *tls.ClientHelloInfo) (*tls.Config, error) {
+			if slices.Contains(hi.SupportedCurves, tls.CurveID(0x0100)) { // ffdhe2048: the client's own hello
+				<-release
+			}
+			return nil, nil
+		}})
+	h := probeHarness(t, pki, ProbeFirst)
+	caFile := writeFile(t, t.TempDir(), "ca.pem", h.auth.PEM())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, openssl, "s_client", "-proxy", h.addr, "-connect", "127.0.0.1:"+up.port(),
+		"-servername", "localhost", "-CAfile", caFile, "-groups", "ffdhe2048:x25519", "-ign_eof")
+	cmd.Stdin = strings.NewReader("GET /slow-probe HTTP/1.0\r\n\r\n")
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "hello from upstream /slow-probe") {
+		t.Fatalf("no response while the probe waits:\n%s", out)
+	}
+	select {
+	case r := <-h.records:
+		t.Fatalf("record written before its probe was answered: %s", recordJSON(r))
+	default:
+	}
+	free()
+	r := h.record()
+	if r.Outcome != inspect.OutcomeOK || r.Probe == nil || r.Probe.Negotiated == nil || r.Probe.Error != "" {
+		t.Fatalf("record %s, want ok with the probe's answer", recordJSON(r))
+	}
 }
