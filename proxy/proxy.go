@@ -48,7 +48,8 @@ type Options struct {
 	// Nil discards them.
 	Records logrus.FieldLogger
 	// OnRecord, if set, is called with each record after it is written, from
-	// the connection's goroutine, so calls may be concurrent (a terminal line:
+	// the connection's goroutine (or, for a record that waited for its
+	// probe, the probe's), so calls may be concurrent (a terminal line:
 	// report.Line). It must not keep or modify the record.
 	OnRecord func(*inspect.Record)
 
@@ -355,7 +356,8 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 // connections close now, active ones when their requests finish, and it waits
 // for every connection accepted on the proxy listener (tunnels and relays
 // included) to end. When ctx ends first, it closes those still open and
-// returns ctx's error. Each connection's record is written before it closes.
+// returns ctx's error. Each connection's record is written before it closes,
+// or, when it waits for its probe, before Shutdown returns.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.stopping.Store(true)
 	err := p.inner.Shutdown(ctx)
