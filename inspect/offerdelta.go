@@ -152,8 +152,7 @@ func (d *deltaBuilder) otherwise() string {
 // change per reason in order of first appearance; sent's values the client
 // lacks; and the order of the values both have, when it differs.
 func diff[T comparable](d *deltaBuilder, field string, client, sent []T, name func(T) string, why func(T) string) {
-	var reasons []string
-	byReason := map[string][]string{}
+	first := len(d.out) // the dropped changes of this field start here, one per reason
 	var common []T
 	for _, v := range client {
 		if slices.Contains(sent, v) {
@@ -163,13 +162,12 @@ func diff[T comparable](d *deltaBuilder, field string, client, sent []T, name fu
 			continue
 		}
 		r := why(v)
-		if byReason[r] == nil {
-			reasons = append(reasons, r)
+		i := slices.IndexFunc(d.out[first:], func(c OfferChange) bool { return c.Reason == r })
+		if i < 0 {
+			d.out = append(d.out, OfferChange{Field: field, Change: ChangeDropped, Reason: r})
+			i = len(d.out) - 1 - first
 		}
-		byReason[r] = append(byReason[r], name(v))
-	}
-	for _, r := range reasons {
-		d.out = append(d.out, OfferChange{Field: field, Change: ChangeDropped, Values: byReason[r], Reason: r})
+		d.out[first+i].Values = append(d.out[first+i].Values, name(v))
 	}
 	var added, sentCommon []string
 	var order []T
