@@ -357,8 +357,15 @@ func (p *Proxy) handshakeClient(c net.Conn, s *session, hello []byte, up *tls.Co
 	rc := newRecordingConn(c, 256<<10)
 	rc.writeSize = recordingSize // tlslens's flight, with its chain
 	keys := &keyLog{out: p.keyLogOut()}
+	sent := leaf // the leaf the client is shown: leafFor's choice
 	cfg := &tls.Config{
-		Certificates: []tls.Certificate{*leaf},
+		GetCertificate: func(chi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			c, err := p.leafFor(chi, s.name(), leaf)
+			if c != nil {
+				sent = c
+			}
+			return c, err
+		},
 		NextProtos:   clientALPN(s.hello, up),
 		MinVersion:   p.opts.ClientMinVersion,
 		CipherSuites: gotls.AllSuites(),
@@ -372,7 +379,7 @@ func (p *Proxy) handshakeClient(c net.Conn, s *session, hello []byte, up *tls.Co
 	err = dc.Handshake()
 	side.DurationMS = msSince(start)
 	read, written := rc.stop()
-	side.Chain = p.certs.chain([]*x509.Certificate{leaf.Leaf}) // what was sent: the leaf (ca.Authority.Leaf)
+	side.Chain = p.certs.chain([]*x509.Certificate{sent.Leaf}) // what was sent: the leaf (ca.Authority.Leaf or RSALeaf)
 
 	st := dc.ConnectionState()
 	flight, _ := inspect.ParseServerFlight(written, keys.Bytes())
