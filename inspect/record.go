@@ -96,8 +96,11 @@ type Record struct {
 
 // A Side is one leg of a connection: client ↔ proxy or proxy ↔ server.
 type Side struct {
-	Addr               string       `json:"addr,omitempty"`  // the peer's ip:port
-	Local              string       `json:"local,omitempty"` // tlslens's own ip:port on this leg
+	Addr  string `json:"addr,omitempty"`  // the peer's ip:port
+	Local string `json:"local,omitempty"` // tlslens's own ip:port on this leg
+	// Resolved is, upstream, every address the target resolved to, each
+	// judged by the policy before one of them (Addr) was dialled.
+	Resolved           []string     `json:"resolved,omitempty"`
 	Hello              *Hello       `json:"hello,omitempty"`
 	ServerHello        *ServerHello `json:"server_hello,omitempty"`
 	Negotiated         *Negotiated  `json:"negotiated,omitempty"`

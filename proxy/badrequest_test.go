@@ -66,7 +66,8 @@ func TestEveryConnectionRecorded(t *testing.T) {
 		name, send string
 		want       bad
 	}{
-		{"malformed CONNECT", "CONNECT\r\n\r\n", bad{400, "could not parse"}},
+		// The whole answer, quoted: the missing Host header's record also says "could not parse".
+		{"malformed CONNECT", "CONNECT\r\n\r\n", bad{400, `could not parse: tlslens answered "400 Bad Request";`}},
 		{"request without Host", "GET http://example.com/ HTTP/1.1\r\n\r\n", bad{400, "missing required Host header"}},
 		{"unknown transfer coding", "POST http://example.com/ HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: foo\r\n\r\n", bad{501, "Unsupported transfer encoding"}},
 		{"headers over the limit", "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nX-Big: " + strings.Repeat("a", 64<<10) + "\r\n\r\n",

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -46,6 +47,17 @@ type harness struct {
 // use SNI without DNS.
 var testNames = map[string]bool{"example.com": true, "www.example.com": true, "other.test": true, "upstream.test": true}
 
+// testResolver resolves testNames to 127.0.0.1 and no other name: the
+// tests never ask DNS.
+type testResolver struct{}
+
+func (testResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	if testNames[host] {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host (test resolver)", Name: host, IsNotFound: true}
+}
+
 func loopbackDial(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -65,6 +77,12 @@ func loopbackDial(ctx context.Context, network, addr string) (net.Conn, error) {
 // options first. The proxy is closed when tb ends.
 func newHarness(tb testing.TB, configure func(*Options)) *harness {
 	tb.Helper()
+	return newHarnessOn(tb, "127.0.0.1:0", configure)
+}
+
+// newHarnessOn is newHarness with the proxy listening on listen.
+func newHarnessOn(tb testing.TB, listen string, configure func(*Options)) *harness {
+	tb.Helper()
 	recs, hook := test.NewNullLogger()
 	log, logHook := test.NewNullLogger()
 	log.SetLevel(logrus.DebugLevel)
@@ -77,6 +95,7 @@ func newHarness(tb testing.TB, configure func(*Options)) *harness {
 		UpstreamRoots:    x509.NewCertPool(),
 		HandshakeTimeout: 5 * time.Second,
 		Dial:             loopbackDial,
+		Resolver:         testResolver{},
 	}
 	if configure != nil {
 		configure(&opts)
@@ -85,7 +104,7 @@ func newHarness(tb testing.TB, configure func(*Options)) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		tb.Fatal(err)
 	}

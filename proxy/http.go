@@ -28,8 +28,8 @@ func (p *Proxy) newGoproxy() *goproxy.ProxyHttpServer {
 	// the answer (DisableCompression below keeps it from doing so).
 	gp.KeepAcceptEncoding = true
 	gp.Tr = &http.Transport{
-		Proxy:                 nil, // never chain to HTTP(S)_PROXY silently
-		DialContext:           p.opts.Dial,
+		Proxy:                 nil,         // never chain to HTTP(S)_PROXY silently
+		DialContext:           p.dialPlain, // what it dials was judged
 		TLSClientConfig:       &tls.Config{RootCAs: p.opts.UpstreamRoots},
 		TLSHandshakeTimeout:   p.opts.HandshakeTimeout,
 		ForceAttemptHTTP2:     true,
@@ -87,9 +87,13 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, nil)
 	}
 	if r.URL.Scheme != "https" {
+		judged, resp := p.admitPlainHTTP(r)
+		if resp != nil {
+			return r, resp // a bad port, or a destination denied: recorded
+		}
+		r = judged
 		p.recordHTTP(r, inspect.OutcomeOK, "", 0) // the connection's first request, if it is
-	}
-	if s, resp := p.plainSession(r); resp != nil {
+	} else if s, resp := p.plainSession(r); resp != nil {
 		return r, resp
 	} else if s != nil {
 		// An https:// URL without CONNECT: over its own recorded upstream.

@@ -33,6 +33,7 @@ func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []b
 	start := time.Now()
 
 	up, err := p.dial(ctx, s)
+	side.Resolved = s.resolved()
 	if err != nil {
 		err = &passError{dial: true, err: err}
 	} else {

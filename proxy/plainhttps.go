@@ -91,6 +91,13 @@ func (p *Proxy) plainSession(r *http.Request) (*session, *http.Response) {
 		return s, nil
 	}
 	s := sessionFor(c, claim(c), target) // the connection's first record takes its id
+	if ref := p.admitDestination(r.Context(), s); ref != nil {
+		// Refused and recorded, and not kept: the next request judges again.
+		s.refused(ref)
+		s.rec.Outcome = p.outcome(s)
+		p.record(s)
+		return nil, ref.response(r)
+	}
 	p.openPlain(r.Context(), s)
 	s.tr = p.transport(s)
 	if len(pc.order) >= maxPlainTargets {

@@ -84,7 +84,8 @@ func (p *Proxy) serverFirst(ctx context.Context, c net.Conn, s *session) (first 
 		up.SetReadDeadline(time.Time{})
 		s.rec.Mode = inspect.ModeTunnel
 		s.rec.Client.Error = fmt.Sprintf("the server spoke first (%q), so this is not TLS but a server-first protocol such as SSH, SMTP or FTP; relayed without inspection", preview(r.b))
-		s.rec.Upstream = &inspect.Side{Addr: up.RemoteAddr().String(), Local: up.LocalAddr().String(), DurationMS: msSince(start)}
+		s.rec.Upstream = &inspect.Side{Addr: up.RemoteAddr().String(), Local: up.LocalAddr().String(),
+			Resolved: s.resolved(), DurationMS: msSince(start)}
 		s.next, s.raw, s.toClient, s.toUpstream = nextRelay, up, r.b, cr.b
 		return nil, true
 	case cr := <-fromClient:

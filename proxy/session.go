@@ -40,6 +40,9 @@ type session struct {
 	id     string
 	target string // host:port from the CONNECT line
 	host   string // host of target, without port or brackets
+	// dest is target resolved once and judged (targets.go): every upstream
+	// connection of the session dials its addresses, and no others.
+	dest   *destination
 	sni    string
 	rec    *inspect.Record
 	hello  *inspect.ClientHello
@@ -47,6 +50,7 @@ type session struct {
 
 	// What the steps found, for finish to decide the outcome from.
 	denied       bool  // refused: access control or policy
+	badRequest   bool  // refused as malformed: a port outside 1-65535
 	clientErr    error // the client failed outside its TLS handshake (CONNECT, hello, no leaf)
 	handshakeErr error // the client's TLS handshake failed
 	sentFlight   bool  // tlslens's flight (with its certificate) reached the client
@@ -179,8 +183,8 @@ func (c *closeNotify) Close() error {
 }
 
 // openIntercepted takes a connection handed to Intercept as far as its
-// record, as open takes a CONNECT after its 200: a policy that denies its
-// target closes it, else the handshakes. Its deferred finish, as open's,
+// record, as open takes a CONNECT: a policy that denies its target, or a
+// destination admitDestination refuses, closes it; else the handshakes. Its deferred finish, as open's,
 // decides the outcome and writes the record.
 func (p *Proxy) openIntercepted(ctx context.Context, s *session) {
 	defer p.finish(s)
@@ -188,6 +192,11 @@ func (p *Proxy) openIntercepted(ctx context.Context, s *session) {
 		s.denied = true // no CONNECT to answer 403: the connection is closed
 		s.rec.Reason = "policy: deny"
 		s.rec.Client.Error = "denied by policy"
+		return
+	}
+	if ref := p.admitDestination(ctx, s); ref != nil {
+		s.refused(ref)          // a bad port, or an address denied
+		s.rec.Client.Status = 0 // no CONNECT to answer: nothing was sent
 		return
 	}
 	p.handshakes(ctx, s)
@@ -234,7 +243,7 @@ func addrHost(addr string) string {
 }
 
 // open takes a hijacked CONNECT as far as its record: admitted or refused,
-// then (DESIGN.md steps 2-5) the client's hello, the upstream, the client's
+// then (docs/design.md, steps 2-5) the client's hello, the upstream, the client's
 // handshake. However it returns, its deferred finish decides the outcome,
 // writes the record and closes what will not be served.
 func (p *Proxy) open(ctx context.Context, req *http.Request, s *session) {
@@ -248,6 +257,11 @@ func (p *Proxy) open(ctx context.Context, req *http.Request, s *session) {
 		p.deny(s)
 		return
 	}
+	if ref := p.admitDestination(ctx, s); ref != nil {
+		p.refuse(c, s, ref) // a bad port, or an address denied
+		s.refused(ref)
+		return
+	}
 	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		s.clientErr = err
 		s.rec.Client.Error = "the client went away before the tunnel was established: " + err.Error()
@@ -257,10 +271,10 @@ func (p *Proxy) open(ctx context.Context, req *http.Request, s *session) {
 }
 
 func (p *Proxy) policy(host string) Action {
-	if p.opts.Policy == nil || host == "" {
+	if host == "" {
 		return ActionMITM
 	}
-	return p.opts.Policy(host)
+	return p.opts.Policy.Action(host)
 }
 
 // strictness orders actions when the CONNECT host and the SNI get different
@@ -271,13 +285,17 @@ var strictness = map[Action]int{ActionMITM: 0, ActionPassthrough: 1, ActionDeny:
 // match the CONNECT host and the SNI, and when the two get different
 // actions the stricter applies (deny, then passthrough, then mitm), so a
 // client cannot escape a rule by naming one host in CONNECT and another in
-// its SNI. The reason names the rule's subject for the record.
+// its SNI. An IP-range rule matching an address the target resolved to
+// counts too. The reason names the rule's subject for the record.
 func (p *Proxy) hostAction(s *session) (Action, string) {
 	act, why := p.policy(s.host), "host "+s.host
 	if s.sni != "" && s.sni != s.host {
 		if a := p.policy(s.sni); strictness[a] > strictness[act] {
 			act, why = a, "server name "+s.sni
 		}
+	}
+	if d := s.dest; d != nil && strictness[d.action] > strictness[act] {
+		return d.action, d.reason // an address the target resolved to decided
 	}
 	return act, fmt.Sprintf("policy: %s (%s)", act, why)
 }
@@ -291,7 +309,7 @@ func (p *Proxy) deny(s *session) {
 	s.rec.Client.Error = "denied by policy"
 }
 
-// handshakes runs DESIGN.md steps 2-5 on a client connection whose CONNECT
+// handshakes runs steps 2-5 of docs/design.md on a client connection whose CONNECT
 // has been answered: the client's hello, the policy for its server name,
 // the upstream, and the client's handshake. What it found is in s.
 func (p *Proxy) handshakes(ctx context.Context, s *session) {
@@ -375,7 +393,7 @@ func (p *Proxy) tunnel(ctx context.Context, s *session, first []byte, why error)
 	s.rec.Client.Error = fmt.Sprintf("the client did not start a TLS handshake (%v); first bytes %q", why, preview(first))
 	start := time.Now()
 	up, err := p.dial(ctx, s)
-	s.rec.Upstream = &inspect.Side{DurationMS: msSince(start)}
+	s.rec.Upstream = &inspect.Side{Resolved: s.resolved(), DurationMS: msSince(start)}
 	if err != nil {
 		s.rec.Upstream.Error = advice.Dial(s.target, err, p.opts.DialTimeout)
 		return
@@ -384,14 +402,22 @@ func (p *Proxy) tunnel(ctx context.Context, s *session, first []byte, why error)
 	s.next, s.raw, s.toUpstream = nextRelay, up, first
 }
 
-// dial opens a TCP connection to the session's target within DialTimeout.
-// Every upstream connection a session makes is dialled here: the upstream
-// handshake and its redials, passthrough, the not-TLS tunnel and the
-// server-first probe.
+// dial opens a TCP connection to the session's target within DialTimeout,
+// to an address of its judged destination (targets.go; judged now if the
+// session has none yet). Every upstream connection a session makes is
+// dialled here: the upstream handshake and its redials, passthrough, the
+// not-TLS tunnel and the server-first probe.
 func (p *Proxy) dial(ctx context.Context, s *session) (net.Conn, error) {
+	if s.dest == nil {
+		host, port, err := splitTarget(s.target)
+		if err != nil {
+			return nil, err
+		}
+		s.dest = p.judge(ctx, host, port)
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
 	defer cancel()
-	return p.opts.Dial(ctx, "tcp", s.target)
+	return p.dialDestination(ctx, s.dest)
 }
 
 // handshakeClient finishes the client's handshake with a leaf for its SNI,
@@ -544,6 +570,8 @@ func (p *Proxy) record(s *session) {
 // an upstream that failed, or neither.
 func (p *Proxy) outcome(s *session) inspect.Outcome {
 	switch {
+	case s.denied && s.badRequest:
+		return inspect.OutcomeBadRequest
 	case s.denied:
 		return inspect.OutcomeDenied
 	case s.rec.Mode == inspect.ModeTunnel:

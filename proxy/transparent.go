@@ -23,7 +23,8 @@ import (
 // intercepts each, its original destination as target (Intercept, via
 // transparent), until ctx is done or ln fails. Options.AllowCIDRs applies to
 // the redirected clients; Options.ProxyAuth cannot (they do not know they
-// use a proxy). A connection that was not redirected (made to the listener
+// use a proxy). As with Serve, a listener beyond loopback makes the proxy
+// deny local targets unless Options.AllowLocalTargets. A connection that was not redirected (made to the listener
 // itself) is refused, with a record saying so. On return the listener is
 // closed; connections already intercepted keep running until Shutdown or
 // Close, as with Serve. Run either Serve or ServeTransparent on a Proxy,
@@ -33,6 +34,7 @@ func (p *Proxy) ServeTransparent(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		return err
 	}
+	p.listening(ln.Addr()) // beyond loopback, local targets are denied, as with Serve
 	innerDone := p.serveInner()
 	defer func() { p.ln.Close(); <-innerDone }()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -81,6 +80,7 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 	dialStart := time.Now()
 	raw, err := p.dial(ctx, s)
 	rtt := time.Since(dialStart) // a TCP handshake: about one round trip
+	side.Resolved = s.resolved()
 	if err != nil {
 		msg := advice.Dial(s.target, err, p.opts.DialTimeout)
 		att.Error = msg
@@ -216,28 +216,6 @@ func (p *Proxy) redial(ctx context.Context, s *session) (net.Conn, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// dialLoopback wraps dial so that "localhost" and names under ".localhost"
-// reach a server that listens on only one of the loopback addresses: they
-// are the loopback addresses (RFC 6761 §6.3), and curl and browsers try
-// both whatever /etc/hosts lists, so a server on [::1] alone works for them
-// directly where localhost resolves to 127.0.0.1 only.
-func dialLoopback(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		host, port, serr := net.SplitHostPort(addr)
-		host = strings.ToLower(strings.TrimSuffix(host, "."))
-		if err == nil || serr != nil || ctx.Err() != nil || (host != "localhost" && !strings.HasSuffix(host, ".localhost")) {
-			return c, err
-		}
-		for _, ip := range []string{"::1", "127.0.0.1"} {
-			if c, lerr := dial(ctx, network, net.JoinHostPort(ip, port)); lerr == nil {
-				return c, nil
-			}
-		}
-		return nil, err
-	}
 }
 
 // upstreamConfig is "mirror-lite" (docs/design.md, step 3): the client's versions,
