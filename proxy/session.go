@@ -184,8 +184,8 @@ func (c *closeNotify) Close() error {
 
 // openIntercepted takes a connection handed to Intercept as far as its
 // record, as open takes a CONNECT: a policy that denies its target, or a
-// destination admitDestination refuses, closes it; else the handshakes. Its deferred finish, as open's,
-// decides the outcome and writes the record.
+// destination admitDestination refuses, closes it; else the handshakes.
+// Its deferred finish, as open's, decides the outcome and writes the record.
 func (p *Proxy) openIntercepted(ctx context.Context, s *session) {
 	defer p.finish(s)
 	if p.policy(s.host) == ActionDeny {
@@ -534,8 +534,8 @@ func (p *Proxy) handshakeAdvice(s *session) string {
 // finish ends a session's opening, however it went: it decides the outcome
 // from what the steps left in s, writes the record and closes what will not
 // be served. A plain HTTP connection without CONNECT is recorded as plain
-// proxy connections are (badrequest.go). A passthrough writes its own record, once the server's clear
-// flight is in. The record of a connection served over HTTP whose
+// proxy connections are (badrequest.go). A passthrough writes its own
+// record, once the server's clear flight is in. The record of a connection served over HTTP whose
 // handshakes succeeded is held for settle: what the client does next may
 // be a rejection of the certificate.
 func (p *Proxy) finish(s *session) {
