@@ -24,22 +24,27 @@ import (
 // network namespace TestTransparentNetns makes.
 const netnsChild = "TLSLENS_TEST_NETNS_CHILD"
 
-// In the namespace: tlslens's transparent listener, the address clients are
-// redirected from (an upstream listens there too), and the client's source
-// address, which the REDIRECT rule matches so that tlslens's own dial to the
-// original destination is not redirected back to it (the README's rules
-// exempt tlslens by its user instead; in one test process client and proxy
-// share a user).
-const (
-	netnsListen = "127.0.0.1:18443"
-	netnsOrigin = "127.0.0.2:443"
-	netnsClient = "127.0.0.3"
-)
+// A case of the namespace test: tlslens's transparent listener, the
+// address clients are redirected from (an upstream listens there too), and
+// the client's source address, which the REDIRECT rule matches so that
+// tlslens's own dial to the original destination is not redirected back to
+// it (the README's rules exempt tlslens by its user instead; in one test
+// process client and proxy share a user). IPv6 uses addresses the test adds
+// to the namespace's loopback interface.
+type netnsCase struct {
+	name, listen, origin, client string
+}
+
+var netnsCases = []netnsCase{
+	{name: "IPv4", listen: "127.0.0.1:18443", origin: "127.0.0.2:443", client: "127.0.0.3"},
+	{name: "IPv6", listen: "[::1]:18444", origin: "[fd7e:7115::2]:443", client: "fd7e:7115::3"},
+}
 
 // TestTransparentNetns runs transparent mode in a network namespace of its
-// own, with nftables redirecting a client's connection to 127.0.0.2:443 to
-// tlslens: the client gets the page of the upstream listening at that
-// address, and the record says via transparent with it as target. A
+// own, with nftables redirecting a client's connection to 127.0.0.2:443 (and
+// to [fd7e:7115::2]:443, on the namespace's lo) to tlslens: the client gets
+// the page of the upstream listening at that address, and the record says
+// via transparent with it as target. A
 // connection made to the listener itself is refused and recorded. It needs
 // root, ip and nft; the test binary re-runs itself inside the namespace.
 func TestTransparentNetns(t *testing.T) {
@@ -67,15 +72,21 @@ func TestTransparentNetns(t *testing.T) {
 	run("", "ip", "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	run("", "ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
-	origin, port, _ := net.SplitHostPort(netnsOrigin)
-	_, listenPort, _ := net.SplitHostPort(netnsListen)
-	run(fmt.Sprintf(`table ip tlslens_test {
-	chain output {
-		type nat hook output priority -100;
-		ip saddr %s ip daddr %s tcp dport %s redirect to :%s
+	run("", "ip", "netns", "exec", ns, "ip", "addr", "add", "fd7e:7115::2/128", "dev", "lo", "nodad")
+	run("", "ip", "netns", "exec", ns, "ip", "addr", "add", "fd7e:7115::3/128", "dev", "lo", "nodad")
+	var rules strings.Builder
+	for _, c := range netnsCases {
+		origin, port, _ := net.SplitHostPort(c.origin)
+		_, listenPort, _ := net.SplitHostPort(c.listen)
+		family := "ip"
+		if strings.Contains(origin, ":") {
+			family = "ip6"
+		}
+		fmt.Fprintf(&rules, "table %[1]s tlslens_test {\n\tchain output {\n\t\ttype nat hook output priority -100;\n"+
+			"\t\t%[1]s saddr %[2]s %[1]s daddr %[3]s tcp dport %[4]s redirect to :%[5]s\n\t}\n}\n",
+			family, c.client, origin, port, listenPort)
 	}
-}
-`, netnsClient, origin, port, listenPort), "ip", "netns", "exec", ns, "nft", "-f", "-")
+	run(rules.String(), "ip", "netns", "exec", ns, "nft", "-f", "-")
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -90,14 +101,34 @@ func TestTransparentNetns(t *testing.T) {
 
 // transparentInNetns is TestTransparentNetns inside its namespace.
 func transparentInNetns(t *testing.T) {
+	for _, c := range netnsCases {
+		t.Run(c.name, func(t *testing.T) { transparentCase(t, c) })
+	}
+}
+
+// nsDial dials the namespace's own addresses only: loopback and the test's
+// addresses on lo.
+func nsDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() && !strings.HasPrefix(host, "fd7e:7115::") {
+		return nil, fmt.Errorf("test dialer: %s is not in the namespace", host)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+func transparentCase(t *testing.T, tc netnsCase) {
 	pki := testpki.Root(t, "Upstream Test Root")
-	upLn, err := net.Listen("tcp", netnsOrigin)
+	upLn, err := net.Listen("tcp", tc.origin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	up := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, "hello from "+netnsOrigin+" "+r.URL.Path)
+			io.WriteString(w, "hello from "+tc.origin+" "+r.URL.Path)
 		}),
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}},
 	}
@@ -108,11 +139,11 @@ func transparentInNetns(t *testing.T) {
 	recs, _ := test.NewNullLogger()
 	auth := testpki.Authority(t)
 	p, err := New(Options{Authority: auth, Records: recs, OnRecord: func(r *inspect.Record) { records <- r },
-		UpstreamRoots: pki.Pool(), HandshakeTimeout: 5 * time.Second, Dial: loopbackDial})
+		UpstreamRoots: pki.Pool(), HandshakeTimeout: 5 * time.Second, Dial: nsDial})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", netnsListen)
+	ln, err := net.Listen("tcp", tc.listen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,11 +164,11 @@ func transparentInNetns(t *testing.T) {
 
 	roots := x509.NewCertPool()
 	roots.AddCert(auth.Certificate())
-	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(netnsClient)}} // matched by the REDIRECT rule
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(tc.client)}} // matched by the REDIRECT rule
 	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "example.com"},
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, "tcp", netnsOrigin) // example.com is 127.0.0.2 here
+			return dialer.DialContext(ctx, "tcp", tc.origin) // example.com is the origin here
 		},
 		DisableKeepAlives: true,
 	}
@@ -148,20 +179,20 @@ func transparentInNetns(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if want := "hello from " + netnsOrigin + " /page"; string(body) != want {
+	if want := "hello from " + tc.origin + " /page"; string(body) != want {
 		t.Errorf("body = %q, want %q", body, want)
 	}
 	r := record()
-	if r.Outcome != inspect.OutcomeOK || r.Mode != inspect.ModeMITM || r.Via != inspect.ViaTransparent || r.Target != netnsOrigin {
-		t.Errorf("record = %s %s via %q target %s, want ok mitm via transparent target %s", r.Outcome, r.Mode, r.Via, r.Target, netnsOrigin)
+	if r.Outcome != inspect.OutcomeOK || r.Mode != inspect.ModeMITM || r.Via != inspect.ViaTransparent || r.Target != tc.origin {
+		t.Errorf("record = %s %s via %q target %s, want ok mitm via transparent target %s", r.Outcome, r.Mode, r.Via, r.Target, tc.origin)
 	}
 	if r.Client.Hello == nil || r.Client.Hello.SNI != "example.com" || r.Client.Negotiated == nil ||
-		r.Upstream == nil || r.Upstream.Negotiated == nil || r.Upstream.Addr != netnsOrigin {
-		t.Errorf("legs = client %+v upstream %+v, want both handshakes, upstream at %s", r.Client, r.Upstream, netnsOrigin)
+		r.Upstream == nil || r.Upstream.Negotiated == nil || r.Upstream.Addr != tc.origin {
+		t.Errorf("legs = client %+v upstream %+v, want both handshakes, upstream at %s", r.Client, r.Upstream, tc.origin)
 	}
 
 	// Straight to the listener, not redirected: refused, and recorded.
-	c, err := net.Dial("tcp", netnsListen)
+	c, err := net.Dial("tcp", tc.listen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +203,8 @@ func transparentInNetns(t *testing.T) {
 	}
 	r = record()
 	if r.Outcome != inspect.OutcomeDenied || r.Reason != ReasonNotRedirected || r.Via != inspect.ViaTransparent ||
-		r.Target != netnsListen || !strings.Contains(r.Client.Error, "not redirected") {
+		r.Target != tc.listen || !strings.Contains(r.Client.Error, "not redirected") {
 		t.Errorf("record = %s reason %q via %q target %s error %q, want denied, not redirected, target %s",
-			r.Outcome, r.Reason, r.Via, r.Target, r.Client.Error, netnsListen)
+			r.Outcome, r.Reason, r.Via, r.Target, r.Client.Error, tc.listen)
 	}
 }
