@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
@@ -18,8 +19,9 @@ import (
 // interceptListener accepts on a loopback listener of its own and hands each
 // connection to h's proxy's Intercept with a fixed target, as the
 // transparent and WireGuard listeners do with each connection's original
-// destination. It returns the listener's address.
-func interceptListener(t *testing.T, h *harness, target string, via inspect.Via) string {
+// destination. It returns the listener's address, and a channel that
+// receives each time an Intercept returns.
+func interceptListener(t *testing.T, h *harness, target string, via inspect.Via) (string, <-chan struct{}) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,6 +29,7 @@ func interceptListener(t *testing.T, h *harness, target string, via inspect.Via)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	returned := make(chan struct{}, 10)
 	go func() {
 		defer close(done)
 		for {
@@ -34,11 +37,24 @@ func interceptListener(t *testing.T, h *harness, target string, via inspect.Via)
 			if err != nil {
 				return
 			}
-			go h.p.Intercept(ctx, c, target, via)
+			go func() {
+				h.p.Intercept(ctx, c, target, via)
+				returned <- struct{}{}
+			}()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); cancel(); <-done })
-	return ln.Addr().String()
+	return ln.Addr().String(), returned
+}
+
+// returns waits for an Intercept to return.
+func returns(t *testing.T, returned <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-returned:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Intercept did not return within 15s of the connection's end")
+	}
 }
 
 // TestInterceptTLS: a TLS client that connects without a CONNECT (its
@@ -50,7 +66,7 @@ func TestInterceptTLS(t *testing.T) {
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	target := net.JoinHostPort("127.0.0.1", up.port())
-	addr := interceptListener(t, h, target, inspect.ViaTransparent)
+	addr, returned := interceptListener(t, h, target, inspect.ViaTransparent)
 
 	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: h.roots(), ServerName: "example.com"},
@@ -83,6 +99,7 @@ func TestInterceptTLS(t *testing.T) {
 	if m := h.recordJSON(); m["via"] != "transparent" {
 		t.Errorf("JSON via = %v, want \"transparent\"", m["via"])
 	}
+	returns(t, returned) // the client closed its connection (DisableKeepAlives)
 	h.recordCount(1)
 }
 
@@ -95,7 +112,7 @@ func TestInterceptPlainHTTP(t *testing.T) {
 	t.Cleanup(up.Close)
 	h := newHarness(t, nil)
 	target := strings.TrimPrefix(up.URL, "http://")
-	addr := interceptListener(t, h, target, inspect.ViaWireGuard)
+	addr, returned := interceptListener(t, h, target, inspect.ViaWireGuard)
 
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -111,6 +128,7 @@ func TestInterceptPlainHTTP(t *testing.T) {
 		t.Errorf("record = %s %s %s via %q, want http ok %s via wireguard", r.Mode, r.Outcome, r.Target, r.Via, target)
 	}
 	c.Close()
+	returns(t, returned)
 	h.recordCount(1)
 }
 
@@ -133,7 +151,7 @@ func TestInterceptTunnel(t *testing.T) {
 	}()
 	h := newHarness(t, nil)
 	target := echo.Addr().String()
-	addr := interceptListener(t, h, target, inspect.ViaTransparent)
+	addr, returned := interceptListener(t, h, target, inspect.ViaTransparent)
 
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -150,6 +168,8 @@ func TestInterceptTunnel(t *testing.T) {
 	if r.Mode != inspect.ModeTunnel || r.Outcome != inspect.OutcomeNotTLS || r.Target != target || r.Via != inspect.ViaTransparent || r.Upstream == nil {
 		t.Errorf("record = %s %s %s via %q upstream %v, want tunnel not_tls %s via transparent", r.Mode, r.Outcome, r.Target, r.Via, r.Upstream, target)
 	}
+	c.Close()
+	returns(t, returned)
 }
 
 // TestInterceptPolicyDeny: a policy that denies the original destination
@@ -160,7 +180,7 @@ func TestInterceptPolicyDeny(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, func(o *Options) { o.Policy = policy })
-	addr := interceptListener(t, h, "127.0.0.1:9", inspect.ViaTransparent)
+	addr, returned := interceptListener(t, h, "127.0.0.1:9", inspect.ViaTransparent)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -173,4 +193,5 @@ func TestInterceptPolicyDeny(t *testing.T) {
 	if r.Outcome != inspect.OutcomeDenied || r.Via != inspect.ViaTransparent || !strings.HasPrefix(r.Reason, "policy: deny") {
 		t.Errorf("record = %s via %q reason %q, want denied via transparent by policy", r.Outcome, r.Via, r.Reason)
 	}
+	returns(t, returned)
 }
