@@ -159,6 +159,8 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Window: cfg.AutoPassthrough.Window, TTL: cfg.AutoPassthrough.TTL},
 		Metrics:           reg,
 		AllowLocalTargets: cfg.AllowLocalTargets,
+		Probe:             cfg.Probe,
+		ProbeTTL:          cfg.ProbeTTL,
 	}
 	for _, u := range cfg.ProxyAuth {
 		opts.ProxyAuth = append(opts.ProxyAuth, proxy.Credential{Username: u.Username, Password: u.Password})
