@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"html"
@@ -19,6 +21,9 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/tun/netstack"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+
+	"github.com/tlslens/tlslens/ca/testpki"
+	"github.com/tlslens/tlslens/inspect"
 )
 
 // wireGuardTest is tlslens in WireGuard mode on 127.0.0.1 and a WireGuard
@@ -343,5 +348,85 @@ func TestAnswerDNS(t *testing.T) {
 				t.Errorf("answerDNS = id %d response %v %v %v, want id 7, a response, %v %v", m.ID, m.Response, m.RCode, got, tc.rcode, tc.answers)
 			}
 		})
+	}
+}
+
+// TestWireGuardHTTPS: an HTTPS request from the peer to an address inside
+// the tunnel is intercepted like a CONNECT: the page arrives, and one record
+// has both legs, the original destination as target and via wireguard.
+func TestWireGuardHTTPS(t *testing.T) {
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
+	const dst = "10.0.0.1:443"
+	wt := newWireGuardTest(t, mapDial(map[string]string{dst: up.Listener.Addr().String()}), func(o *Options) {
+		o.UpstreamRoots = pki.Pool()
+	})
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return wt.peer.DialContext(ctx, "tcp", dst) // as if DNS gave 10.0.0.1 for example.com
+		},
+		TLSClientConfig:   &tls.Config{RootCAs: wt.roots()},
+		DisableKeepAlives: true,
+	}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 15 * time.Second}
+	resp, body := fetch(t, c, http.MethodGet, "https://example.com/wg")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "hello from upstream /wg ") {
+		t.Fatalf("GET through the tunnel = %s %q, want 200 from upstream", resp.Status, body)
+	}
+	r := wt.record()
+	if r.Outcome != inspect.OutcomeOK || r.Mode != inspect.ModeMITM || r.Target != dst {
+		t.Errorf("record outcome %q mode %q target %q, want ok, mitm, %s", r.Outcome, r.Mode, r.Target, dst)
+	}
+	if r.Via != inspect.ViaWireGuard {
+		t.Errorf("record via %q, want %q", r.Via, inspect.ViaWireGuard)
+	}
+	if r.Client == nil || r.Client.Negotiated == nil || r.Upstream == nil || r.Upstream.Negotiated == nil {
+		t.Fatalf("record lacks a leg: client %+v upstream %+v", r.Client, r.Upstream)
+	}
+	if r.Client.Hello == nil || r.Client.Hello.SNI != "example.com" {
+		t.Errorf("client hello %+v, want SNI example.com", r.Client.Hello)
+	}
+	if m := wt.recordJSON(); m["via"] != "wireguard" {
+		t.Errorf(`JSON record "via" = %v, want "wireguard"`, m["via"])
+	}
+}
+
+// TestWireGuardRelay: a TCP connection that is neither TLS nor HTTP is
+// relayed to its destination and recorded as a tunnel.
+func TestWireGuardRelay(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		io.WriteString(c, "echo "+line)
+	}()
+	const dst = "10.0.0.2:7"
+	wt := newWireGuardTest(t, mapDial(map[string]string{dst: ln.Addr().String()}), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := wt.peer.DialContext(ctx, "tcp", dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	io.WriteString(c, "\x00binary hello\n")
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || got != "echo \x00binary hello\n" {
+		t.Fatalf("relayed reply %q, %v; want the echo", got, err)
+	}
+	c.Close()
+	r := wt.record()
+	if r.Mode != inspect.ModeTunnel || r.Target != dst || r.Via != inspect.ViaWireGuard {
+		t.Errorf("record mode %q target %q via %q, want tunnel, %s, wireguard", r.Mode, r.Target, r.Via, dst)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -173,12 +174,19 @@ func (c Config) validate() error {
 	}
 	switch c.Mode {
 	case "regular":
+	case "transparent":
+		if runtime.GOOS != "linux" {
+			bad("mode", "transparent needs Linux (iptables or nftables REDIRECT, SO_ORIGINAL_DST); this is %s", runtime.GOOS)
+		}
+		if len(c.ProxyAuth) > 0 {
+			bad("proxy_auth", "redirected clients do not know they use a proxy and cannot send credentials: in mode transparent restrict them with allow_cidrs")
+		}
 	case "wireguard":
 		if _, _, err := net.SplitHostPort(c.WireGuardListen); err != nil {
 			bad("wireguard_listen", "%v", err)
 		}
 	default:
-		bad("mode", "%q is not regular or wireguard", c.Mode)
+		bad("mode", "%q is not regular, transparent or wireguard", c.Mode)
 	}
 	if e := c.WireGuardEndpoint; strings.ContainsAny(e, "/ ") {
 		bad("wireguard_endpoint", "%q is not a host or host:port", e)
