@@ -209,8 +209,10 @@ func lanAddr() netip.Addr {
 
 // ServeWireGuard runs the WireGuard server on pc until ctx is done, then
 // closes pc. Each TCP connection from the peer goes to Intercept, with its
-// original destination as the target; the connections still open when ctx
-// ends are closed with the tunnel. It needs Options.WireGuard.
+// original destination as the target, so Serve must be running too (it
+// serves the intercepted HTTP). After Shutdown begins, new connections are
+// refused; those still open when ctx ends are closed with the tunnel, so
+// end ctx after Shutdown to let them finish. It needs Options.WireGuard.
 func (p *Proxy) ServeWireGuard(ctx context.Context, pc *net.UDPConn) error {
 	defer pc.Close() // the device closes it too; this covers the early returns
 	w := p.wg
@@ -287,8 +289,8 @@ func (p *Proxy) acceptWireGuard(ctx context.Context, r *tcp.ForwarderRequest, pa
 	id := r.ID()
 	dst := netip.AddrPortFrom(tcpipAddr(id.LocalAddress), id.LocalPort)
 	page := dst == netip.AddrPortFrom(wireGuardDNS, 80)
-	if wireGuardNet.Contains(dst.Addr()) && !page {
-		r.Complete(true) // the tunnel's own addresses: nothing to dial
+	if wireGuardNet.Contains(dst.Addr()) && !page || p.stopping.Load() {
+		r.Complete(true) // the tunnel's own addresses (nothing to dial), or shutting down
 		return
 	}
 	var wq waiter.Queue

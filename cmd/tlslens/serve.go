@@ -235,13 +235,13 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}).Info("tlslens listening")
 		err = p.Serve(ctx, ln)
 	}
-	wg.stop(log) // WireGuard connections end with the tunnel
 	log.WithField("timeout", cfg.ShutdownTimeout.String()).Info("shutting down: no new connections; waiting for open ones")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if serr := p.Shutdown(sctx); serr != nil {
 		log.WithError(serr).Warn("shutdown_timeout reached: closed the connections still open")
 	}
+	wg.stop(log) // after Shutdown: the tunnel carried the connections it waited for
 	if ferr := records.Close(); ferr != nil {
 		log.WithError(ferr).Error("flushing records")
 	}

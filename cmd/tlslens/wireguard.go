@@ -85,7 +85,8 @@ type wireGuardServer struct {
 }
 
 // startWireGuard listens on wireguard_listen and serves WireGuard there
-// until ctx is done or stop is called; nil unless mode is wireguard.
+// until stop is called, not when ctx ends: the tunnel carries the
+// connections that Shutdown lets finish. Nil unless mode is wireguard.
 // proxyAddr is the proxy's own address, named in the log line.
 func startWireGuard(ctx context.Context, cfg Config, p *proxy.Proxy, proxyAddr string, log logrus.FieldLogger) (*wireGuardServer, error) {
 	if cfg.Mode != "wireguard" {
@@ -99,7 +100,7 @@ func startWireGuard(ctx context.Context, cfg Config, p *proxy.Proxy, proxyAddr s
 	if err != nil {
 		return nil, fmt.Errorf("wireguard_listen: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &wireGuardServer{cancel: cancel, done: make(chan error, 1)}
 	go func() { w.done <- p.ServeWireGuard(ctx, pc) }()
 	log.WithFields(logrus.Fields{"addr": pc.LocalAddr().String(),
