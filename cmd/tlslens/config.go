@@ -111,7 +111,7 @@ func defaults() Config {
 		Listen:           "127.0.0.1:8080",
 		AdminListen:      "127.0.0.1:9090",
 		CADir:            "",
-		Records:          "-",
+		Records:          "",
 		LogFormat:        "auto",
 		LogLevel:         "info",
 		HandshakeTimeout: 10 * time.Second,

@@ -55,7 +55,7 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
 	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
 	str("ca-dir", "ca_dir", "CA directory", func(c *Config) *string { return &c.CADir })
-	str("records", "records", "record file (JSON Lines, appended), - for stdout", func(c *Config) *string { return &c.Records })
+	str("records", "records", "record file (JSON Lines, appended), - for stdout; unset: stdout, or <state dir>/tlslens/records.jsonl when stdout is a terminal", func(c *Config) *string { return &c.Records })
 	str("log-format", "log_format", "auto, text or json", func(c *Config) *string { return &c.LogFormat })
 	str("log-level", "log_level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel })
 	str("upstream-ca", "upstream_ca", "PEM file of extra roots trusted upstream", func(c *Config) *string { return &c.UpstreamCA })
@@ -131,7 +131,11 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	records, err := openRecords(cfg.Records, stdout, files)
+	recPath, err := recordsPath(cfg.Records, stdout)
+	if err != nil {
+		return err
+	}
+	records, err := openRecords(recPath, stdout, files)
 	if err != nil {
 		return err
 	}
@@ -210,9 +214,17 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
+	started := logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
 		"ca_sha256":    auth.Fingerprint(),
-		"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}).Info("tlslens listening")
+		"records":      recPath,
+		"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}
+	if recPath == "-" {
+		started["records"] = "stdout"
+	}
+	if auth.Created() {
+		started["ca_created"] = "just now: no client trusts it yet"
+	}
+	log.WithFields(started).Info("tlslens listening")
 	err = p.Serve(ctx, ln)
 	log.WithField("timeout", cfg.ShutdownTimeout.String()).Info("shutting down: no new connections; waiting for open ones")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
