@@ -71,6 +71,10 @@ type Record struct {
 	Client   *Side     `json:"client"`
 	Upstream *Side     `json:"upstream,omitempty"` // nil when never dialled
 	Findings []Finding `json:"findings"`
+
+	// Ignored marks a connection to a host of ignore_hosts, relayed
+	// untouched and recorded only because record_ignored asked for it.
+	Ignored bool `json:"ignored,omitempty"`
 }
 
 // A Side is one leg of a connection: client ↔ proxy or proxy ↔ server.

@@ -47,6 +47,10 @@ type Config struct {
 	AllowLocalTargets bool          `yaml:"allow_local_targets"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
 	AutoPassthrough   AutoPass      `yaml:"auto_passthrough"`
+
+	// ignore_hosts and record_ignored: hosts relayed untouched, unrecorded.
+	IgnoreHosts   []string `yaml:"ignore_hosts"`
+	RecordIgnored bool     `yaml:"record_ignored"`
 }
 
 // AutoPass is auto_passthrough: pass a host through after its clients
@@ -128,6 +132,7 @@ func defaults() Config {
 		AllowCIDRs:       []string{},
 		ShutdownTimeout:  30 * time.Second,
 		AutoPassthrough:  AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
+		IgnoreHosts:      []string{},
 	}
 }
 
@@ -201,6 +206,11 @@ func (c Config) validate() error {
 		key := fmt.Sprintf("policies[%d]", i)
 		if _, err := proxy.Rules([]proxy.Rule{{Match: r.Match, Action: proxy.Action(r.Action)}}); err != nil {
 			bad(key, "%v", err)
+		}
+	}
+	for i, h := range c.IgnoreHosts {
+		if _, err := proxy.Rules([]proxy.Rule{{Match: h, Action: proxy.ActionPassthrough}}); err != nil {
+			bad(fmt.Sprintf("ignore_hosts[%d]", i), "%v", err)
 		}
 	}
 	for i, u := range c.ProxyAuth {

@@ -162,6 +162,8 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Window: cfg.AutoPassthrough.Window, TTL: cfg.AutoPassthrough.TTL},
 		Metrics:           reg,
 		AllowLocalTargets: cfg.AllowLocalTargets,
+		IgnoreHosts:       cfg.IgnoreHosts,
+		RecordIgnored:     cfg.RecordIgnored,
 	}
 	for _, u := range cfg.ProxyAuth {
 		opts.ProxyAuth = append(opts.ProxyAuth, proxy.Credential{Username: u.Username, Password: u.Password})
