@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -148,11 +149,24 @@ func loadConfig(path string, explicit bool) (Config, error) {
 		return Config{}, err
 	}
 	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true) // a typo is an error, not a silent default
-	err = dec.Decode(&c)
-	if err != nil && !errors.Is(err, io.EOF) { // io.EOF: the file is empty
+	var doc yaml.Node
+	err = yaml.NewDecoder(f).Decode(&doc)
+	if errors.Is(err, io.EOF) { // the file is empty
+		return c, nil
+	}
+	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	// A typo is an error, not a silent default, and names the key meant.
+	if err := checkKeys(root, reflect.TypeFor[Config](), ""); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := root.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, explainDecode(err, root))
 	}
 	return c, nil
 }

@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -29,28 +31,33 @@ type proxyFlags struct {
 	fs     *flag.FlagSet
 	config string
 	set    map[string]func(*Config)
+	keys   map[string]bool // the config keys a flag sets
 }
 
 func newProxyFlags(stderr io.Writer) *proxyFlags {
-	pf := &proxyFlags{fs: flag.NewFlagSet("tlslens", flag.ContinueOnError), set: map[string]func(*Config){}}
+	pf := &proxyFlags{fs: flag.NewFlagSet("tlslens", flag.ContinueOnError), set: map[string]func(*Config){}, keys: map[string]bool{}}
 	fs := pf.fs
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage, "\nProxy flags (each overrides the config key of the same name):\n")
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, configOnly(pf.keys))
 	}
 	fs.StringVar(&pf.config, "config", "", "config file (default <user config dir>/tlslens/config.yaml, if present)")
 	str := func(name, key, help string, dst func(*Config) *string) {
 		v := fs.String(name, "", help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
+		pf.keys[key] = true
 	}
 	boolean := func(name, key, help string, dst func(*Config) *bool) {
 		v := fs.Bool(name, false, help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
+		pf.keys[key] = true
 	}
 	duration := func(name, key, help string, dst func(*Config) *time.Duration) {
 		v := fs.Duration(name, 0, help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
+		pf.keys[key] = true
 	}
 	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
 	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
@@ -69,6 +76,34 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	duration("handshake-timeout", "handshake_timeout", "limit on reading the hello and each handshake", func(c *Config) *time.Duration { return &c.HandshakeTimeout })
 	duration("shutdown-timeout", "shutdown_timeout", "on SIGTERM, how long open connections may take to finish", func(c *Config) *time.Duration { return &c.ShutdownTimeout })
 	return pf
+}
+
+// configOnly is --help's list of the config keys no flag sets, with where
+// they are described.
+func configOnly(flagged map[string]bool) string {
+	var keys []string
+	for name := range yamlFields(reflect.TypeFor[Config]()) {
+		if !flagged[name] {
+			keys = append(keys, name)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("\nSettings in the config file only (--config FILE; default <user config dir>/tlslens/config.yaml).\n" +
+		"config.yaml in the repository lists each with its default and a comment:\n")
+	line := " "
+	for i, k := range keys {
+		if i < len(keys)-1 {
+			k += ","
+		}
+		if len(line)+1+len(k) > 78 {
+			b.WriteString(line + "\n")
+			line = " "
+		}
+		line += " " + k
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }
 
 // load parses args and returns the config file overridden by the flags set.
@@ -214,7 +249,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return listenError("listen", cfg.Listen, err)
 	}
 	started := logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
 		"ca_sha256":    auth.Fingerprint(),
