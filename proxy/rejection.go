@@ -219,17 +219,30 @@ func (p *Proxy) unused(s *session, closed time.Time) {
 }
 
 // spare reports whether the client that opened s still has another
-// connection open to the same host: browsers race several connections and
-// close the spare ones once an HTTP/2 connection is up, sometimes before its
-// first request arrives, so closing s unused was not a rejection. A pinning
-// client closes every connection, so the last of a parallel batch still
-// counts.
+// connection open to the same host, served or still in its handshakes:
+// browsers race several connections and close the spare ones once an
+// HTTP/2 connection is up, sometimes before its first request arrives (or
+// before the connection it keeps has finished its own handshakes), so
+// closing s unused was not a rejection. A pinning client closes every
+// connection, so the last of a parallel batch still counts.
 func (p *Proxy) spare(s *session) bool {
 	name := s.name()
 	found := false
 	p.conns.Range(func(_, v any) bool {
 		o := v.(*session)
 		if o != s && strings.EqualFold(o.name(), name) && o.clientIP == s.clientIP {
+			found = true
+		}
+		return !found
+	})
+	if found {
+		return true
+	}
+	// Sessions still opening: their CONNECT host (their server name is
+	// being read), which a browser's spare shares.
+	p.opening.Range(func(k, _ any) bool {
+		o := k.(*session)
+		if o != s && (strings.EqualFold(o.host, s.host) || strings.EqualFold(o.host, name)) && o.clientIP == s.clientIP {
 			found = true
 		}
 		return !found

@@ -125,6 +125,8 @@ func (s *session) shed() {
 func (p *Proxy) hijack(req *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
 	s := p.newSession(req, c)
 	ctx := context.WithoutCancel(req.Context()) // the outer request's context ends with the hijack
+	p.opening.Store(s, true)
+	defer p.opening.Delete(s) // once served: handed to the inner server (in conns), or relayed to the end
 	p.open(ctx, req, s)
 	p.serve(ctx, s)
 }
