@@ -183,7 +183,7 @@ type Proxy struct {
 	// served (*session → true): spare counts a client's connection to a
 	// host still in its handshakes, not yet in conns.
 	opening sync.Map
-	plain    sync.Map // outer net.Conn → *plainConn: its absolute-form https:// sessions
+	plain   sync.Map // outer net.Conn → *plainConn: its absolute-form https:// sessions
 
 	access   access         // allow-list and proxy authentication
 	live     liveConns      // the proxy listener's open connections
