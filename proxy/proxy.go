@@ -179,11 +179,12 @@ type Proxy struct {
 
 	keyLogMu sync.Mutex
 	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
+	plain    sync.Map // outer net.Conn → *plainConn: its absolute-form https:// sessions
+
 	// opening holds the CONNECT sessions from their hijack until they are
 	// served (*session → true): spare counts a client's connection to a
 	// host still in its handshakes, not yet in conns.
 	opening sync.Map
-	plain   sync.Map // outer net.Conn → *plainConn: its absolute-form https:// sessions
 
 	access   access         // allow-list and proxy authentication
 	live     liveConns      // the proxy listener's open connections
