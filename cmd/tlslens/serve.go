@@ -197,6 +197,8 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Window: cfg.AutoPassthrough.Window, TTL: cfg.AutoPassthrough.TTL},
 		Metrics:           reg,
 		AllowLocalTargets: cfg.AllowLocalTargets,
+		Probe:             cfg.Probe,
+		ProbeTTL:          cfg.ProbeTTL,
 		IgnoreHosts:       cfg.IgnoreHosts,
 		RecordIgnored:     cfg.RecordIgnored,
 	}
