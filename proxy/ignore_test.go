@@ -1,7 +1,12 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,5 +112,40 @@ func TestIgnoreHostsPatterns(t *testing.T) {
 		if err == nil {
 			t.Errorf("New with ignore_hosts %q: no error", bad)
 		}
+	}
+}
+
+// TestIgnoreHostsIntercepted: a connection handed to Intercept (transparent
+// mode, WireGuard) whose server name is ignored is relayed untouched and
+// counted, without a record, as a CONNECT is.
+func TestIgnoreHostsIntercepted(t *testing.T) {
+	up, roots := failuresUpstream(t)
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, func(o *Options) {
+		o.UpstreamRoots, o.Metrics, o.IgnoreHosts = roots, reg, []string{"example.com"}
+	})
+	addr, returned := interceptListener(t, h, net.JoinHostPort("127.0.0.1", up.port()), inspect.ViaTransparent)
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "example.com"}, // the server's own certificate
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr) // as if redirected
+		},
+		DisableKeepAlives: true,
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	resp, err := (&http.Client{Transport: tr}).Get("https://example.com/ignored")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(body), "hello from upstream /ignored") {
+		t.Errorf("body = %q, want the upstream's page", body)
+	}
+	returns(t, returned)
+	h.recordCount(0)
+	if got := metricValue(t, reg, "tlslens_connections_ignored_total"); got != 1 {
+		t.Errorf("tlslens_connections_ignored_total = %v, want 1", got)
 	}
 }

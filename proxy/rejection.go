@@ -229,8 +229,8 @@ func (p *Proxy) spare(s *session) bool {
 	name := s.name()
 	found := false
 	p.conns.Range(func(_, v any) bool {
-		o := v.(*session)
-		if o != s && strings.EqualFold(o.name(), name) && o.clientIP == s.clientIP {
+		o, ok := v.(*session) // not a *plainIntercepted (plain HTTP handed to Intercept)
+		if ok && o != s && strings.EqualFold(o.name(), name) && o.clientIP == s.clientIP {
 			found = true
 		}
 		return !found
