@@ -95,9 +95,10 @@ type Options struct {
 	AllowLocalTargets bool
 	// IgnoreHosts are patterns (Rule.Match's: names, "*.example.com",
 	// IP ranges) of hosts whose connections tlslens relays untouched and
-	// does not record: a browser's background traffic. A CONNECT is ignored
-	// when its host, its server name or an address its target resolved to
-	// matches, unless the policy denies it. Each such connection counts in
+	// does not record: a browser's background traffic. A connection (a
+	// CONNECT, or one handed to Intercept) is ignored when its target host,
+	// its server name or an address its target resolved to matches, unless
+	// the policy denies it. Each such connection counts in
 	// tlslens_connections_ignored_total instead of having a record. Nil
 	// ignores none.
 	IgnoreHosts []string
