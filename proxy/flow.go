@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -246,10 +246,14 @@ func (fl *flowRun) answer(status int, h http.Header) {
 	fl.f.Status = status
 	fl.first = time.Now()
 	fl.f.Response = headerList("", h)
-	fl.f.ContentType = h.Get("Content-Type")
+	if ct := h["Content-Type"]; len(ct) > 0 {
+		fl.f.ContentType = ct[0]
+	}
 	fl.respHint = -1
-	if cl := h.Get("Content-Length"); cl != "" {
-		fmt.Sscan(cl, &fl.respHint)
+	if cl := h["Content-Length"]; len(cl) > 0 {
+		if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil {
+			fl.respHint = n
+		}
 	}
 }
 

@@ -424,3 +424,15 @@ func blank(v any) {
 		}
 	}
 }
+
+// BenchmarkInterceptKeepAliveFlows is BenchmarkInterceptKeepAlive with flows
+// on, as tlslens --flows runs them: each written as a JSON line by
+// FlowFormatter (to io.Discard) and kept in memory with its bodies. The ratio of the two is
+// the cost of flows on the per-request path.
+func BenchmarkInterceptKeepAliveFlows(b *testing.B) {
+	lh := newLoadHarness(b, 0)
+	flows := logrus.New()
+	flows.Formatter, flows.Out = FlowFormatter{}, io.Discard
+	lh.p.flows = newFlowStore(Options{Flows: flows}) // before any connection
+	benchKeepAliveOn(b, lh, true)
+}
