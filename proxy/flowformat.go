@@ -15,10 +15,11 @@ import (
 // A FlowFormatter is a logrus.Formatter for Options.Flows: it writes the
 // lines logrus's JSONFormatter writes (keys sorted, "level", "msg" and
 // "time" added, times in TimestampFormat), value for value, with the
-// values a flow's fields have encoded without reflection (any other
-// through encoding/json). A flow line is written for every HTTP request,
-// and JSONFormatter (a map through encoding/json) costs more than the rest
-// of the flow. Safe for concurrent use.
+// values a flow line has (strings, numbers, the *inspect.Flow) encoded
+// without reflection, any other through encoding/json. A flow line is
+// written for every HTTP request, and JSONFormatter (a map through
+// encoding/json) costs more than the rest of the flow. Safe for concurrent
+// use.
 type FlowFormatter struct {
 	TimestampFormat string // "" means time.RFC3339
 }
@@ -75,24 +76,74 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case time.Time:
 		return appendJSONString(b, v.Format(time.RFC3339Nano)), nil
 	case []inspect.Header:
+		return appendHeaders(b, v), nil
+	case *inspect.Flow:
 		if v == nil {
 			return append(b, "null"...), nil
 		}
-		b = append(b, '[')
-		for i, h := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"name":`...)
-			b = appendJSONString(b, h.Name)
-			b = append(b, `,"value":`...)
-			b = appendJSONString(b, h.Value)
-			b = append(b, '}')
-		}
-		return append(b, ']'), nil
+		return appendFlow(b, v), nil
 	}
 	j, err := json.Marshal(v)
 	return append(b, j...), err
+}
+
+// appendFlow appends f as encoding/json writes it (its json tags, in order).
+func appendFlow(b []byte, f *inspect.Flow) []byte {
+	b = append(b, '{')
+	if !f.Time.IsZero() {
+		b = append(b, `"time":`...)
+		b = appendJSONString(b, f.Time.Format(time.RFC3339Nano))
+		b = append(b, ',')
+	}
+	str := func(key, v string) {
+		b = append(b, key...)
+		b = appendJSONString(b, v)
+	}
+	num := func(key string, v float64) {
+		b = append(b, key...)
+		b = strconv.AppendFloat(b, v, 'f', -1, 64)
+	}
+	str(`"id":`, f.ID)
+	str(`,"method":`, f.Method)
+	str(`,"url":`, f.URL)
+	str(`,"http_version":`, f.Proto)
+	if f.Status != 0 {
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(f.Status), 10)
+	}
+	b = appendHeaders(append(b, `,"request_headers":`...), f.Request)
+	b = appendHeaders(append(b, `,"response_headers":`...), f.Response)
+	b = strconv.AppendInt(append(b, `,"request_size":`...), f.RequestSize, 10)
+	b = strconv.AppendInt(append(b, `,"response_size":`...), f.ResponseSize, 10)
+	if f.ContentType != "" {
+		str(`,"content_type":`, f.ContentType)
+	}
+	str(`,"start":`, f.Start.Format(time.RFC3339Nano))
+	num(`,"sent_ms":`, f.SentMS)
+	num(`,"first_byte_ms":`, f.FirstByteMS)
+	num(`,"done_ms":`, f.DoneMS)
+	if f.Error != "" {
+		str(`,"error":`, f.Error)
+	}
+	return append(b, '}')
+}
+
+func appendHeaders(b []byte, hs []inspect.Header) []byte {
+	if hs == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, h := range hs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendJSONString(b, h.Name)
+		b = append(b, `,"value":`...)
+		b = appendJSONString(b, h.Value)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // appendJSONString appends s as a JSON string; invalid UTF-8 becomes

@@ -16,11 +16,13 @@ import (
 // writes, value for value, for a flow line and for strings that need
 // escaping.
 func TestFlowFormatter(t *testing.T) {
-	fields := logrus.Fields{"id": "01ID", "method": "GET", "url": "https://example.com/a?b=<c>&d=\"e\"\\\x01\xff", "status": 200,
-		"request_headers":  []inspect.Header{{Name: "Host", Value: "example.com"}, {Name: "X-Ünïcode", Value: "\t☃\n"}},
-		"response_headers": []inspect.Header(nil), "request_size": int64(0), "response_size": int64(12345),
-		"start": "2026-12-03T06:00:00.123456789Z", "sent_ms": 0.0, "first_byte_ms": 1.25, "done_ms": 1e-3,
-		"other": map[string]int{"x": 1}}
+	f := &inspect.Flow{ID: "01ID", Method: "GET", URL: "https://example.com/a?b=<c>&d=\"e\"\\\x01\xff", Proto: "HTTP/2.0", Status: 200,
+		Request:     []inspect.Header{{Name: "Host", Value: "example.com"}, {Name: "X-Ünïcode", Value: "\t☃\n"}},
+		RequestSize: 0, ResponseSize: 12345, ContentType: "text/html; charset=utf-8",
+		Start: time.Date(2026, 12, 3, 6, 0, 0, 123456789, time.UTC), SentMS: 0, FirstByteMS: 1.25, DoneMS: 1e-3,
+		Error: "reading the upstream's answer: unexpected EOF"}
+	bare := &inspect.Flow{ID: "01ID", Method: "CONNECT", Response: []inspect.Header{}, FirstByteMS: -1, Time: time.Now()}
+	fields := logrus.Fields{"id": "01ID", "flow": f, "bare": bare, "n": 3, "other": map[string]int{"x": 1}}
 	e := &logrus.Entry{Data: fields, Message: "flow", Level: logrus.InfoLevel, Time: time.Date(2026, 12, 3, 6, 0, 1, 5e8, time.UTC)}
 	got, err := FlowFormatter{TimestampFormat: "2006-01-02T15:04:05.000Z07:00"}.Format(e)
 	if err != nil {

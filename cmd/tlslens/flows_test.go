@@ -74,14 +74,17 @@ func TestFlowFileAndHAR(t *testing.T) {
 	var paths []string
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		var f map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &f); err != nil || f["msg"] != "flow" {
+		var line struct {
+			Msg, ID string
+			Flow    struct{ ID, URL string }
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil || line.Msg != "flow" {
 			t.Fatalf("flow file line %q: %v, want a flow", sc.Text(), err)
 		}
-		if !ids[f["id"].(string)] {
-			t.Errorf("flow %v: id %v is no record's", f["url"], f["id"])
+		if !ids[line.ID] || line.Flow.ID != line.ID {
+			t.Errorf("flow %v: id %v (%v in the flow) is no record's", line.Flow.URL, line.ID, line.Flow.ID)
 		}
-		paths = append(paths, strings.TrimPrefix(f["url"].(string), e.upstream.URL))
+		paths = append(paths, strings.TrimPrefix(line.Flow.URL, e.upstream.URL))
 	}
 	if strings.Join(paths, " ") != "/a /b?x=1 /secret" {
 		t.Errorf("flows for %v, want /a /b?x=1 /secret", paths)

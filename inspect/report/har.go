@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tlslens/tlslens/inspect"
@@ -288,17 +290,28 @@ func bodyText(b []byte) (text, encoding string) {
 	return base64.StdEncoding.EncodeToString(b), "base64"
 }
 
-// ReadFlows decodes the flows of a flow file (JSON Lines, one "flow" entry
-// each); other lines are skipped, a malformed flow line is an error naming
+// ReadFlows decodes the flows of a flow file (JSON Lines: msg "flow", the
+// record id and the inspect.Flow under "flow"); other lines are skipped, a malformed flow line is an error naming
 // its line.
 func ReadFlows(r io.Reader) ([]*inspect.Flow, error) {
 	var flows []*inspect.Flow
 	err := readLines(r, "flow", func(b []byte) error {
-		f := &inspect.Flow{}
-		if err := json.Unmarshal(b, f); err != nil {
+		var line struct {
+			Time time.Time     `json:"time"`
+			ID   string        `json:"id"`
+			Flow *inspect.Flow `json:"flow"`
+		}
+		if err := json.Unmarshal(b, &line); err != nil {
 			return err
 		}
-		flows = append(flows, f)
+		if line.Flow == nil {
+			return errors.New(`a flow line without "flow"`)
+		}
+		line.Flow.Time = line.Time
+		if line.Flow.ID == "" {
+			line.Flow.ID = line.ID
+		}
+		flows = append(flows, line.Flow)
 		return nil
 	})
 	return flows, err

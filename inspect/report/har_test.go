@@ -134,17 +134,17 @@ func TestHARCheck(t *testing.T) {
 // writes, other lines skipped.
 func TestReadFlows(t *testing.T) {
 	in := `{"level":"info","msg":"tlslens listening","time":"2026-12-03T06:00:00Z"}
-{"id":"01CONN","method":"GET","url":"https://example.com/","http_version":"HTTP/1.1","status":200,"request_headers":[{"name":"Host","value":"example.com"}],"response_headers":[],"request_size":0,"response_size":5,"start":"2026-12-03T06:00:00.5Z","sent_ms":0,"first_byte_ms":1,"done_ms":2,"level":"info","msg":"flow","time":"2026-12-03T06:00:01.000Z"}
+{"flow":{"id":"01CONN","method":"GET","url":"https://example.com/","http_version":"HTTP/1.1","status":200,"request_headers":[{"name":"Host","value":"example.com"}],"response_headers":[],"request_size":0,"response_size":5,"start":"2026-12-03T06:00:00.5Z","sent_ms":0,"first_byte_ms":1,"done_ms":2},"id":"01CONN","level":"info","msg":"flow","time":"2026-12-03T06:00:01.000Z"}
 `
 	flows, err := report.ReadFlows(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(flows) != 1 || flows[0].ID != "01CONN" || flows[0].ResponseSize != 5 || flows[0].Start.Nanosecond() != 5e8 ||
+	if len(flows) != 1 || flows[0].ID != "01CONN" || flows[0].ResponseSize != 5 || flows[0].Start.Nanosecond() != 5e8 || flows[0].Time.Second() != 1 ||
 		inspect.HeaderValue(flows[0].Request, "Host") != "example.com" {
 		t.Fatalf("ReadFlows = %+v", flows)
 	}
-	if _, err := report.ReadFlows(strings.NewReader(`{"msg":"flow","status":"two hundred"}`)); err == nil || !strings.Contains(err.Error(), "line 1") {
+	if _, err := report.ReadFlows(strings.NewReader(`{"msg":"flow","flow":{"status":"two hundred"}}`)); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Errorf("a malformed flow line: %v, want an error naming line 1", err)
 	}
 	recs, err := report.ReadRecords(strings.NewReader(`{"msg":"handshake","id":"A","schema":1}
