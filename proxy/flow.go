@@ -135,8 +135,8 @@ func (st *flowStore) keep(buf, b []byte, hint int64) ([]byte, bool) {
 	}
 	if need := len(buf) + k; need > cap(buf) {
 		size := max(need, 2*cap(buf), 512)
-		if cap(buf) == 0 && hint > int64(need) {
-			size = int(min(hint, int64(st.bodyMax)))
+		if cap(buf) == 0 && hint >= int64(need) {
+			size = int(min(hint, int64(st.bodyMax))) // the whole body, at once
 		}
 		size = min(size, st.bodyMax)
 		grow := int64(size - cap(buf))
