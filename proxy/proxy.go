@@ -48,7 +48,8 @@ type Options struct {
 	// Nil discards them.
 	Records logrus.FieldLogger
 	// OnRecord, if set, is called with each record after it is written, from
-	// the connection's goroutine, so calls may be concurrent (a terminal line:
+	// the connection's goroutine (or, for a record that waited for its
+	// probe, the probe's), so calls may be concurrent (a terminal line:
 	// report.Line). It must not keep or modify the record.
 	OnRecord func(*inspect.Record)
 
@@ -133,6 +134,18 @@ type Options struct {
 	// Threshold turns it off.
 	AutoPassthrough AutoPassthrough
 
+	// Probe sends the client's own ClientHello to the server on a second
+	// connection, never completed, and records the server's answer as the
+	// record's probe side (docs/record.md): ProbeOff, ProbeFirst (once per
+	// server and distinct client hello within ProbeTTL) or ProbeAlways.
+	// At most one probe per server is in flight; passthrough and tunnels
+	// are never probed. "" means ProbeOff: tlslens's configuration
+	// defaults to ProbeFirst, a program embedding the proxy opts in.
+	Probe string
+	// ProbeTTL is how long ProbeFirst remembers a server and hello; 0
+	// means 10m.
+	ProbeTTL time.Duration
+
 	// Resolver looks up target names, once per target: the addresses it
 	// returns are judged by the policy and are the only ones dialled. Nil
 	// means net.DefaultResolver. Names under localhost never reach it: they
@@ -185,6 +198,8 @@ type Proxy struct {
 	ln    *chanListener
 	auto  *autoPassthrough // nil when off
 
+	prober *prober // nil when Options.Probe is off
+
 	keyLogMu sync.Mutex
 	conns    sync.Map   // *tls.Conn → *session, for the inner server's ConnContext
 	plain    sync.Map   // outer net.Conn → *plainConn: its absolute-form https:// sessions
@@ -215,6 +230,11 @@ type Proxy struct {
 func New(opts Options) (*Proxy, error) {
 	if opts.Authority == nil {
 		return nil, errors.New("proxy: Options.Authority is required")
+	}
+	switch opts.Probe {
+	case "", ProbeOff, ProbeFirst, ProbeAlways:
+	default:
+		return nil, fmt.Errorf("proxy: unknown probe setting %q (want %q, %q or %q)", opts.Probe, ProbeOff, ProbeFirst, ProbeAlways)
 	}
 	switch opts.Verify {
 	case "":
@@ -255,6 +275,7 @@ func New(opts Options) (*Proxy, error) {
 	if p.resolver == nil {
 		p.resolver = net.DefaultResolver
 	}
+	p.prober = newProber(opts.Probe, opts.ProbeTTL)
 	if a := opts.AutoPassthrough; a.Threshold > 0 {
 		p.auto = newAutoPassthrough(a.Threshold, a.Window, a.TTL, nil)
 	}
@@ -364,12 +385,16 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 // connections close now, active ones when their requests finish, and it waits
 // for every connection accepted on the proxy listener (tunnels and relays
 // included) to end. When ctx ends first, it closes those still open and
-// returns ctx's error. Each connection's record is written before it closes.
+// returns ctx's error. Each connection's record is written before it closes,
+// or, when it waits for its probe, before Shutdown returns.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.stopping.Store(true)
 	err := p.inner.Shutdown(ctx)
 	if werr := p.live.wait(ctx); werr != nil {
 		p.live.closeAll()
+		return werr
+	}
+	if werr := p.prober.wait(ctx); werr != nil {
 		return werr
 	}
 	return err

@@ -58,8 +58,9 @@ type session struct {
 	// upstream is the connection dialled for this client, handed to the
 	// transport on its first dial; nil when the upstream failed.
 	upstream atomic.Pointer[tls.Conn]
-	upErr    error // why the upstream cannot be used; served as a 502
-	compat   bool  // the upstream needed the legacy-compatible offer
+	upErr    error  // why the upstream cannot be used; served as a 502
+	probe    *probe // the probe in flight (probe.go); record puts it on the record
+	compat   bool   // the upstream needed the legacy-compatible offer
 	tr       *http.Transport
 	requests atomic.Int64
 	held     atomic.Bool // the record waits for settle (first request, close, or pinningCloseWindow)
@@ -277,6 +278,7 @@ func (p *Proxy) handshakes(ctx context.Context, s *session) {
 		return
 	}
 
+	s.probe = p.startProbe(ctx, s, raw) // runs while the upstream handshakes
 	upCtx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout+p.opts.HandshakeTimeout)
 	up, upErr := p.dialUpstream(upCtx, s)
 	cancel()
@@ -355,8 +357,15 @@ func (p *Proxy) handshakeClient(c net.Conn, s *session, hello []byte, up *tls.Co
 	rc := newRecordingConn(c, 256<<10)
 	rc.writeSize = recordingSize // tlslens's flight, with its chain
 	keys := &keyLog{out: p.keyLogOut()}
+	sent := leaf // the leaf the client is shown: leafFor's choice
 	cfg := &tls.Config{
-		Certificates: []tls.Certificate{*leaf},
+		GetCertificate: func(chi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			c, err := p.leafFor(chi, s.name(), leaf)
+			if c != nil {
+				sent = c
+			}
+			return c, err
+		},
 		NextProtos:   clientALPN(s.hello, up),
 		MinVersion:   p.opts.ClientMinVersion,
 		CipherSuites: gotls.AllSuites(),
@@ -370,7 +379,7 @@ func (p *Proxy) handshakeClient(c net.Conn, s *session, hello []byte, up *tls.Co
 	err = dc.Handshake()
 	side.DurationMS = msSince(start)
 	read, written := rc.stop()
-	side.Chain = p.certs.chain([]*x509.Certificate{leaf.Leaf}) // what was sent: the leaf (ca.Authority.Leaf)
+	side.Chain = p.certs.chain([]*x509.Certificate{sent.Leaf}) // what was sent: the leaf (ca.Authority.Leaf or RSALeaf)
 
 	st := dc.ConnectionState()
 	flight, _ := inspect.ParseServerFlight(written, keys.Bytes())
@@ -479,8 +488,8 @@ func (p *Proxy) record(s *session) {
 	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate {
 		p.noteRejection(s)
 	}
-	p.emit(s.rec) // the only call in the intercepting path
-	s.rec = nil
+	p.emitProbed(s.rec, s.probe) // the only call in the intercepting path
+	s.rec, s.probe = nil, nil
 }
 
 // outcome is the one place a session's outcome is decided, from what its

@@ -51,6 +51,8 @@ type Config struct {
 	AllowLocalTargets bool          `yaml:"allow_local_targets"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
 	AutoPassthrough   AutoPass      `yaml:"auto_passthrough"`
+	Probe             string        `yaml:"probe"`
+	ProbeTTL          time.Duration `yaml:"probe_ttl"`
 }
 
 // AutoPass is auto_passthrough: pass a host through after its clients
@@ -135,6 +137,8 @@ func defaults() Config {
 		AllowCIDRs:       []string{},
 		ShutdownTimeout:  30 * time.Second,
 		AutoPassthrough:  AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
+		Probe:            proxy.ProbeFirst,
+		ProbeTTL:         10 * time.Minute,
 	}
 }
 
@@ -186,8 +190,14 @@ func (c Config) validate() error {
 	if _, ok := tlsVersions[c.ClientMinVersion]; !ok {
 		bad("client_min_version", "%q is not one of TLS 1.0, TLS 1.1, TLS 1.2, TLS 1.3", c.ClientMinVersion)
 	}
+	switch c.Probe {
+	case proxy.ProbeOff, proxy.ProbeFirst, proxy.ProbeAlways:
+	default:
+		bad("probe", "%q is not off, first or always", c.Probe)
+	}
 	for key, d := range map[string]time.Duration{"handshake_timeout": c.HandshakeTimeout,
-		"dial_timeout": c.DialTimeout, "idle_timeout": c.IdleTimeout, "shutdown_timeout": c.ShutdownTimeout} {
+		"dial_timeout": c.DialTimeout, "idle_timeout": c.IdleTimeout, "shutdown_timeout": c.ShutdownTimeout,
+		"probe_ttl": c.ProbeTTL} {
 		if d <= 0 {
 			bad(key, "must be positive, e.g. \"10s\"")
 		}

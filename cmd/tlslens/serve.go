@@ -164,6 +164,8 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Window: cfg.AutoPassthrough.Window, TTL: cfg.AutoPassthrough.TTL},
 		Metrics:           reg,
 		AllowLocalTargets: cfg.AllowLocalTargets,
+		Probe:             cfg.Probe,
+		ProbeTTL:          cfg.ProbeTTL,
 	}
 	flowOptions(cfg, flows, &opts)
 	for _, u := range cfg.ProxyAuth {
