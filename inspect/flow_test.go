@@ -1,6 +1,7 @@
 package inspect_test
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -30,4 +31,23 @@ func TestRedact(t *testing.T) {
 			t.Errorf("Redact modified its input: %v", in)
 		}
 	}
+}
+
+// Redact keeps what a reader of a flow file needs (the authorization scheme,
+// cookie names and attributes) and drops the credentials.
+func ExampleRedact() {
+	hs := inspect.Redact([]inspect.Header{
+		{Name: "Authorization", Value: "Bearer eyJhbGciOi"},
+		{Name: "Cookie", Value: "sid=31d4d96e407aad42; lang=en"},
+		{Name: "Set-Cookie", Value: "sid=31d4d96e407aad42; Path=/; Secure; HttpOnly"},
+		{Name: "Accept", Value: "text/html"},
+	})
+	for _, h := range hs {
+		fmt.Printf("%s: %s\n", h.Name, h.Value)
+	}
+	// Output:
+	// Authorization: Bearer [redacted]
+	// Cookie: sid=[redacted]; lang=[redacted]
+	// Set-Cookie: sid=[redacted]; Path=/; Secure; HttpOnly
+	// Accept: text/html
 }
