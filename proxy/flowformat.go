@@ -36,7 +36,12 @@ func (f FlowFormatter) Format(e *logrus.Entry) ([]byte, error) {
 	}
 	keys = append(keys, "level", "msg", "time") // what logrus adds; the proxy never sets them
 	slices.Sort(keys)
-	b := make([]byte, 0, 1024)
+	var b []byte
+	if e.Buffer != nil {
+		// logrus's pooled buffer (reset before each entry): no allocation
+		// per line once it has grown to a line's size.
+		b = e.Buffer.AvailableBuffer()
+	}
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -60,7 +65,12 @@ func (f FlowFormatter) Format(e *logrus.Entry) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return append(b, '}', '\n'), nil
+	b = append(b, '}', '\n')
+	if e.Buffer != nil {
+		e.Buffer.Write(b) // in place: b is the buffer's own free space, or a copy once it outgrew it
+		return e.Buffer.Bytes(), nil
+	}
+	return b, nil
 }
 
 func appendJSON(b []byte, v any) ([]byte, error) {
