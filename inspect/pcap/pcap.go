@@ -235,4 +235,3 @@ func (t *tcpLeg) frame(fromClient bool, f tcpFlags, payload []byte) ([]byte, err
 	}
 	return buf.Bytes(), nil
 }
-
