@@ -49,6 +49,18 @@ type Config struct {
 	AutoPassthrough   AutoPass      `yaml:"auto_passthrough"`
 	Probe             string        `yaml:"probe"`
 	ProbeTTL          time.Duration `yaml:"probe_ttl"`
+	Capture           CaptureConfig `yaml:"capture"`
+}
+
+// CaptureConfig is capture: keep both legs' bytes of each intercepted
+// connection, to hand it to Wireshark as a pcapng.
+type CaptureConfig struct {
+	// Enabled keeps captures for the web view's downloads; a File enables
+	// them too.
+	Enabled        bool   `yaml:"enabled"`
+	MaxBytesPerLeg int    `yaml:"max_bytes_per_leg"` // bytes kept of each TCP connection
+	MaxBytes       int64  `yaml:"max_bytes"`         // bytes kept by all captures together
+	File           string `yaml:"file"`              // every connection appended to this pcapng
 }
 
 // AutoPass is auto_passthrough: pass a host through after its clients
@@ -132,6 +144,7 @@ func defaults() Config {
 		AutoPassthrough:  AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
 		Probe:            proxy.ProbeFirst,
 		ProbeTTL:         10 * time.Minute,
+		Capture:          CaptureConfig{MaxBytesPerLeg: 1 << 20, MaxBytes: 256 << 20},
 	}
 }
 
@@ -197,6 +210,9 @@ func (c Config) validate() error {
 	}
 	if a := c.AutoPassthrough; a.Rejections < 0 || a.Rejections > 0 && (a.Window <= 0 || a.TTL <= 0) {
 		bad("auto_passthrough", "rejections must be 0 (off) or positive, with a positive window and ttl")
+	}
+	if c.Capture.MaxBytesPerLeg < 1 || c.Capture.MaxBytes < 1 {
+		bad("capture", "max_bytes_per_leg and max_bytes must be positive byte counts, e.g. 1048576")
 	}
 	if c.MaxHelloSize < 1024 {
 		bad("max_hello_size", "%d is below 1024 bytes", c.MaxHelloSize)
