@@ -93,8 +93,12 @@ func (cs *captures) start(id string, c net.Conn, hello []byte) *capture {
 	cp.client = cp.leg(addrPortOf(c.RemoteAddr()), addrPortOf(c.LocalAddr()))
 	cp.client.add(true, hello)
 	cs.mu.Lock()
+	if old, dup := cs.byID[id]; dup {
+		cs.bytes -= old.counted // a second session under one id replaces the first
+	} else {
+		cs.order = append(cs.order, id)
+	}
 	cs.byID[id] = cp
-	cs.order = append(cs.order, id)
 	cs.evict()
 	cs.mu.Unlock()
 	return cp
@@ -111,12 +115,9 @@ func (cs *captures) evict() {
 			cs.bytes -= cp.counted
 		}
 	}
-	if cap(cs.order) > 2*cs.keep && len(cs.order) < cs.keep { // let go of the slice's dropped head
-		cs.order = append([]string(nil), cs.order...)
-	}
 }
 
-// counted adds n kept bytes of cp's, a leg of which has closed.
+// count adds n kept bytes of cp's, a leg of which has closed.
 func (cs *captures) count(cp *capture, n int64) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
