@@ -58,7 +58,7 @@ type captures struct {
 
 	mu    sync.Mutex
 	byID  map[string]*capture
-	order []string // ids, oldest first; some may be gone from byID
+	order []string // the ids in byID, oldest first
 	bytes int64    // kept bytes of the legs closed, over byID
 
 	fileMu sync.Mutex
