@@ -137,6 +137,11 @@ type Options struct {
 	// connection (SSLKEYLOGFILE format). Safe to share; writes are serialised.
 	KeyLog io.Writer
 
+	// Capture, if set, keeps the bytes of both legs of each intercepted
+	// connection and their key log lines, for Proxy.Capture and
+	// Proxy.KeyLogLines, within its bounds. Nil keeps nothing, at no cost.
+	Capture *Capture
+
 	// ClientCertificate returns the client certificate to present when the
 	// server named host asks for one (mTLS); nil, or a nil result, sends none.
 	ClientCertificate func(host string) *tls.Certificate
@@ -219,7 +224,8 @@ type Proxy struct {
 	// ignore holds Options.IgnoreHosts, each a passthrough rule; nil for none.
 	ignore *Policy
 
-	prober *prober // nil when Options.Probe is off
+	prober   *prober   // nil when Options.Probe is off
+	captures *captures // nil without Options.Capture
 
 	keyLogMu sync.Mutex
 	conns    sync.Map   // *tls.Conn → *session, for the inner server's ConnContext
@@ -302,6 +308,9 @@ func New(opts Options) (*Proxy, error) {
 		p.resolver = net.DefaultResolver
 	}
 	p.prober = newProber(opts.Probe, opts.ProbeTTL)
+	p.captures = newCaptures(opts.Capture, func(id string, err error) {
+		p.log.WithField("id", id).WithError(err).Warn("capture file write failed")
+	})
 	if a := opts.AutoPassthrough; a.Threshold > 0 {
 		p.auto = newAutoPassthrough(a.Threshold, a.Window, a.TTL, nil)
 	}

@@ -245,6 +245,18 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opts.KeyLog = f
 		log.WithField("path", keyLogPath).Warn("writing TLS session keys: anyone with this file can decrypt captured traffic")
 	}
+	if c := cfg.Capture; c.Enabled || c.File != "" {
+		opts.Capture = &proxy.Capture{MaxBytesPerLeg: c.MaxBytesPerLeg, MaxBytes: c.MaxBytes}
+		if c.File != "" {
+			f, err := files.open("capture.file", c.File)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			opts.Capture.File = f
+			log.WithField("path", c.File).Warn("writing every connection's packets and TLS session keys: anyone with this file can read the decrypted traffic")
+		}
+	}
 	if !cfg.Quiet && cfg.LogFormat != "json" {
 		if cfg.LogFormat == "text" || isTerminal(stderr) {
 			opts.OnRecord = terminalLines(stderr, isTerminal(stderr), cfg.Verbose)
