@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"github.com/sirupsen/logrus"
@@ -43,6 +44,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		b.Fatal(err)
 	}
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	up.EnableHTTP2 = true // for the H2 benchmark; the others offer http/1.1 only
 	up.TLS = &tls.Config{Certificates: []tls.Certificate{*upLeaf}}
 	up.StartTLS()
 	b.Cleanup(up.Close)
@@ -169,6 +171,44 @@ func benchKeepAlive(b *testing.B, intercept bool) {
 
 func BenchmarkDirectKeepAlive(b *testing.B)    { benchKeepAlive(b, false) }
 func BenchmarkInterceptKeepAlive(b *testing.B) { benchKeepAlive(b, true) }
+
+// BenchmarkInterceptH2: requests multiplexed on one intercepted HTTP/2
+// connection, 8 streams at once per GOMAXPROCS; the rapid-reset guard reads
+// every frame header of it.
+func BenchmarkInterceptH2(b *testing.B) {
+	e := newBenchEnv(b)
+	u, _ := url.Parse("http://" + e.proxyAddr)
+	tr := &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: &tls.Config{RootCAs: e.proxyRoots}, ForceAttemptHTTP2: true}
+	b.Cleanup(tr.CloseIdleConnections)
+	_, port, _ := net.SplitHostPort(e.upAddr)
+	target := "https://example.com:" + port + "/"
+	get := func() error {
+		req, _ := http.NewRequest("GET", target, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.ProtoMajor != 2 {
+			err = fmt.Errorf("%s, want HTTP/2", resp.Proto)
+		}
+		return err
+	}
+	if err := get(); err != nil { // the one connection, before the clock starts
+		b.Fatal(err)
+	}
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := get(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
 
 // benchRecord returns a full record from a real intercepted connection.
 func benchRecord(b *testing.B) (*benchEnv, *inspect.Record) {
