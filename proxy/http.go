@@ -235,7 +235,9 @@ func (p *Proxy) serve(ctx context.Context, dc *tls.Conn, s *session) {
 	proto := dc.ConnectionState().NegotiatedProtocol
 	var conn net.Conn = dc
 	switch {
-	case proto == "h2" || proto == "http/1.1":
+	case proto == "h2":
+		conn = p.guardResets(dc, s)
+	case proto == "http/1.1":
 	case proto != "" || nonHTTPPorts[portOf(s.target)]:
 		p.relayTLS(dc, s)
 		return
@@ -254,7 +256,7 @@ func (p *Proxy) serve(ctx context.Context, dc *tls.Conn, s *session) {
 			dc.Close()
 			return
 		}
-		conn = &bufferedConn{Conn: dc, r: br}
+		conn = &bufferedConn{Conn: dc, tc: dc, r: br}
 		if !looksLikeHTTP(first) {
 			p.relayTLS(conn, s)
 			return
@@ -291,10 +293,17 @@ func looksLikeHTTP(b []byte) bool {
 
 type bufferedConn struct {
 	net.Conn
-	r *bufio.Reader
+	tc *tls.Conn
+	r  *bufio.Reader
 }
 
 func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// ConnectionState is the TLS connection's: with it the inner server serves
+// the connection as HTTP/1 only, never as the unencrypted HTTP/2 it allows
+// for a resetGuard (h2reset.go), so a client without ALPN cannot speak
+// HTTP/2 past the guard.
+func (c *bufferedConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
 
 // relayTLS copies decrypted bytes between the client and its upstream.
 func (p *Proxy) relayTLS(client net.Conn, s *session) {

@@ -220,7 +220,15 @@ func New(opts Options) (*Proxy, error) {
 	rand.Read(p.ticketKey[:]) // never fails (crypto/rand)
 	p.ln = newChanListener()
 	p.gp = p.newGoproxy()
+	// An h2 client connection reaches the inner server inside a resetGuard,
+	// not as a *tls.Conn (h2reset.go): net/http serves it as HTTP/2 without
+	// TLS, the engine having done the TLS.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	protocols.SetUnencryptedHTTP2(true)
 	p.inner = &http.Server{
+		Protocols:         &protocols,
 		Handler:           http.HandlerFunc(p.serveIntercepted),
 		ConnContext:       p.connContext,
 		ConnState:         p.connState,
