@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -287,5 +288,149 @@ func TestH2BrowserResetsServed(t *testing.T) {
 	conns.Range(func(_, _ any) bool { n++; return true })
 	if n != 1 {
 		t.Errorf("the client used %d connections, want 1: the proxy closed it", n)
+	}
+}
+
+// TestFrameScanner: the scanner finds every frame header of a stream
+// however the stream is cut into reads.
+func TestFrameScanner(t *testing.T) {
+	var buf bytes.Buffer
+	buf.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&buf, nil)
+	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0x82, 0x86}, EndHeaders: true})
+	fr.WriteData(1, false, bytes.Repeat([]byte("x"), 20000))
+	fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	fr.WriteData(3, true, nil)
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 0x7ffffff1, BlockFragment: []byte{0x82}, EndStream: true, EndHeaders: true})
+	type hdr struct {
+		typ, flags byte
+		stream     uint32
+	}
+	want := []hdr{{0x4, 0, 0}, {frameHeaders, 0x4, 1}, {frameData, 0, 1}, {frameRSTStream, 0, 1}, {frameData, flagEndStream, 3}, {frameHeaders, 0x5, 0x7ffffff1}}
+	stream := buf.Bytes()
+	for _, size := range []int{1, 2, 7, 9, 10, 100, 16384, len(stream)} {
+		s := frameScanner{skip: len(clientPreface)}
+		var got []hdr
+		for b := stream; len(b) > 0; {
+			piece := b[:min(size, len(b))]
+			b = b[len(piece):]
+			for len(piece) > 0 {
+				k, ok := s.next(piece)
+				piece = piece[k:]
+				if ok {
+					got = append(got, hdr{s.typ(), s.flags(), s.stream()})
+				}
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || !s.atBoundary() {
+			t.Errorf("reads of %d: headers %v (at a boundary: %v), want %v", size, got, s.atBoundary(), want)
+		}
+	}
+}
+
+// TestResetDebt: completed responses offset resets but bank no credit, and
+// unmatched resets are forgiven at rapidResetLimit per rapidResetWindow.
+func TestResetDebt(t *testing.T) {
+	var r resetDebt
+	at := time.Duration(0)
+	for range 100 {
+		r.add(at, -1) // completions before any reset: no credit
+	}
+	for range 300 {
+		r.add(at, 1)
+	}
+	if got := r.add(at, -1); got != 299 {
+		t.Fatalf("debt %d after 300 resets and 1 completion, want 299", got)
+	}
+	at += rapidResetWindow / 2
+	if got, want := r.add(at, 0), 299-rapidResetLimit/2; got != want {
+		t.Fatalf("debt %d half a window later, want %d", got, want)
+	}
+	at += rapidResetWindow
+	if got := r.add(at, 1); got != 1 {
+		t.Fatalf("debt %d a window later and one reset, want 1", got)
+	}
+}
+
+// TestResetGuardGoawayAtBoundary: a guard that trips while the server is
+// half way through a frame lets that frame finish, then sends GOAWAY and
+// nothing more.
+func TestResetGuardGoawayAtBoundary(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	tripped := make(chan int, 1)
+	g := &resetGuard{Conn: server, start: time.Now(), sent: make(chan struct{}), onTrip: func(n int) { tripped <- n }}
+	g.in.skip = len(clientPreface)
+
+	frames := make(chan http2.Frame, 10)
+	go func() { // the client reads what the server sends
+		defer close(frames)
+		cfr := http2.NewFramer(nil, client)
+		for {
+			f, err := cfr.ReadFrame()
+			if err != nil {
+				return
+			}
+			if d, ok := f.(*http2.DataFrame); ok {
+				f = &http2.DataFrame{FrameHeader: d.FrameHeader} // Data is valid only until the next read
+			}
+			frames <- f
+		}
+	}()
+	var out bytes.Buffer
+	fr := http2.NewFramer(&out, nil)
+	fr.WriteData(1, false, bytes.Repeat([]byte("y"), 1000))
+	fr.WriteData(1, true, []byte("after"))
+	data := out.Bytes()
+	if _, err := g.Write(data[:500]); err != nil { // the server's flush ends inside the first frame
+		t.Fatal(err)
+	}
+
+	var attack bytes.Buffer
+	attack.WriteString(http2.ClientPreface)
+	afr := http2.NewFramer(&attack, nil)
+	for i := range rapidResetLimit + 1 {
+		id := uint32(2*i + 1)
+		afr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: []byte{0x82}, EndHeaders: true})
+		afr.WriteRSTStream(id, http2.ErrCodeCancel)
+	}
+	go client.Write(attack.Bytes())
+	readErr := make(chan error, 1)
+	go func() { // the server reads what the client sends
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := g.Read(buf); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	for calm := false; !calm; runtime.Gosched() { // wait for the trip
+		g.mu.Lock()
+		calm = g.calm
+		g.mu.Unlock()
+	}
+	g.Write(data[500:]) // the rest of the frame, and one after it
+
+	var got []http2.FrameHeader
+	var ga *http2.GoAwayFrame
+	for f := range frames {
+		got = append(got, f.Header())
+		if gf, ok := f.(*http2.GoAwayFrame); ok {
+			ga = gf
+		}
+	}
+	if len(got) != 2 || got[0].Type != http2.FrameData || got[0].Length != 1000 || ga == nil {
+		t.Fatalf("client read %v, want the DATA frame in progress, whole, then GOAWAY", got)
+	}
+	if ga.ErrCode != http2.ErrCodeEnhanceYourCalm || ga.LastStreamID != 2*rapidResetLimit+1 {
+		t.Errorf("GOAWAY %v, last stream %d, want ENHANCE_YOUR_CALM, last stream %d", ga.ErrCode, ga.LastStreamID, 2*rapidResetLimit+1)
+	}
+	if err := <-readErr; !errors.Is(err, errRapidReset) {
+		t.Errorf("server's read: %v, want errRapidReset", err)
+	}
+	if n := <-tripped; n != rapidResetLimit+1 {
+		t.Errorf("tripped at %d unmatched resets, want %d", n, rapidResetLimit+1)
 	}
 }
