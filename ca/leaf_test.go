@@ -30,6 +30,9 @@ func verifyLeaf(root, leaf *x509.Certificate, name string, at time.Time) error {
 	return err
 }
 
+// VerifyLeaf is verifyLeaf for the tests in package ca_test.
+var VerifyLeaf = verifyLeaf
+
 func newCA(t testing.TB, opts Options) *Authority {
 	t.Helper()
 	a, err := New(opts)

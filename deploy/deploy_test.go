@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/tlslens/tlslens/cmd/tlslens/tlslenstest"
 )
 
 // Values the Dockerfile, the configs and the manifests must agree on.
@@ -150,10 +151,4 @@ func TestDecodeConfigRejects(t *testing.T) {
 }
 
 // TestMain removes what tlslensBinary built once the tests are done.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { tlslenstest.Main(m) }

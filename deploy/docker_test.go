@@ -12,8 +12,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/tlslens/tlslens/cmd/tlslens/tlslenstest"
 )
 
 // dockerfile is a parsed Dockerfile: its stages in order.
@@ -429,14 +430,6 @@ func TestIgnoredBy(t *testing.T) {
 	}
 }
 
-// The binary, built once the way the Dockerfile builds it.
-var (
-	buildOnce sync.Once
-	binPath   string
-	binErr    error
-	binDir    string
-)
-
 // tlslensBinary builds ./cmd/tlslens with the Dockerfile's go build
 // arguments and environment, from a copy of the build context, and returns
 // its path.
@@ -444,25 +437,19 @@ func tlslensBinary(t *testing.T) string {
 	t.Helper()
 	b := dockerGoBuild(t, parseDockerfile(t, "Dockerfile"))
 	patterns := dockerignore(t)
-	buildOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "tlslens-deploy-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "tlslens")
+	return tlslenstest.Binary(t, func(tmp, out string) (*exec.Cmd, error) {
 		// Build from the context docker would send, so a file the build
 		// needs (a go:embed asset, say) cannot be ignored unnoticed.
-		ctxDir := filepath.Join(binDir, "context")
-		if binErr = buildContext("..", ctxDir, patterns); binErr != nil {
-			return
+		ctxDir := filepath.Join(tmp, "context")
+		if err := buildContext("..", ctxDir, patterns); err != nil {
+			return nil, err
 		}
 		args := slices.Clone(b.args)
 		i := slices.Index(args, "-o")
 		if i < 0 || i+1 >= len(args) {
-			binErr = fmt.Errorf("Dockerfile's go build %q has no -o", args)
-			return
+			return nil, fmt.Errorf("Dockerfile's go build %q has no -o", args)
 		}
-		args[i+1] = binPath
+		args[i+1] = out
 		cmd := exec.Command("go", append([]string{"build"}, args...)...)
 		cmd.Dir = ctxDir
 		cmd.Env = os.Environ()
@@ -471,14 +458,8 @@ func tlslensBinary(t *testing.T) string {
 				cmd.Env = append(cmd.Env, kv)
 			}
 		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build %q: %w\n%s", args, err, out)
-		}
+		return cmd, nil
 	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
 }
 
 // TestStaticBinary builds tlslens as the Dockerfile does and checks the

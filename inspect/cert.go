@@ -1,7 +1,8 @@
 package inspect
 
 import (
-	"crypto/dsa" // deprecated, but legacy servers still present DSA certificates
+	//lint:ignore SA1019 deprecated, but legacy servers still present DSA certificates and naming their key needs the type
+	"crypto/dsa"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -17,7 +18,7 @@ import (
 	"time"
 )
 
-// Certificate summarises one certificate for the record (RECORD.md "Cert"):
+// Certificate summarises one certificate for the record (docs/record.md, "Cert"):
 // subject and issuer as RFC 2253 strings (pkix.Name.String), SANs in the
 // order DNS names, IP addresses, email addresses, URIs, the serial in hex,
 // validity in RFC 3339 (UTC), the key type and size, the signature

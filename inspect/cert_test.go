@@ -14,6 +14,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/tlslens/tlslens/ca/testpki"
 )
 
 func TestCertificate(t *testing.T) {
@@ -32,14 +34,7 @@ func TestCertificate(t *testing.T) {
 		EmailAddresses: []string{"ops@flight.test"},
 		URIs:           []*url.URL{u},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, edTmpl, edTmpl, pub, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ed, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ed := testpki.Cert(t, edTmpl, pub, nil, priv)
 	inter, err := x509.ParseCertificate(p.ecdsaLeaf.Certificate[1])
 	if err != nil {
 		t.Fatal(err)

@@ -99,10 +99,7 @@ type ClientHello struct {
 }
 
 const (
-	recordTypeHandshake    = 22
-	recordHeaderLen        = 5
-	handshakeHeaderLen     = 4
-	maxHandshakeRecordBody = 1<<14 + 2048 // RFC 5246 §6.2.3: no TLS record payload exceeds 2^14+2048
+	handshakeHeaderLen = 4
 
 	// maxClientHelloBody is the longest body the ClientHello grammar allows
 	// (RFC 8446 §4.1.2): version, random, session id<0..32>,
@@ -140,7 +137,7 @@ func ParseClientHello(records []byte) (*ClientHello, error) {
 		// msg_type 1 (RFC 5246 Appendix E.2).
 		return nil, ErrSSLv2
 	}
-	if records[0] != recordTypeHandshake {
+	if records[0] != RecordTypeHandshake {
 		return nil, fmt.Errorf("%w: first byte 0x%02x", ErrNotTLS, records[0])
 	}
 	if len(records) >= 2 && records[1] != 3 {
@@ -151,19 +148,20 @@ func ParseClientHello(records []byte) (*ClientHello, error) {
 	var hs []byte // handshake record bodies so far
 	var recordVersion uint16
 	for off := 0; ; {
-		if len(records)-off < recordHeaderLen {
+		recLen, ok := RecordLen(records[off:])
+		if !ok {
 			return nil, fmt.Errorf("%w: record header at byte %d needs %d more bytes",
-				ErrTruncated, off, recordHeaderLen-(len(records)-off))
+				ErrTruncated, off, RecordHeaderLen-(len(records)-off))
 		}
 		typ := records[off]
 		vers := uint16(records[off+1])<<8 | uint16(records[off+2])
-		n := int(records[off+3])<<8 | int(records[off+4])
+		n := recLen - RecordHeaderLen
 		if off == 0 {
 			recordVersion = vers
 		}
 		// RFC 8446 §5.1: handshake messages MUST NOT be interleaved with
 		// other record types.
-		if typ != recordTypeHandshake {
+		if typ != RecordTypeHandshake {
 			return nil, &ParseError{Msg: fmt.Sprintf("record of type %d inside the ClientHello", typ), Offset: off}
 		}
 		if vers>>8 != 3 {
@@ -174,14 +172,14 @@ func ParseClientHello(records []byte) (*ClientHello, error) {
 			// fragments (crypto/tls rejects them too).
 			return nil, &ParseError{Msg: "zero-length handshake record", Offset: off + 3}
 		}
-		if n > maxHandshakeRecordBody {
+		if n > MaxFragmentLen {
 			return nil, &ParseError{Msg: fmt.Sprintf("record length %d exceeds 2^14+2048", n), Offset: off + 3}
 		}
-		end := off + recordHeaderLen + n
+		end := off + recLen
 		if end > len(records) {
 			return nil, fmt.Errorf("%w: record at byte %d needs %d more bytes", ErrTruncated, off, end-len(records))
 		}
-		body := records[off+recordHeaderLen : end]
+		body := records[off+RecordHeaderLen : end]
 		if hs == nil {
 			hs = body[:len(body):len(body)] // no copy until a second record arrives
 		} else {
@@ -190,12 +188,12 @@ func ParseClientHello(records []byte) (*ClientHello, error) {
 		off = end
 
 		if len(hs) > 0 && hs[0] != typeClientHello {
-			return nil, &ParseError{Msg: fmt.Sprintf("first handshake message has type %d, not ClientHello", hs[0]), Offset: recordHeaderLen}
+			return nil, &ParseError{Msg: fmt.Sprintf("first handshake message has type %d, not ClientHello", hs[0]), Offset: RecordHeaderLen}
 		}
 		m, ok := HandshakeMessageLen(hs)
 		if !ok || len(hs) < m {
 			if ok && m-handshakeHeaderLen > maxClientHelloBody {
-				return nil, &ParseError{Msg: fmt.Sprintf("ClientHello length %d exceeds the largest possible", m-handshakeHeaderLen), Offset: recordHeaderLen + 1}
+				return nil, &ParseError{Msg: fmt.Sprintf("ClientHello length %d exceeds the largest possible", m-handshakeHeaderLen), Offset: RecordHeaderLen + 1}
 			}
 			continue
 		}
@@ -593,7 +591,7 @@ func (h *ClientHello) Grease() bool {
 	return false
 }
 
-// Hello returns the record form of h (shared/RECORD.md): codes as names in
+// Hello returns the record form of h (docs/record.md): codes as names in
 // wire order, GREASE values as "GREASE", with JA3, JA3N and JA4
 // fingerprints and Size = len(h.Raw).
 func (h *ClientHello) Hello() *Hello {

@@ -3,12 +3,9 @@ package inspect
 import (
 	"bytes"
 	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"math/big"
@@ -17,9 +14,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/tlslens/tlslens/ca/testpki"
 )
 
 // capturedHello returns the first record a crypto/tls client sends with cfg.
@@ -33,12 +31,12 @@ func capturedHello(tb testing.TB, cfg *tls.Config) []byte {
 		c.Close()                      // unblocks the read below if the client gave up early
 	}()
 	defer func() { s.Close(); c.Close(); <-done }()
-	rec := make([]byte, recordHeaderLen)
+	rec := make([]byte, RecordHeaderLen)
 	if _, err := io.ReadFull(s, rec); err != nil {
 		tb.Fatal(err)
 	}
 	rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
-	if _, err := io.ReadFull(s, rec[recordHeaderLen:]); err != nil {
+	if _, err := io.ReadFull(s, rec[RecordHeaderLen:]); err != nil {
 		tb.Fatal(err)
 	}
 	return rec
@@ -91,30 +89,7 @@ func helloInfo(tb testing.TB, records []byte) *tls.ClientHelloInfo {
 // example.test and a pool that trusts it.
 func helloTestCertificate(tb testing.TB) (tls.Certificate, *x509.CertPool) {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "example.test"},
-		DNSNames:     []string{"example.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+	return testpki.SelfSigned(tb, "example.test")
 }
 
 // resumingConfig runs one full handshake with cfg against a loopback server
@@ -240,7 +215,7 @@ func (s helloSpec) message() []byte {
 func frameRecords(msg []byte, recordVersion uint16, sizes ...int) []byte {
 	var out []byte
 	frame := func(p []byte) {
-		out = append(out, recordTypeHandshake, byte(recordVersion>>8), byte(recordVersion), byte(len(p)>>8), byte(len(p)))
+		out = append(out, RecordTypeHandshake, byte(recordVersion>>8), byte(recordVersion), byte(len(p)>>8), byte(len(p)))
 		out = append(out, p...)
 	}
 	for _, n := range sizes {
@@ -541,7 +516,7 @@ func TestParseClientHelloCryptoTLS(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseClientHello = %v", err)
 			}
-			if !bytes.Equal(h.Raw, rec[recordHeaderLen:]) {
+			if !bytes.Equal(h.Raw, rec[RecordHeaderLen:]) {
 				t.Errorf("Raw is not the record body")
 			}
 			if got, want := h.RecordVersion, uint16(rec[1])<<8|uint16(rec[2]); got != want {
@@ -553,7 +528,7 @@ func TestParseClientHelloCryptoTLS(t *testing.T) {
 			if got := h.Hello(); got.Size != len(h.Raw) || got.Version != VersionName(h.LegacyVersion) || got.Grease {
 				t.Errorf("Hello() Size %d Version %q Grease %v", got.Size, got.Version, got.Grease)
 			}
-			checkAgainstInfo(t, rec, rec[recordHeaderLen:], h)
+			checkAgainstInfo(t, rec, rec[RecordHeaderLen:], h)
 			tt.check(t, h)
 		})
 	}
@@ -565,7 +540,7 @@ func TestParseClientHelloRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := rec[recordHeaderLen:]
+	msg := rec[RecordHeaderLen:]
 	tests := []struct {
 		name  string
 		sizes []int
@@ -623,7 +598,7 @@ func TestParseClientHelloLarge(t *testing.T) {
 
 func TestParseClientHelloTruncated(t *testing.T) {
 	rec := capturedHello(t, &tls.Config{ServerName: "example.test"})
-	msg := rec[recordHeaderLen:]
+	msg := rec[RecordHeaderLen:]
 	multi := frameRecords(msg, 0x0301, 300, 700)
 	for _, tc := range []struct {
 		name string

@@ -75,7 +75,7 @@ func seal(c *recordCipher, seq uint64, content []byte, typ uint8, padding int) [
 		panic(err)
 	}
 	inner := append(append(bytes.Clone(content), typ), make([]byte, padding)...)
-	header := []byte{recordApplicationData, 3, 3, 0, 0}
+	header := []byte{RecordTypeApplicationData, 3, 3, 0, 0}
 	binary.BigEndian.PutUint16(header[3:], uint16(len(inner)+c.aead.Overhead()))
 	nonce := bytes.Clone(c.iv)
 	for i := range 8 {
@@ -95,9 +95,9 @@ func TestRecordCipherOpen(t *testing.T) {
 				typ     uint8
 				padding int
 			}{
-				{[]byte{typeFinished, 0, 0, 1, 0xff}, recordHandshake, 0},
-				{[]byte{2, 40}, recordAlert, 17},                         // padded alert
-				{[]byte("hello, world\x00"), recordApplicationData, 300}, // content ending in a zero
+				{[]byte{typeFinished, 0, 0, 1, 0xff}, RecordTypeHandshake, 0},
+				{[]byte{2, 40}, RecordTypeAlert, 17},                         // padded alert
+				{[]byte("hello, world\x00"), RecordTypeApplicationData, 300}, // content ending in a zero
 			}
 			for i, tt := range tests {
 				rec := seal(w, uint64(i), tt.content, tt.typ, tt.padding)
@@ -107,7 +107,7 @@ func TestRecordCipherOpen(t *testing.T) {
 				}
 			}
 			// A record out of sequence (replayed) fails and does not move the sequence.
-			if _, _, err := r.open([]byte{23, 3, 3, 0, 0}, seal(w, 0, []byte("x"), recordApplicationData, 0)[5:]); !errors.Is(err, errDecrypt) || r.seq != 3 {
+			if _, _, err := r.open([]byte{23, 3, 3, 0, 0}, seal(w, 0, []byte("x"), RecordTypeApplicationData, 0)[5:]); !errors.Is(err, errDecrypt) || r.seq != 3 {
 				t.Errorf("replayed record: %v, seq %d", err, r.seq)
 			}
 			// Nothing but padding: no content type.
@@ -121,7 +121,7 @@ func TestRecordCipherOpen(t *testing.T) {
 			if err1 != nil || err2 != nil || bytes.Equal(rn.secret, r.secret) || rn.seq != 0 {
 				t.Fatalf("next(): %v %v", err1, err2)
 			}
-			rec = seal(wn, 0, []byte{1}, recordApplicationData, 0)
+			rec = seal(wn, 0, []byte{1}, RecordTypeApplicationData, 0)
 			if _, _, err := rn.open(rec[:5], rec[5:]); err != nil {
 				t.Errorf("after next(): %v", err)
 			}

@@ -1,10 +1,6 @@
 package inspect
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -15,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tlslens/tlslens/ca/testpki"
 )
 
 var findingsNow = time.Date(2026, 11, 22, 15, 0, 0, 0, time.UTC)
@@ -673,19 +671,8 @@ func TestMatchesHost(t *testing.T) {
 // Certificate from real certificates, so that the key, signature and date
 // formats it reads are the ones the record carries.
 func TestFindingsFromCertificates(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Root"},
-		NotBefore: findingsNow.Add(-time.Hour), NotAfter: findingsNow.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
+	rsaKey, ecKey := testpki.RSAKey(t, 1024), testpki.ECDSAKey(t)
+	root := testpki.RootWithKey(t, "Test Root", ecKey)
 	for _, tt := range []struct {
 		name  string
 		key   any
@@ -717,14 +704,7 @@ func TestFindingsFromCertificates(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tmpl := tt.tmpl
 			tmpl.SerialNumber, tmpl.Subject = big.NewInt(2), pkix.Name{CommonName: "leaf"}
-			der, err := x509.CreateCertificate(rand.Reader, &tmpl, root, tt.key, ecKey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			leaf, err := x509.ParseCertificate(der)
-			if err != nil {
-				t.Fatal(err)
-			}
+			leaf := testpki.Cert(t, &tmpl, tt.key, root.Cert, root.Key)
 			r := cleanRecord()
 			r.Upstream.Chain = []Cert{Certificate(leaf)}
 			r.Upstream.Verify = nil // judged by Findings alone

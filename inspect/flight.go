@@ -145,18 +145,6 @@ func parseKeyLogOrNil(b []byte) (map[string][]byte, error) {
 	return ParseKeyLog(b)
 }
 
-// Record content types (RFC 8446 §5.1, RFC 5246 §6.2.1).
-const (
-	recordChangeCipherSpec = 20
-	recordAlert            = 21
-	recordHandshake        = 22
-	recordApplicationData  = 23
-)
-
-// maxCiphertext is the largest record fragment accepted: RFC 5246 §6.2.3
-// allows 2^14+2048 bytes (RFC 8446 §5.2 only 2^14+256).
-const maxCiphertext = 1<<14 + 2048
-
 // recordReader walks the records of one direction, decrypting TLS 1.3
 // records, and hands each reassembled handshake message to a callback.
 type recordReader struct {
@@ -205,7 +193,7 @@ func (r *recordReader) read(b []byte, message func(typ uint8, msg []byte) error)
 		if !rec.ReadUint8(&typ) || !rec.ReadUint16(&version) {
 			return fmt.Errorf("%w: record header at byte %d", ErrTruncated, off)
 		}
-		if typ < recordChangeCipherSpec || typ > recordApplicationData || version>>8 != 3 {
+		if typ < RecordTypeChangeCipherSpec || typ > RecordTypeApplicationData || version>>8 != 3 {
 			if off == 0 {
 				return fmt.Errorf("%w: first record type %d, version 0x%04x", ErrNotTLS, typ, version)
 			}
@@ -218,14 +206,14 @@ func (r *recordReader) read(b []byte, message func(typ uint8, msg []byte) error)
 		if !rec.ReadBytes((*[]byte)(&frag), int(n)) {
 			return fmt.Errorf("%w: record at byte %d needs %d more bytes", ErrTruncated, off, int(n)-len(rec))
 		}
-		if len(frag) > maxCiphertext {
+		if len(frag) > MaxFragmentLen {
 			return &ParseError{Msg: "record too long", Offset: off}
 		}
 		header := b[off : off+5]
 		at := off
 		off += 5 + len(frag)
 
-		if typ == recordApplicationData && r.tls13 && r.cipher != nil {
+		if typ == RecordTypeApplicationData && r.tls13 && r.cipher != nil {
 			inner, content, err := r.cipher.open(header, frag)
 			if err != nil {
 				// Most often a key log from another connection.
@@ -234,24 +222,24 @@ func (r *recordReader) read(b []byte, message func(typ uint8, msg []byte) error)
 			r.decrypted = true
 			typ, frag = inner, content
 			// RFC 8446 §5: a protected change_cipher_spec is an error.
-			if typ < recordAlert || typ > recordApplicationData {
+			if typ < RecordTypeAlert || typ > RecordTypeApplicationData {
 				return &ParseError{Msg: fmt.Sprintf("decrypted record has content type %d", typ), Offset: at}
 			}
-		} else if typ == recordApplicationData || (r.changed && typ != recordChangeCipherSpec) {
+		} else if typ == RecordTypeApplicationData || (r.changed && typ != RecordTypeChangeCipherSpec) {
 			// Encrypted under keys this package does not have: TLS 1.2
 			// after ChangeCipherSpec, or TLS 1.3 without the key log.
 			continue
 		}
 
 		switch typ {
-		case recordChangeCipherSpec:
+		case RecordTypeChangeCipherSpec:
 			// RFC 8446 §5: in TLS 1.3 ChangeCipherSpec only serves middlebox
 			// compatibility (Appendix D.4) and is skipped. RFC 5246 §7.1: in
 			// TLS 1.2 it switches the sender to the negotiated keys.
 			if !r.tls13 {
 				r.changed = true
 			}
-		case recordAlert:
+		case RecordTypeAlert:
 			// RFC 8446 §6: struct { AlertLevel level; AlertDescription description; } Alert.
 			if len(frag) < 2 {
 				return &ParseError{Msg: "short alert", Offset: at}
@@ -259,7 +247,7 @@ func (r *recordReader) read(b []byte, message func(typ uint8, msg []byte) error)
 			if r.alert == "" {
 				r.alert, r.alertLevel = AlertName(frag[1]), alertLevelName(frag[0])
 			}
-		case recordHandshake:
+		case RecordTypeHandshake:
 			if err := r.handshake(frag, at, message); err != nil {
 				return err
 			}
@@ -795,9 +783,9 @@ func parseCertificateRequest(body cryptobyte.String, version uint16) (*CertReque
 // alertLevelName names an AlertLevel (RFC 8446 §6).
 func alertLevelName(v uint8) string {
 	switch v {
-	case 1:
+	case AlertLevelWarning:
 		return "warning"
-	case 2:
+	case AlertLevelFatal:
 		return "fatal"
 	}
 	return hexName8(v)

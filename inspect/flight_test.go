@@ -2,16 +2,12 @@ package inspect
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"slices"
 	"sync"
@@ -19,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/tlslens/tlslens/ca/testpki"
 )
 
 // flightPKI is the test PKI: a server root, an intermediate that signs an
@@ -45,89 +43,31 @@ func testFlightPKI(t testing.TB) *flightPKI {
 }
 
 func newFlightPKI() (*flightPKI, error) {
+	root, err := testpki.NewRoot("tlslens test root", nil)
+	if err != nil {
+		return nil, err
+	}
+	inter, err := root.NewIntermediate("tlslens test intermediate")
+	if err != nil {
+		return nil, err
+	}
+	clientCA, err := testpki.NewRoot("tlslens test client CA", nil)
+	if err != nil {
+		return nil, err
+	}
+	p := &flightPKI{roots: root.Pool(), clientCA: clientCA.Cert, clientCAs: clientCA.Pool()}
 	now := time.Now()
-	serial := int64(1)
-	issue := func(tmpl *x509.Certificate, pub, parentKey any, parent *x509.Certificate) (*x509.Certificate, error) {
-		serial++
-		tmpl.SerialNumber = big.NewInt(serial)
-		tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(time.Hour)
-		if parent == nil {
-			parent = tmpl
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
-		if err != nil {
-			return nil, err
-		}
-		return x509.ParseCertificate(der)
-	}
-	ca := func(name string, parentKey any, parent *x509.Certificate) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, nil, err
-		}
-		if parentKey == nil {
-			parentKey = key
-		}
-		c, err := issue(&x509.Certificate{
-			Subject:               pkix.Name{CommonName: name, Organization: []string{"tlslens tests"}},
-			IsCA:                  true,
-			BasicConstraintsValid: true,
-			KeyUsage:              x509.KeyUsageCertSign,
-		}, &key.PublicKey, parentKey, parent)
-		return c, key, err
-	}
-	leaf := func(cn string, key any, pub any, caKey any, ca *x509.Certificate, usage x509.ExtKeyUsage, chain ...*x509.Certificate) (tls.Certificate, error) {
-		c, err := issue(&x509.Certificate{
-			Subject:     pkix.Name{CommonName: cn},
-			DNSNames:    []string{cn},
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-			KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-			ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		}, pub, caKey, ca)
-		if err != nil {
-			return tls.Certificate{}, err
-		}
-		tc := tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: key, Leaf: c}
-		for _, x := range chain {
-			tc.Certificate = append(tc.Certificate, x.Raw)
-		}
-		return tc, nil
-	}
-
-	p := &flightPKI{roots: x509.NewCertPool(), clientCAs: x509.NewCertPool()}
-	root, rootKey, err := ca("tlslens test root", nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	p.roots.AddCert(root)
-	inter, interKey, err := ca("tlslens test intermediate", rootKey, root)
-	if err != nil {
-		return nil, err
-	}
-	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	if p.ecdsaLeaf, err = leaf("flight.test", ek, &ek.PublicKey, interKey, inter, x509.ExtKeyUsageServerAuth, inter); err != nil {
+	if p.ecdsaLeaf, err = inter.NewLeaf(nil, now.Add(-time.Hour), now.Add(time.Hour), "flight.test", "127.0.0.1"); err != nil {
 		return nil, err
 	}
 	rk, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
 	}
-	if p.rsaLeaf, err = leaf("flight.test", rk, &rk.PublicKey, interKey, inter, x509.ExtKeyUsageServerAuth, inter); err != nil {
+	if p.rsaLeaf, err = inter.NewLeaf(rk, now.Add(-time.Hour), now.Add(time.Hour), "flight.test", "127.0.0.1"); err != nil {
 		return nil, err
 	}
-	var clientCAKey *ecdsa.PrivateKey
-	if p.clientCA, clientCAKey, err = ca("tlslens test client CA", nil, nil); err != nil {
-		return nil, err
-	}
-	p.clientCAs.AddCert(p.clientCA)
-	ck, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	if p.clientLeaf, err = leaf("client.flight.test", ck, &ck.PublicKey, clientCAKey, p.clientCA, x509.ExtKeyUsageClientAuth); err != nil {
+	if p.clientLeaf, err = clientCA.NewClientLeaf("client.flight.test"); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -565,7 +505,7 @@ func TestParseServerFlightPartial(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The ServerHello record comes first; cut inside the encrypted flight.
-	shLen := 5 + (int(first.fromServer[3])<<8 | int(first.fromServer[4]))
+	shLen, _ := RecordLen(first.fromServer)
 	tests := []struct {
 		name     string
 		records  []byte
@@ -808,8 +748,8 @@ func TestParseServerFlightKeyUpdate(t *testing.T) {
 	}
 	// KeyUpdate(update_requested) as the first record under the client's
 	// application secret, then one byte of data under the next one.
-	keyUpdate := seal(out, 0, []byte{typeKeyUpdate, 0, 0, 1, 1}, recordHandshake, 0)
-	data := seal(next, 0, []byte("x"), recordApplicationData, 0)
+	keyUpdate := seal(out, 0, []byte{typeKeyUpdate, 0, 0, 1, 1}, RecordTypeHandshake, 0)
+	data := seal(next, 0, []byte("x"), RecordTypeApplicationData, 0)
 	if _, err := raw.Write(append(keyUpdate, data...)); err != nil {
 		t.Fatal(err)
 	}

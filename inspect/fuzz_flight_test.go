@@ -51,17 +51,16 @@ func recordedFlights(t testing.TB) (records, keyLogs [][]byte) {
 // record): the most that could hold handshake messages.
 func handshakeBytes(b []byte) int {
 	n := 0
-	for len(b) >= 5 {
-		l := int(b[3])<<8 | int(b[4])
-		if len(b) < 5+l {
-			break
+	for {
+		typ, frag, rest, ok := SplitRecord(b)
+		if !ok {
+			return n
 		}
-		if b[0] == recordHandshake || b[0] == recordApplicationData {
-			n += l
+		if typ == RecordTypeHandshake || typ == RecordTypeApplicationData {
+			n += len(frag)
 		}
-		b = b[5+l:]
+		b = rest
 	}
-	return n
 }
 
 func FuzzParseServerFlight(f *testing.F) {

@@ -322,12 +322,12 @@ var keyShareLength = map[string]int{
 func recordCount(t *testing.T, b []byte) int {
 	t.Helper()
 	n := 0
-	for len(b) >= 5 {
-		l := 5 + (int(b[3])<<8 | int(b[4]))
-		if l > len(b) {
+	for len(b) >= RecordHeaderLen {
+		_, _, rest, ok := SplitRecord(b)
+		if !ok {
 			t.Fatalf("truncated record in testdata")
 		}
-		b = b[l:]
+		b = rest
 		n++
 	}
 	return n

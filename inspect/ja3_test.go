@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The JA3 vectors of notes/fingerprints.md (salesforce/ja3). The published
+// The JA3 vectors published with JA3 (github.com/salesforce/ja3). The published
 // Tor, Trickbot and Emotet hashes come without their raw strings, so they
 // cannot be rebuilt and are not tested here.
 func TestJA3Hash(t *testing.T) {

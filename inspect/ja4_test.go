@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// The JA4 vectors of notes/fingerprints.md (FoxIO-LLC/ja4, JA4.md and its
+// The JA4 vectors of github.com/FoxIO-LLC/ja4 (technical_details/JA4.md and its
 // test data), each rebuilt as a ClientHello and parsed. Not rebuilt:
 // tls-alpn-h2 (t12d4605h2_85626a9a5f7f_aaf95bb78ec9), whose published raw
 // strings are garbled in the reference test data, the QUIC example (JA4 here

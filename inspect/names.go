@@ -8,7 +8,7 @@ import (
 // This file names protocol codes by their IANA registry names
 // (https://www.iana.org/assignments/tls-parameters/ and
 // https://www.iana.org/assignments/tls-extensiontype-values/), the names the
-// record uses (shared/RECORD.md). A code no table knows is written "0x1a2b"
+// record uses (docs/record.md). A code no table knows is written "0x1a2b"
 // (two hex digits for 8-bit codes); a GREASE value (RFC 8701) is "GREASE".
 //
 // The IANA tables are generated (names_gen.go) from the registry files in

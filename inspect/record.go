@@ -2,7 +2,7 @@
 // ClientHello, ServerHello and the server's flight (decrypting TLS 1.3 with a
 // key log), names every code by its IANA name, computes JA3/JA3S/JA4
 // fingerprints, summarises certificates, derives findings, and defines the
-// handshake Record (shared/RECORD.md, schema 1) and its aggregation for reports.
+// handshake Record (docs/record.md, schema 1) and its aggregation for reports.
 //
 // inspect is pure: bytes in, facts out. It opens no sockets, reads no clock
 // (callers pass now), and logs nothing. Connections, deadlines and writing
@@ -11,7 +11,7 @@ package inspect
 
 import "time"
 
-// Schema is the version of the record format (shared/RECORD.md). It is raised
+// Schema is the version of the record format (docs/record.md). It is raised
 // only when a key is renamed or dropped.
 const Schema = 1
 
@@ -56,7 +56,7 @@ const (
 
 // A Record is one client connection: what each side offered, what was
 // negotiated, the chains and the key exchange. Its JSON keys are the contract
-// of shared/RECORD.md; add keys freely, never rename or drop one.
+// of docs/record.md; add keys freely, never rename or drop one.
 type Record struct {
 	// Time is when the record was written. It is filled by the logger on
 	// output (logrus's "time" key) and by decoding on input; the proxy leaves
@@ -75,8 +75,11 @@ type Record struct {
 
 // A Side is one leg of a connection: client ↔ proxy or proxy ↔ server.
 type Side struct {
-	Addr               string       `json:"addr,omitempty"`  // the peer's ip:port
-	Local              string       `json:"local,omitempty"` // tlslens's own ip:port on this leg
+	Addr  string `json:"addr,omitempty"`  // the peer's ip:port
+	Local string `json:"local,omitempty"` // tlslens's own ip:port on this leg
+	// Resolved is, upstream, every address the target resolved to, each
+	// judged by the policy before one of them (Addr) was dialled.
+	Resolved           []string     `json:"resolved,omitempty"`
 	Hello              *Hello       `json:"hello,omitempty"`
 	ServerHello        *ServerHello `json:"server_hello,omitempty"`
 	Negotiated         *Negotiated  `json:"negotiated,omitempty"`
@@ -90,6 +93,7 @@ type Side struct {
 	DurationMS         float64      `json:"duration_ms"`
 	Attempts           []Attempt    `json:"attempts,omitempty"` // upstream: earlier failed attempts (compat retry)
 	Alert              string       `json:"alert,omitempty"`    // a TLS alert received from the peer
+	Stage              string       `json:"stage,omitempty"`    // client: when it failed, if not during the handshake ("after_handshake")
 	Error              string       `json:"error,omitempty"`    // why this side failed, in words a person can act on
 	Status             int          `json:"status,omitempty"`   // client: the HTTP status tlslens answered with itself (bad_request, a refused http:// request)
 }

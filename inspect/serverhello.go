@@ -167,7 +167,7 @@ func (s *ServerHelloMsg) hasExtension(typ uint16) bool {
 	return false
 }
 
-// ServerHello returns the record form of the message (RECORD.md
+// ServerHello returns the record form of the message (docs/record.md,
 // "ServerHello"), with its JA3S. ALPN is the ServerHello's own; for TLS 1.3
 // use Flight.ServerHelloRecord, which takes it from EncryptedExtensions.
 func (s *ServerHelloMsg) ServerHello() *ServerHello {

@@ -38,7 +38,7 @@ func buildServerHello(version uint16, random []byte, suite uint16, withExts bool
 // recorded server flight.
 func firstServerHello(t *testing.T, records []byte) []byte {
 	t.Helper()
-	frag := records[5 : 5+(int(records[3])<<8|int(records[4]))]
+	_, frag, _, _ := SplitRecord(records)
 	n, ok := HandshakeMessageLen(frag)
 	if !ok || n > len(frag) {
 		t.Fatalf("first record holds no whole handshake message")

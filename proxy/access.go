@@ -13,8 +13,6 @@ import (
 	"strings"
 
 	"github.com/sirupsen/logrus"
-
-	"github.com/tlslens/tlslens/inspect"
 )
 
 // A Credential is a username and password accepted for Basic proxy
@@ -212,10 +210,9 @@ func (p *Proxy) admitConnect(req *http.Request, c net.Conn, s *session) *refusal
 	return nil
 }
 
-// refuse answers a CONNECT that access control refused and writes its
-// record (outcome denied), then closes the connection.
+// refuse answers a CONNECT that access control refused; the session's
+// finish records it as denied and closes the connection.
 func (p *Proxy) refuse(c net.Conn, s *session, ref *refusal) {
-	defer c.Close()
 	body := errorPage(ref.status, ref.title, ref.err, s)
 	h := ref.header()
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -225,8 +222,7 @@ func (p *Proxy) refuse(c net.Conn, s *session, ref *refusal) {
 	h.Write(&b)
 	b.WriteString("\r\n" + body)
 	io.WriteString(c, b.String())
-	s.rec.Outcome = inspect.OutcomeDenied
+	s.denied = true
 	s.rec.Reason = ref.reason
 	s.rec.Client.Error = ref.err
-	p.emit(s.rec)
 }

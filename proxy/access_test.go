@@ -11,10 +11,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -27,9 +27,8 @@ func basic(user, pass string) string {
 // challenge, and a refused CONNECT writes exactly one denied record that
 // does not hold the credentials.
 func TestProxyAuth(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Proxy-Authorization") != "" {
 			t.Error("Proxy-Authorization forwarded upstream")
@@ -39,7 +38,7 @@ func TestProxyAuth(t *testing.T) {
 	t.Cleanup(plain.Close)
 	const user, pass = "alice", "correct horse battery staple"
 	h := newHarness(t, func(o *Options) {
-		o.UpstreamRoots = pki.pool()
+		o.UpstreamRoots = pki.Pool()
 		o.ProxyAuth = []Credential{{"bob", "other"}, {user, pass}}
 	})
 	target := "example.com:" + up.port()
@@ -150,9 +149,8 @@ func TestProxyAuth(t *testing.T) {
 // the onboarding page, with a list that excludes 127.0.0.1 and one that
 // includes it.
 func TestAllowCIDRs(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "plain upstream")
 	}))
@@ -176,7 +174,7 @@ func TestAllowCIDRs(t *testing.T) {
 			for _, s := range tt.allow {
 				prefixes = append(prefixes, netip.MustParsePrefix(s))
 			}
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.AllowCIDRs = prefixes })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.AllowCIDRs = prefixes })
 
 			wantPlain := http.StatusForbidden
 			if tt.ok {

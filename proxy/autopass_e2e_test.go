@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -15,11 +16,10 @@ import (
 // the real server's root completes its handshake through the tunnel), and
 // after the TTL it is intercepted again.
 func TestAutoPassthroughEngagesAndExpires(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := newHarness(t, func(o *Options) {
-		o.UpstreamRoots = pki.pool()
+		o.UpstreamRoots = pki.Pool()
 		o.AutoPassthrough = AutoPassthrough{Threshold: 2, Window: time.Minute, TTL: time.Hour}
 	})
 	clock := newTestClock()
@@ -43,7 +43,7 @@ func TestAutoPassthroughEngagesAndExpires(t *testing.T) {
 
 	// Passed through: the client talks to the real server, trusting its root.
 	c := h.connect(target)
-	tc := tls.Client(c, &tls.Config{ServerName: "example.com", RootCAs: pki.pool()})
+	tc := tls.Client(c, &tls.Config{ServerName: "example.com", RootCAs: pki.Pool()})
 	if err := tc.Handshake(); err != nil {
 		t.Fatalf("handshake through the passed-through tunnel: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -23,8 +24,8 @@ import (
 // that yields exactly one record with the right outcome, and leaves no
 // goroutine behind once the client has gone.
 func TestBadInput(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	cert := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com", "nonexistent.invalid")
+	pki := testpki.Root(t, "Upstream Test Root")
+	cert := pki.Leaf(t, "example.com", "nonexistent.invalid")
 	hello := clientHelloRecords(t, &tls.Config{ServerName: "example.com"})
 	var gate chan struct{} // see "client vanishes after its hello"
 
@@ -181,7 +182,7 @@ func TestBadInput(t *testing.T) {
 		want:    "did not complete the TLS handshake within 1s",
 	}, {
 		name:    "name does not resolve",
-		opts:    func(o *Options) { o.Dial = nxDomainDialer(t) },
+		opts:    func(o *Options) { o.Resolver = nxDomainResolver(t) },
 		target:  func(t *testing.T) string { return "nonexistent.invalid:443" },
 		client:  fetch502,
 		outcome: inspect.OutcomeUpstreamUnreachable,
@@ -218,7 +219,7 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(o *Options) {
-				o.UpstreamRoots = pki.pool()
+				o.UpstreamRoots = pki.Pool()
 				if tc.opts != nil {
 					tc.opts(o)
 				}
@@ -498,10 +499,10 @@ func listenerPort(ln net.Listener) string {
 	return port
 }
 
-// nxDomainDialer is a real net.Dialer whose resolver asks a DNS server on
-// 127.0.0.1 that answers NXDOMAIN to everything: a name that does not
-// resolve, without traffic beyond loopback.
-func nxDomainDialer(t *testing.T) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// nxDomainResolver is a real resolver that asks a DNS server on 127.0.0.1
+// that answers NXDOMAIN to everything: a name that does not resolve,
+// without traffic beyond loopback.
+func nxDomainResolver(t *testing.T) *net.Resolver {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -522,11 +523,10 @@ func nxDomainDialer(t *testing.T) func(ctx context.Context, network, addr string
 	}()
 	t.Cleanup(func() { pc.Close(); <-done })
 	server := pc.LocalAddr().String()
-	d := &net.Dialer{Resolver: &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "udp", server)
-	}}}
-	return d.DialContext
+	}}
 }
 
 // nxDomain answers a DNS query (RFC 1035 §4.1) with its question and

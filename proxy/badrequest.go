@@ -76,9 +76,14 @@ func (p *Proxy) recordHTTP(r *http.Request, outcome inspect.Outcome, reason stri
 	p.recordHTTPError(r, outcome, reason, status, "")
 }
 
-// recordRefused is recordHTTP for a request access control refused.
+// recordRefused is recordHTTP for a request tlslens refused: denied, or
+// bad_request for a 400 (a port outside 1-65535).
 func (p *Proxy) recordRefused(r *http.Request, ref *refusal) {
-	p.recordHTTPError(r, inspect.OutcomeDenied, ref.reason, ref.status, ref.err)
+	outcome := inspect.OutcomeDenied
+	if ref.status == http.StatusBadRequest {
+		outcome = inspect.OutcomeBadRequest
+	}
+	p.recordHTTPError(r, outcome, ref.reason, ref.status, ref.err)
 }
 
 func (p *Proxy) recordHTTPError(r *http.Request, outcome inspect.Outcome, reason string, status int, why string) {
@@ -96,7 +101,7 @@ func (p *Proxy) recordHTTPError(r *http.Request, outcome inspect.Outcome, reason
 	rec := &inspect.Record{Schema: inspect.Schema, ID: claim(c), Mode: inspect.ModeHTTP, Target: target,
 		Outcome: outcome, Reason: reason,
 		Client: &inspect.Side{Addr: c.RemoteAddr().String(), Local: c.LocalAddr().String()}}
-	if outcome == inspect.OutcomeDenied {
+	if outcome == inspect.OutcomeDenied || outcome == inspect.OutcomeBadRequest {
 		rec.Client.Status = status
 		rec.Client.Error = why
 		if why == "" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -23,14 +24,13 @@ import (
 // records written equal tlslens_connections_total, and each bad connection's
 // record says bad_request, the status sent and what happened.
 func TestEveryConnectionRecorded(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "plain") }))
 	t.Cleanup(plain.Close)
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, func(o *Options) {
-		o.UpstreamRoots = pki.pool()
+		o.UpstreamRoots = pki.Pool()
 		o.Metrics = reg
 		o.HandshakeTimeout = time.Second // the slowloris client is closed after it
 		o.MaxHeaderBytes = 4 << 10
@@ -66,7 +66,8 @@ func TestEveryConnectionRecorded(t *testing.T) {
 		name, send string
 		want       bad
 	}{
-		{"malformed CONNECT", "CONNECT\r\n\r\n", bad{400, "could not parse"}},
+		// The whole answer, quoted: the missing Host header's record also says "could not parse".
+		{"malformed CONNECT", "CONNECT\r\n\r\n", bad{400, `could not parse: tlslens answered "400 Bad Request";`}},
 		{"request without Host", "GET http://example.com/ HTTP/1.1\r\n\r\n", bad{400, "missing required Host header"}},
 		{"unknown transfer coding", "POST http://example.com/ HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: foo\r\n\r\n", bad{501, "Unsupported transfer encoding"}},
 		{"headers over the limit", "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nX-Big: " + strings.Repeat("a", 64<<10) + "\r\n\r\n",

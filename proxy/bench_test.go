@@ -2,9 +2,7 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -15,84 +13,25 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/tlslens/tlslens/ca"
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
-// benchEnv is an HTTPS upstream and a tlslens proxy on 127.0.0.1, records
-// encoded as JSON to io.Discard as in production. The Direct and Intercept
-// benchmarks run the same client against each; their ns/op ratio is the cost
-// of interception (bench/load prints it as a ratio in one run).
-type benchEnv struct {
-	p          *Proxy
-	proxyAddr  string
-	upAddr     string
-	upRoots    *x509.CertPool
-	proxyRoots *x509.CertPool
-	last       chan *inspect.Record
-}
-
-func newBenchEnv(b *testing.B) *benchEnv {
-	b.Helper()
-	// The upstream's certificate comes from a second authority: a CA is a CA.
-	upCA, err := ca.New(ca.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	upLeaf, err := upCA.Leaf("example.com")
-	if err != nil {
-		b.Fatal(err)
-	}
-	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
-	up.EnableHTTP2 = true // for the H2 benchmark; the others offer http/1.1 only
-	up.TLS = &tls.Config{Certificates: []tls.Certificate{*upLeaf}}
-	up.StartTLS()
-	b.Cleanup(up.Close)
-	auth, err := ca.New(ca.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := logrus.New()
-	recs.Formatter, recs.Out = &logrus.JSONFormatter{}, io.Discard
-	e := &benchEnv{upAddr: up.Listener.Addr().String(), upRoots: x509.NewCertPool(), proxyRoots: x509.NewCertPool(), last: make(chan *inspect.Record, 1)}
-	e.upRoots.AddCert(upCA.Certificate())
-	e.proxyRoots.AddCert(auth.Certificate())
-	e.p, err = New(Options{Authority: auth, Records: recs, UpstreamRoots: e.upRoots, Dial: loopbackDial,
-		OnRecord: func(r *inspect.Record) {
-			select {
-			case e.last <- r:
-			default:
-			}
-		}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	e.proxyAddr = ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); e.p.Serve(ctx, ln) }()
-	b.Cleanup(func() { cancel(); e.p.Close(); <-done })
-	return e
-}
-
-// dial opens a TLS connection to example.com on the upstream, through
-// tlslens when intercept is set.
-func (e *benchEnv) dial(intercept bool) (*tls.Conn, error) {
-	addr, roots := e.upAddr, e.upRoots
+// benchDial opens a TLS connection to example.com on lh's upstream, through
+// tlslens when intercept is set. The Direct and Intercept benchmarks run the
+// same client against each; their ns/op ratio is the cost of interception
+// (bench/load prints it as a ratio in one run).
+func benchDial(lh *loadHarness, intercept bool) (*tls.Conn, error) {
+	addr, roots := lh.upAddr, lh.upRoots
 	if intercept {
-		addr, roots = e.proxyAddr, e.proxyRoots
+		addr, roots = lh.addr, lh.roots()
 	}
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	if intercept {
-		_, port, _ := net.SplitHostPort(e.upAddr)
-		fmt.Fprintf(c, "CONNECT example.com:%s HTTP/1.1\r\nHost: example.com\r\n\r\n", port)
+		fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: example.com\r\n\r\n", lh.target)
 		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodConnect})
 		if err != nil || resp.StatusCode != http.StatusOK {
 			c.Close()
@@ -125,12 +64,12 @@ func benchGet(c *tls.Conn, br *bufio.Reader) error {
 // benchNewConn: a new connection per request (TCP, CONNECT, TLS, GET, close),
 // 8 per GOMAXPROCS at once so that the CPU, not the round trips, limits.
 func benchNewConn(b *testing.B, intercept bool) {
-	e := newBenchEnv(b)
+	lh := newLoadHarness(b, 0)
 	b.SetParallelism(8)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			c, err := e.dial(intercept)
+			c, err := benchDial(lh, intercept)
 			if err != nil {
 				b.Error(err)
 				return
@@ -149,11 +88,11 @@ func BenchmarkInterceptNewConn(b *testing.B) { benchNewConn(b, true) }
 // benchKeepAlive: requests over one persistent connection per goroutine,
 // 8 per GOMAXPROCS.
 func benchKeepAlive(b *testing.B, intercept bool) {
-	e := newBenchEnv(b)
+	lh := newLoadHarness(b, 0)
 	b.SetParallelism(8)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		c, err := e.dial(intercept)
+		c, err := benchDial(lh, intercept)
 		if err != nil {
 			b.Error(err)
 			return
@@ -176,12 +115,24 @@ func BenchmarkInterceptKeepAlive(b *testing.B) { benchKeepAlive(b, true) }
 // connection, 8 streams at once per GOMAXPROCS; the rapid-reset guard reads
 // every frame header of it.
 func BenchmarkInterceptH2(b *testing.B) {
-	e := newBenchEnv(b)
-	u, _ := url.Parse("http://" + e.proxyAddr)
-	tr := &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: &tls.Config{RootCAs: e.proxyRoots}, ForceAttemptHTTP2: true}
+	pki := testpki.Root(b, "Upstream Test Root")
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	up.EnableHTTP2 = true
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf(b, "example.com")}}
+	up.StartTLS()
+	b.Cleanup(up.Close)
+	h := newHarness(b, func(o *Options) {
+		o.UpstreamRoots = pki.Pool()
+		o.Log = nil
+		recs := logrus.New()
+		recs.Formatter, recs.Out = &logrus.JSONFormatter{}, io.Discard
+		o.Records = recs
+		o.OnRecord = nil
+	})
+	u, _ := url.Parse("http://" + h.addr)
+	tr := &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: &tls.Config{RootCAs: h.roots()}, ForceAttemptHTTP2: true}
 	b.Cleanup(tr.CloseIdleConnections)
-	_, port, _ := net.SplitHostPort(e.upAddr)
-	target := "https://example.com:" + port + "/"
+	target := "https://example.com:" + listenerPort(up.Listener) + "/"
 	get := func() error {
 		req, _ := http.NewRequest("GET", target, nil)
 		resp, err := tr.RoundTrip(req)
@@ -211,9 +162,9 @@ func BenchmarkInterceptH2(b *testing.B) {
 }
 
 // benchRecord returns a full record from a real intercepted connection.
-func benchRecord(b *testing.B) (*benchEnv, *inspect.Record) {
-	e := newBenchEnv(b)
-	c, err := e.dial(true)
+func benchRecord(b *testing.B) (*loadHarness, *inspect.Record) {
+	lh := newLoadHarness(b, 0)
+	c, err := benchDial(lh, true)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -221,19 +172,19 @@ func benchRecord(b *testing.B) (*benchEnv, *inspect.Record) {
 	if err := benchGet(c, bufio.NewReader(c)); err != nil {
 		b.Fatal(err)
 	}
-	return e, <-e.last
+	return lh, <-lh.last
 }
 
 // BenchmarkRecordEncode is emit: findings, then the JSON line through
 // logrus's JSON formatter (to io.Discard), for a full record of an
 // intercepted connection (both hellos, both chains).
 func BenchmarkRecordEncode(b *testing.B) {
-	e, r := benchRecord(b)
-	e.p.opts.OnRecord = nil
+	lh, r := benchRecord(b)
+	lh.p.opts.OnRecord = nil
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		e.p.emit(r)
+		lh.p.emit(r)
 	}
 }
 
@@ -253,7 +204,7 @@ func BenchmarkReadClientHello(b *testing.B) {
 	b.SetBytes(int64(len(rec)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if done, err := helloComplete(rec); !done || err != nil {
+		if done, err := inspect.HelloComplete(rec); !done || err != nil {
 			b.Fatal(done, err)
 		}
 		h, err := inspect.ParseClientHello(rec)
@@ -262,20 +213,6 @@ func BenchmarkReadClientHello(b *testing.B) {
 		}
 		if h.Hello().JA4 == "" {
 			b.Fatal("no JA4")
-		}
-	}
-}
-
-// BenchmarkHelloByteAtATime walks the framing once per byte, as the engine
-// does for a client writing its hello a byte at a time.
-func BenchmarkHelloByteAtATime(b *testing.B) {
-	rec := benchHello(b)
-	b.SetBytes(int64(len(rec)))
-	for b.Loop() {
-		for i := 1; i <= len(rec); i++ {
-			if done, err := helloComplete(rec[:i]); err != nil || done != (i == len(rec)) {
-				b.Fatal(i, done, err)
-			}
 		}
 	}
 }

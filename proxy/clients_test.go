@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -51,8 +52,8 @@ type clientsEnv struct {
 }
 
 func TestClients(t *testing.T) {
-	pki := newTestPKI(t, "Clients Upstream Root")
-	leaf := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "localhost", "127.0.0.1")
+	pki := testpki.Root(t, "Clients Upstream Root")
+	leaf := pki.Leaf(t, "localhost", "127.0.0.1")
 	e := &clientsEnv{dir: t.TempDir(), marker: "tlslens-marker-" + randomHex(t, 8)}
 
 	// The upstream speaks h2 and HTTP/1.1 (httptest offers only "h2" when
@@ -86,14 +87,14 @@ func TestClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.h = newHarness(t, func(o *Options) {
-		o.UpstreamRoots = pki.pool()
+		o.UpstreamRoots = pki.Pool()
 		o.UpstreamRootsName = "clients-root.pem"
 		o.Policy = policy
 		o.Dial = clientsDial
 		o.HandshakeTimeout = 30 * time.Second
 	})
 	e.caFile = writeFile(t, e.dir, "tlslens-ca.pem", e.h.auth.PEM())
-	e.upCA = writeFile(t, e.dir, "upstream-root.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.cert.Raw}))
+	e.upCA = writeFile(t, e.dir, "upstream-root.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.Cert.Raw}))
 
 	t.Run("curl", e.testCurl)
 	t.Run("openssl", e.testOpenSSL)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/inspect"
 )
 
 // acceptListener wraps each accepted connection in an acceptedConn, so the
@@ -59,10 +61,11 @@ func (c *acceptedConn) Read(b []byte) (int, error) {
 	c.noteRead(n, err)
 	if !c.sniffed && n > 0 {
 		c.sniffed = true
-		if b[0] == 22 { // a TLS handshake record, RFC 8446 §5.1
+		isTLS := inspect.IsHandshakeRecord(b[:n]) // RFC 8446 §5.1
+		if isTLS {
 			c.tlsFirst.Store(true)
 		}
-		if b[0] == 22 && c.log != nil {
+		if isTLS && c.log != nil {
 			c.log.WithFields(logrus.Fields{"id": c.id, "client": c.RemoteAddr().String(), "proxy_url": "http://" + c.LocalAddr().String()}).Warn(
 				"client started a TLS handshake on the proxy port: tlslens is a plain HTTP proxy, set the client's proxy to proxy_url (http://, not https://)")
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -28,10 +29,9 @@ import (
 // behaviour decides the outcome.
 func failuresUpstream(t *testing.T) (*upstream, *x509.CertPool) {
 	t.Helper()
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
-	return up, pki.pool()
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
+	return up, pki.Pool()
 }
 
 // readTLSRecord reads one TLS record (RFC 8446 §5.1): its content type and

@@ -2,11 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -16,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 	"github.com/tlslens/tlslens/inspect/report"
 )
@@ -46,59 +42,19 @@ func intermediateTemplate(cn string) *x509.Certificate {
 	}
 }
 
-func ecdsaKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// serverCert is the certificate a server presents: chain leaf first.
-func serverCert(key crypto.Signer, chain ...*x509.Certificate) tls.Certificate {
-	c := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
-	for _, cert := range chain {
-		c.Certificate = append(c.Certificate, cert.Raw)
-	}
-	return c
-}
-
 // sha1Chain is a leaf signed with SHA1-RSA by an intermediate signed with
 // ECDSA-SHA1 by the root, as a server presents it (leaf, intermediate).
-func sha1Chain(t *testing.T, root *testPKI) tls.Certificate {
+func sha1Chain(t *testing.T, root *testpki.CA) tls.Certificate {
 	t.Helper()
-	interKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	interKey := testpki.RSAKey(t, 2048)
 	it := intermediateTemplate("SHA-1 Intermediate")
 	it.SignatureAlgorithm = x509.ECDSAWithSHA1
-	inter := signCert(t, it, &interKey.PublicKey, root.cert, root.key)
-	leafKey := ecdsaKey(t)
+	inter := testpki.Cert(t, it, &interKey.PublicKey, root.Cert, root.Key)
+	leafKey := testpki.ECDSAKey(t)
 	lt := serverTemplate("example.com", time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")
 	lt.SignatureAlgorithm = x509.SHA1WithRSA
-	leaf := signCert(t, lt, &leafKey.PublicKey, inter, interKey)
-	return serverCert(leafKey, leaf, inter)
-}
-
-// selfSigned is a leaf for example.com signed by its own key, not a CA.
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key := ecdsaKey(t)
-	tmpl := serverTemplate("example.com", time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")
-	return serverCert(key, signCert(t, tmpl, &key.PublicKey, nil, key))
-}
-
-// leafWithoutIntermediate is a leaf issued by an intermediate of root,
-// presented without the intermediate.
-func leafWithoutIntermediate(t *testing.T, root *testPKI) tls.Certificate {
-	t.Helper()
-	interKey := ecdsaKey(t)
-	inter := signCert(t, intermediateTemplate("Missing Intermediate"), &interKey.PublicKey, root.cert, root.key)
-	key := ecdsaKey(t)
-	tmpl := serverTemplate("example.com", time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")
-	return serverCert(key, signCert(t, tmpl, &key.PublicKey, inter, interKey))
+	leaf := testpki.Cert(t, lt, &leafKey.PublicKey, inter, interKey)
+	return testpki.Chain(leafKey, leaf, inter)
 }
 
 // findingRank orders severities for the "most severe first" check.
@@ -154,10 +110,10 @@ func TestFindingsFromHandshakes(t *testing.T) {
 		info     = inspect.SeverityInfo
 		bypassed = inspect.CodeVerificationBypassed
 	)
-	root := newTestPKI(t, "Findings Test Root")
-	now := time.Now()
-	good := root.leaf(now.Add(-time.Hour), now.Add(time.Hour), "example.com")
-	rsa2048 := root.rsaLeaf(2048, "example.com")
+	root := testpki.Root(t, "Findings Test Root")
+	good := root.Leaf(t, "example.com")
+	self, _ := testpki.SelfSigned(t, "example.com")
+	rsa2048 := root.LeafWithKey(t, testpki.RSAKey(t, 2048), "example.com")
 	cases := []struct {
 		name    string
 		server  *tls.Config // Certificates default to good
@@ -292,7 +248,7 @@ func TestFindingsFromHandshakes(t *testing.T) {
 		},
 		{
 			name:   "RSA 1024 leaf",
-			server: &tls.Config{Certificates: []tls.Certificate{root.rsaLeaf(1024, "example.com")}},
+			server: &tls.Config{Certificates: []tls.Certificate{root.LeafWithKey(t, testpki.RSAKey(t, 1024), "example.com")}},
 			client: &tls.Config{},
 			want:   []inspect.Finding{finding(u, warn, inspect.CodeShortRSAKey)},
 			absent: []inspect.Finding{finding(u, "", bypassed), finding(u, "", inspect.CodeUpstreamVerifyFailed)},
@@ -304,7 +260,7 @@ func TestFindingsFromHandshakes(t *testing.T) {
 		},
 		{
 			name:   "expired, log policy",
-			server: &tls.Config{Certificates: []tls.Certificate{root.leaf(now.Add(-48*time.Hour), now.Add(-24*time.Hour), "example.com")}},
+			server: &tls.Config{Certificates: []tls.Certificate{root.Expired(t, "example.com")}},
 			client: &tls.Config{},
 			verify: VerifyLog,
 			want:   []inspect.Finding{finding(u, crit, inspect.CodeCertificateExpired), finding(u, crit, bypassed)},
@@ -312,7 +268,7 @@ func TestFindingsFromHandshakes(t *testing.T) {
 		},
 		{
 			name:    "expired, strict policy",
-			server:  &tls.Config{Certificates: []tls.Certificate{root.leaf(now.Add(-48*time.Hour), now.Add(-24*time.Hour), "example.com")}},
+			server:  &tls.Config{Certificates: []tls.Certificate{root.Expired(t, "example.com")}},
 			client:  &tls.Config{},
 			outcome: inspect.OutcomeUpstreamVerifyFailed,
 			want:    []inspect.Finding{finding(u, crit, inspect.CodeCertificateExpired), finding(u, warn, inspect.CodeUpstreamVerifyFailed)},
@@ -320,21 +276,21 @@ func TestFindingsFromHandshakes(t *testing.T) {
 		},
 		{
 			name:   "not yet valid",
-			server: &tls.Config{Certificates: []tls.Certificate{root.leaf(now.Add(24*time.Hour), now.Add(48*time.Hour), "example.com")}},
+			server: &tls.Config{Certificates: []tls.Certificate{root.NotYetValid(t, "example.com")}},
 			client: &tls.Config{},
 			verify: VerifyLog,
 			want:   []inspect.Finding{finding(u, crit, inspect.CodeCertificateNotYetValid), finding(u, crit, bypassed)},
 		},
 		{
 			name:   "wrong host",
-			server: &tls.Config{Certificates: []tls.Certificate{root.leaf(now.Add(-time.Hour), now.Add(time.Hour), "other.test")}},
+			server: &tls.Config{Certificates: []tls.Certificate{root.Leaf(t, "other.test")}},
 			client: &tls.Config{},
 			verify: VerifyLog,
 			want:   []inspect.Finding{finding(u, crit, inspect.CodeHostnameMismatch), finding(u, crit, bypassed)},
 		},
 		{
 			name:   "self-signed",
-			server: &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}},
+			server: &tls.Config{Certificates: []tls.Certificate{self}},
 			client: &tls.Config{},
 			verify: VerifyLog,
 			want:   []inspect.Finding{finding(u, warn, inspect.CodeSelfSigned), finding(u, crit, bypassed)},
@@ -342,7 +298,7 @@ func TestFindingsFromHandshakes(t *testing.T) {
 		},
 		{
 			name:   "intermediate missing",
-			server: &tls.Config{Certificates: []tls.Certificate{leafWithoutIntermediate(t, root)}},
+			server: &tls.Config{Certificates: []tls.Certificate{testpki.WithoutIntermediates(root.Intermediate(t, "Missing Intermediate").Leaf(t, "example.com"))}},
 			client: &tls.Config{},
 			verify: VerifyLog,
 			want:   []inspect.Finding{finding(u, warn, inspect.CodeIncompleteChain), finding(u, crit, bypassed)},
@@ -350,14 +306,14 @@ func TestFindingsFromHandshakes(t *testing.T) {
 		},
 		{
 			name:   "client certificate requested, TLS 1.3",
-			server: &tls.Config{ClientAuth: tls.RequestClientCert, ClientCAs: root.pool()},
+			server: &tls.Config{ClientAuth: tls.RequestClientCert, ClientCAs: root.Pool()},
 			client: &tls.Config{},
 			want:   []inspect.Finding{finding(u, info, inspect.CodeUpstreamRequestsClientCert)},
 			check:  checkCertificateRequest(root, "TLS 1.3"),
 		},
 		{
 			name:   "client certificate requested, TLS 1.2",
-			server: &tls.Config{ClientAuth: tls.RequestClientCert, ClientCAs: root.pool(), MaxVersion: tls.VersionTLS12},
+			server: &tls.Config{ClientAuth: tls.RequestClientCert, ClientCAs: root.Pool(), MaxVersion: tls.VersionTLS12},
 			client: &tls.Config{MaxVersion: tls.VersionTLS12},
 			want:   []inspect.Finding{finding(u, info, inspect.CodeUpstreamRequestsClientCert)},
 			check:  checkCertificateRequest(root, "TLS 1.2"),
@@ -421,12 +377,12 @@ func TestFindingsFromHandshakes(t *testing.T) {
 				server.Certificates = []tls.Certificate{good}
 			}
 			up := startUpstream(t, server)
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = root.pool(); o.Verify = tc.verify })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = root.Pool(); o.Verify = tc.verify })
 			cfg := tc.client.Clone()
 			cfg.ServerName, cfg.RootCAs = "example.com", h.roots()
 			conn := tls.Client(h.connect("example.com:"+up.port()), cfg)
 			err := conn.Handshake()
-			conn.Close()
+			defer conn.Close() // open until the record: a close without a request is a rejection
 			want := tc.outcome
 			if want == "" {
 				want = inspect.OutcomeOK
@@ -469,7 +425,7 @@ func TestFindingsFromHandshakes(t *testing.T) {
 
 // checkCertificateRequest checks the upstream CertificateRequest of a server
 // asking for a certificate issued by root, in version.
-func checkCertificateRequest(root *testPKI, version string) func(t *testing.T, r *inspect.Record) {
+func checkCertificateRequest(root *testpki.CA, version string) func(t *testing.T, r *inspect.Record) {
 	return func(t *testing.T, r *inspect.Record) {
 		u := r.Upstream
 		if u.Negotiated.Version != version {
@@ -479,11 +435,11 @@ func checkCertificateRequest(root *testPKI, version string) func(t *testing.T, r
 		if cr == nil || len(cr.SignatureAlgorithms) == 0 {
 			t.Fatalf("certificate_request %+v, want the server's signature algorithms", cr)
 		}
-		if want := root.cert.Subject.String(); !slices.Contains(cr.Authorities, want) {
+		if want := root.Cert.Subject.String(); !slices.Contains(cr.Authorities, want) {
 			t.Errorf("certificate_request authorities %q, want %q", cr.Authorities, want)
 		}
 		f := findingsWith(r.Findings, inspect.CodeUpstreamRequestsClientCert)[0]
-		if !strings.Contains(f.Message, root.cert.Subject.String()) {
+		if !strings.Contains(f.Message, root.Cert.Subject.String()) {
 			t.Errorf("finding %q should name the acceptable authority", f.Message)
 		}
 	}
@@ -495,10 +451,9 @@ func checkCertificateRequest(root *testPKI, version string) func(t *testing.T, r
 // ALPN, the client's JA4 and the findings, without colour when not asked.
 func TestTerminalLine(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	// A TLS 1.2 server, so the two legs differ.
-	up := startUpstream(t, &tls.Config{MaxVersion: tls.VersionTLS12, Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	up := startUpstream(t, &tls.Config{MaxVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	target := "example.com:" + up.port()
 	cases := []struct {
 		name    string
@@ -523,14 +478,14 @@ func TestTerminalLine(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer // written before the record reaches the harness
 			h := newHarness(t, func(o *Options) {
-				o.UpstreamRoots = pki.pool()
+				o.UpstreamRoots = pki.Pool()
 				record := o.OnRecord
 				o.OnRecord = func(r *inspect.Record) { buf.WriteString(report.Line(r, false) + "\n"); record(r) }
 			})
 			conn := tls.Client(h.connect(target), &tls.Config{ServerName: "example.com", RootCAs: tc.roots(h),
 				NextProtos: []string{"http/1.1"}})
 			conn.Handshake()
-			conn.Close()
+			defer conn.Close() // open until the record: a close without a request is a rejection
 			r := h.record()
 			if r.Outcome != tc.outcome {
 				t.Fatalf("outcome %s, want %s", r.Outcome, tc.outcome)

@@ -9,13 +9,15 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/tlslens/tlslens/ca/testpki"
 )
 
 // TestH2CancelReachesUpstream: an HTTP/2 client that cancels a stream (its
 // RST_STREAM) cancels the upstream request it started, rather than leaving
 // it running to completion.
 func TestH2CancelReachesUpstream(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	started, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		started <- struct{}{}
@@ -26,10 +28,10 @@ func TestH2CancelReachesUpstream(t *testing.T) {
 		}
 	}))
 	up.EnableHTTP2 = true
-	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}}
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}}
 	up.StartTLS()
 	t.Cleanup(up.Close)
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	u, _ := url.Parse("http://" + h.addr)
 	tr := &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: &tls.Config{RootCAs: h.roots()}, ForceAttemptHTTP2: true}
 	t.Cleanup(tr.CloseIdleConnections)

@@ -68,6 +68,10 @@ func (p *Proxy) guardResets(c *tls.Conn, s *session) net.Conn {
 	g := &resetGuard{Conn: c, start: time.Now(), sent: make(chan struct{})}
 	g.in.skip = len(clientPreface)
 	g.onTrip = func(unmatched int) {
+		// The client sent requests, whether or not one reached a handler
+		// yet: its record is written now, never as a certificate
+		// rejection when the close follows.
+		p.settle(s, time.Time{})
 		p.metrics.rapidReset()
 		p.log.WithField("id", s.id).WithField("target", s.target).WithField("resets", unmatched).Warn(
 			"client reset http/2 streams too fast: connection closed with goaway enhance_your_calm")
@@ -90,7 +94,7 @@ const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 type resetGuard struct {
 	net.Conn // the client's *tls.Conn
 	start    time.Time
-	onTrip   func(unmatched int) // logs and counts, once
+	onTrip   func(unmatched int) // records, logs and counts, once, before the close
 
 	// Read by the server's one reading goroutine only.
 	in        frameScanner
@@ -186,8 +190,8 @@ func (g *resetGuard) trip(unmatched int) {
 	case <-t.C:
 	}
 	t.Stop()
-	g.Conn.Close()
 	g.onTrip(unmatched)
+	g.Conn.Close()
 }
 
 // writeGoaway writes the GOAWAY; called with g.mu held.

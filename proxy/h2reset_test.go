@@ -23,6 +23,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/tlslens/tlslens/ca/testpki"
+	"github.com/tlslens/tlslens/inspect"
 )
 
 // h2Transport is an HTTP/2 client through h's proxy, trusting only its CA.
@@ -116,7 +119,7 @@ func rapidReset(t *testing.T, h *harness, port string, n int, started chan<- str
 // most of them reach the upstream, the metric counts it, and another
 // client is served meanwhile.
 func TestH2RapidResetClosed(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	var hits atomic.Int64
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -128,12 +131,12 @@ func TestH2RapidResetClosed(t *testing.T) {
 		w.Write([]byte("ok"))
 	}))
 	up.EnableHTTP2 = true
-	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}}
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}}
 	up.StartTLS()
 	t.Cleanup(up.Close)
 	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
 	reg := prometheus.NewRegistry()
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.Metrics = reg })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.Metrics = reg })
 
 	started := make(chan struct{})
 	normal := make(chan error, 1)
@@ -166,6 +169,11 @@ func TestH2RapidResetClosed(t *testing.T) {
 	if v := metricValue(t, reg, "tlslens_h2_rapid_reset_total"); v != 1 {
 		t.Errorf("tlslens_h2_rapid_reset_total = %v, want 1", v)
 	}
+	for range 2 { // the attack's connection and the normal one
+		if r := h.record(); r.Outcome != inspect.OutcomeOK {
+			t.Errorf("record outcome %q (%s), want ok", r.Outcome, r.Client.Error)
+		}
+	}
 	warned := 0
 	for _, e := range h.logHook.AllEntries() {
 		if e.Level == logrus.WarnLevel && strings.Contains(e.Message, "reset http/2 streams too fast") {
@@ -185,7 +193,7 @@ func TestH2RapidResetClosed(t *testing.T) {
 // on one connection with some cancelled (and, as on leaving a page, every
 // request in flight cancelled at once), is never closed for rapid reset.
 func TestH2BrowserResetsServed(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	var cancels sync.Map // query → the client's cancel, called once the request is upstream
 	held := make(chan struct{}, 1000)
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -200,12 +208,12 @@ func TestH2BrowserResetsServed(t *testing.T) {
 		w.Write([]byte("ok"))
 	}))
 	up.EnableHTTP2 = true
-	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}}
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}}
 	up.StartTLS()
 	t.Cleanup(up.Close)
 	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
 	reg := prometheus.NewRegistry()
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.Metrics = reg })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.Metrics = reg })
 	tr := h2Transport(t, h)
 	base := "https://example.com:" + port
 

@@ -3,20 +3,15 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -26,24 +21,42 @@ import (
 	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/tlslens/tlslens/ca"
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
 // harness is a running proxy on 127.0.0.1 with a test CA, a record channel
-// and the logrus hook holding the written records.
+// and the logrus hook holding the written records. Tests and benchmarks
+// share it (newLoadHarness adds an upstream and records encoded as in
+// production).
 type harness struct {
-	t       *testing.T
+	tb      testing.TB
 	auth    *ca.Authority
 	p       *Proxy
 	addr    string
 	records chan *inspect.Record
 	hook    *test.Hook
 	logHook *test.Hook
+
+	stop   context.CancelFunc // ends Serve, as SIGTERM does
+	served chan struct{}      // closed when Serve has returned
+	err    error              // what Serve returned, once served is closed
 }
 
 // names maps test host names to 127.0.0.1 in the proxy's dialer, so tests can
 // use SNI without DNS.
 var testNames = map[string]bool{"example.com": true, "www.example.com": true, "other.test": true, "upstream.test": true}
+
+// testResolver resolves testNames to 127.0.0.1 and no other name: the
+// tests never ask DNS.
+type testResolver struct{}
+
+func (testResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	if testNames[host] {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host (test resolver)", Name: host, IsNotFound: true}
+}
 
 func loopbackDial(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
@@ -59,59 +72,65 @@ func loopbackDial(ctx context.Context, network, addr string) (net.Conn, error) {
 	return d.DialContext(ctx, network, addr)
 }
 
-func newHarness(t *testing.T, configure func(*Options)) *harness {
-	t.Helper()
-	auth, err := ca.New(ca.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+// newHarness starts a proxy on 127.0.0.1:0 with a test Authority, trusting no
+// upstream, its records sent to h.records; configure, if not nil, changes the
+// options first. The proxy is closed when tb ends.
+func newHarness(tb testing.TB, configure func(*Options)) *harness {
+	tb.Helper()
+	return newHarnessOn(tb, "127.0.0.1:0", configure)
+}
+
+// newHarnessOn is newHarness with the proxy listening on listen.
+func newHarnessOn(tb testing.TB, listen string, configure func(*Options)) *harness {
+	tb.Helper()
 	recs, hook := test.NewNullLogger()
 	log, logHook := test.NewNullLogger()
 	log.SetLevel(logrus.DebugLevel)
-	h := &harness{t: t, auth: auth, records: make(chan *inspect.Record, 100), hook: hook, logHook: logHook}
+	h := &harness{tb: tb, auth: testpki.Authority(tb), records: make(chan *inspect.Record, 100), hook: hook, logHook: logHook}
 	opts := Options{
-		Authority:        auth,
+		Authority:        h.auth,
 		Log:              log,
 		Records:          recs,
 		OnRecord:         func(r *inspect.Record) { h.records <- r },
 		UpstreamRoots:    x509.NewCertPool(),
 		HandshakeTimeout: 5 * time.Second,
 		Dial:             loopbackDial,
+		Resolver:         testResolver{},
 	}
 	if configure != nil {
 		configure(&opts)
 	}
 	p, err := New(opts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); p.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); p.Close(); <-done })
+	h.stop, h.served = cancel, make(chan struct{})
+	go func() { defer close(h.served); h.err = p.Serve(ctx, ln) }()
+	tb.Cleanup(func() { cancel(); p.Close(); <-h.served })
 	h.p, h.addr = p, ln.Addr().String()
 	return h
 }
 
 // record waits for the next record.
 func (h *harness) record() *inspect.Record {
-	h.t.Helper()
+	h.tb.Helper()
 	select {
 	case r := <-h.records:
 		return r
 	case <-time.After(15 * time.Second):
-		h.t.Fatal("no record written within 15s")
+		h.tb.Fatal("no record written within 15s")
 		return nil
 	}
 }
 
 // noMoreRecords checks that exactly n records were written in all.
 func (h *harness) recordCount(n int) {
-	h.t.Helper()
+	h.tb.Helper()
 	got := 0
 	for _, e := range h.hook.AllEntries() {
 		if e.Message == "handshake" {
@@ -119,7 +138,7 @@ func (h *harness) recordCount(n int) {
 		}
 	}
 	if got != n {
-		h.t.Errorf("%d handshake records written, want %d", got, n)
+		h.tb.Errorf("%d handshake records written, want %d", got, n)
 	}
 }
 
@@ -140,36 +159,36 @@ func (h *harness) httpClient(tlsCfg *tls.Config) *http.Client {
 	}
 	u, _ := url.Parse("http://" + h.addr)
 	tr := &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: tlsCfg, DisableKeepAlives: true}
-	h.t.Cleanup(tr.CloseIdleConnections)
+	h.tb.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 15 * time.Second}
 }
 
 // connect opens a tunnel through the proxy to target and returns the raw conn.
 func (h *harness) connect(target string) net.Conn {
-	h.t.Helper()
+	h.tb.Helper()
 	c, err := net.Dial("tcp", h.addr)
 	if err != nil {
-		h.t.Fatal(err)
+		h.tb.Fatal(err)
 	}
-	h.t.Cleanup(func() { c.Close() })
+	h.tb.Cleanup(func() { c.Close() })
 	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
 	if err != nil {
-		h.t.Fatal(err)
+		h.tb.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		h.t.Fatalf("CONNECT %s: %s", target, resp.Status)
+		h.tb.Fatalf("CONNECT %s: %s", target, resp.Status)
 	}
 	if br.Buffered() > 0 {
-		h.t.Fatal("bytes after the CONNECT response")
+		h.tb.Fatal("bytes after the CONNECT response")
 	}
 	return c
 }
 
 // recordJSON is the record as the JSON line logrus writes for it.
 func (h *harness) recordJSON() map[string]any {
-	h.t.Helper()
+	h.tb.Helper()
 	var last *logrus.Entry
 	for _, e := range h.hook.AllEntries() {
 		if e.Message == "handshake" {
@@ -177,107 +196,17 @@ func (h *harness) recordJSON() map[string]any {
 		}
 	}
 	if last == nil {
-		h.t.Fatal("no handshake entry")
+		h.tb.Fatal("no handshake entry")
 	}
 	b, err := (&logrus.JSONFormatter{}).Format(last)
 	if err != nil {
-		h.t.Fatal(err)
+		h.tb.Fatal(err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
-		h.t.Fatal(err)
+		h.tb.Fatal(err)
 	}
 	return m
-}
-
-// testPKI makes certificates at test time: a root and leaves with chosen
-// names and validity.
-type testPKI struct {
-	t    *testing.T
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newTestPKI(t *testing.T, cn string) *testPKI {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"tlslens tests"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testPKI{t: t, cert: cert, key: key}
-}
-
-func (p *testPKI) pool() *x509.CertPool {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.cert)
-	return pool
-}
-
-// leaf issues a server certificate for names (DNS names or IPs).
-func (p *testPKI) leaf(notBefore, notAfter time.Time, names ...string) tls.Certificate {
-	p.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: names[0]},
-		NotBefore:   notBefore,
-		NotAfter:    notAfter,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	return p.issue(tmpl, key)
-}
-
-// issue signs tmpl for key with p's root (a fresh random serial) and returns
-// it ready for a tls.Config.
-func (p *testPKI) issue(tmpl *x509.Certificate, key crypto.Signer) tls.Certificate {
-	p.t.Helper()
-	leaf := signCert(p.t, tmpl, key.Public(), p.cert, p.key)
-	return tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}
-}
-
-// signCert signs tmpl for pub by parent (tmpl itself when nil) with
-// parentKey, using tmpl.SignatureAlgorithm (SHA-1 included: crypto/x509 still
-// creates what it refuses to verify).
-func signCert(t *testing.T, tmpl *x509.Certificate, pub any, parent *x509.Certificate, parentKey crypto.Signer) *x509.Certificate {
-	t.Helper()
-	if parent == nil {
-		parent = tmpl
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl.SerialNumber = serial
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // upstream starts an HTTPS server on 127.0.0.1 with cert, answering "hello

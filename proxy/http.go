@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -29,8 +28,8 @@ func (p *Proxy) newGoproxy() *goproxy.ProxyHttpServer {
 	// the answer (DisableCompression below keeps it from doing so).
 	gp.KeepAcceptEncoding = true
 	gp.Tr = &http.Transport{
-		Proxy:                 nil, // never chain to HTTP(S)_PROXY silently
-		DialContext:           p.opts.Dial,
+		Proxy:                 nil,         // never chain to HTTP(S)_PROXY silently
+		DialContext:           p.dialPlain, // what it dials was judged
 		TLSClientConfig:       &tls.Config{RootCAs: p.opts.UpstreamRoots},
 		TLSHandshakeTimeout:   p.opts.HandshakeTimeout,
 		ForceAttemptHTTP2:     true,
@@ -86,9 +85,13 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 		return r, errorResponse(r, http.StatusForbidden, "tlslens denies requests to this host by policy", r.URL.Host, nil)
 	}
 	if r.URL.Scheme != "https" {
+		judged, resp := p.admitPlainHTTP(r)
+		if resp != nil {
+			return r, resp // a bad port, or a destination denied: recorded
+		}
+		r = judged
 		p.recordHTTP(r, inspect.OutcomeOK, "", 0) // the connection's first request, if it is
-	}
-	if s, resp := p.plainSession(r); resp != nil {
+	} else if s, resp := p.plainSession(r); resp != nil {
 		return r, resp
 	} else if s != nil {
 		// An https:// URL without CONNECT: over its own recorded upstream.
@@ -156,123 +159,13 @@ func (p *Proxy) connState(c net.Conn, st http.ConnState) {
 	if st == http.StateClosed {
 		s.close()
 	}
+	if p.settle(s, time.Now()) {
+		return // the record says what the close meant
+	}
 	if s.requests.Load() == 0 && s.upErr == nil {
 		p.closedUnused(s)
 	}
 }
-
-// closedUnused logs a client that closed its connection after a successful
-// handshake without sending anything, and counts it as a rejection when it
-// closed at once.
-func (p *Proxy) closedUnused(s *session) {
-	if p.spare(s) {
-		// A browser opens several connections at once and closes, unused,
-		// those an HTTP/2 connection to the same host made redundant. Look
-		// again a moment later: the other connection may be one the client
-		// closed just before, not yet noticed.
-		closed := time.Now()
-		time.AfterFunc(spareRecheck, func() {
-			if p.spare(s) {
-				p.log.WithField("id", s.id).WithField("target", s.target).Debug(
-					"client closed a spare connection without a request: it has another connection to the host open")
-				return
-			}
-			p.unused(s, closed)
-		})
-		return
-	}
-	p.unused(s, time.Now())
-}
-
-// spareRecheck is how long after a close without a request the client's
-// other connections to the host are checked again.
-const spareRecheck = 250 * time.Millisecond
-
-// unused warns about a connection closed at closed without a request, and
-// counts it as a rejection when it closed soon after its handshake.
-func (p *Proxy) unused(s *session, closed time.Time) {
-	p.log.WithField("id", s.id).WithField("target", s.target).Warn(
-		"client closed without sending a request after a successful handshake: the app may pin its certificate after the handshake")
-	// Pinning enforced after the handshake (OkHttp's CertificatePinner)
-	// closes at once; a browser's unused preconnection idles first.
-	if closed.Sub(s.ready) < pinningCloseWindow {
-		p.noteRejection(s)
-	}
-}
-
-// spare reports whether the client that opened s still has another
-// connection open to the same host: browsers race several connections and
-// close the spare ones once an HTTP/2 connection is up, sometimes before its
-// first request arrives, so closing s unused was not a rejection. A pinning
-// client closes every connection, so the last of a parallel batch still
-// counts.
-func (p *Proxy) spare(s *session) bool {
-	name := s.name()
-	found := false
-	p.conns.Range(func(_, v any) bool {
-		o := v.(*session)
-		if o != s && strings.EqualFold(o.name(), name) && o.clientIP == s.clientIP {
-			found = true
-		}
-		return !found
-	})
-	return found
-}
-
-// addrHost is the host of an ip:port address, or addr itself without a port.
-func addrHost(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return addr
-}
-
-// serve runs a terminated client connection: HTTP through the inner server,
-// anything else relayed to the upstream as decrypted bytes.
-func (p *Proxy) serve(ctx context.Context, dc *tls.Conn, s *session) {
-	s.shed()
-	s.tr = p.transport(s)
-	proto := dc.ConnectionState().NegotiatedProtocol
-	var conn net.Conn = dc
-	switch {
-	case proto == "h2":
-		conn = p.guardResets(dc, s)
-	case proto == "http/1.1":
-	case proto != "" || nonHTTPPorts[portOf(s.target)]:
-		p.relayTLS(dc, s)
-		return
-	default:
-		// No ALPN on a port that may be HTTP: look at what the client sends.
-		br := bufio.NewReader(dc)
-		dc.SetReadDeadline(time.Now().Add(sniffTimeout))
-		first, perr := br.Peek(8)
-		dc.SetReadDeadline(time.Time{})
-		var ne net.Error
-		if len(first) == 0 && perr != nil && !(errors.As(perr, &ne) && ne.Timeout()) {
-			// Closed (or alerted) without a byte: a client such as wget
-			// that checks the certificate after the handshake and hangs up.
-			p.closedUnused(s)
-			s.close()
-			dc.Close()
-			return
-		}
-		conn = &bufferedConn{Conn: dc, tc: dc, r: br}
-		if !looksLikeHTTP(first) {
-			p.relayTLS(conn, s)
-			return
-		}
-	}
-	p.conns.Store(conn, s)
-	if !p.ln.hand(conn) {
-		p.conns.Delete(conn)
-		s.close()
-		conn.Close()
-	}
-}
-
-// pinningCloseWindow is how soon after the handshake a close without a
-// request counts as a certificate rejection for automatic passthrough.
-const pinningCloseWindow = 2 * time.Second
 
 // sniffTimeout is how long a client without ALPN gets to speak first before
 // the connection is treated as a server-first protocol and relayed.
@@ -347,26 +240,6 @@ func (r *idleReader) Read(b []byte) (int, error) {
 	return r.Conn.Read(b)
 }
 
-// transport is the HTTP transport private to one client connection: its first
-// dial is the upstream connection already made, so one client connection maps
-// to one upstream connection.
-func (p *Proxy) transport(s *session) *http.Transport {
-	return &http.Transport{
-		Proxy: nil,
-		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			if c := s.upstream.Swap(nil); c != nil {
-				return c, nil
-			}
-			return p.redial(ctx, s)
-		},
-		ForceAttemptHTTP2:     true,
-		DisableCompression:    true, // forward Accept-Encoding as the client sent it, or not at all
-		MaxIdleConnsPerHost:   1,
-		IdleConnTimeout:       p.opts.IdleTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
-}
-
 // serveIntercepted handles one request from a terminated client connection.
 func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 	s := sessionFrom(r.Context())
@@ -375,6 +248,7 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.requests.Add(1)
+	p.settle(s, time.Time{}) // the first request: the record is written now
 	if s.upErr != nil {
 		writeError(w, r, http.StatusBadGateway, "tlslens could not connect securely to "+s.target, s.upErr.Error(), s)
 		return

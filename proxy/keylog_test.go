@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tlslens/tlslens/ca/testpki"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.
@@ -51,14 +53,13 @@ func keyLogRandoms(log string) map[string][]string {
 // under the random tlslens sent, which the server logs too.
 func TestKeyLogBothLegs(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		t.Run(tls.VersionName(version), func(t *testing.T) {
 			t.Parallel()
 			var proxyLog, clientLog, serverLog syncBuffer
-			up := startUpstream(t, &tls.Config{KeyLogWriter: &serverLog, Certificates: []tls.Certificate{
-				pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.KeyLog = &proxyLog })
+			up := startUpstream(t, &tls.Config{KeyLogWriter: &serverLog, Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.KeyLog = &proxyLog })
 			resp, _ := get(t, h.httpClient(&tls.Config{KeyLogWriter: &clientLog, MaxVersion: version}), "https://example.com:"+up.port()+"/k")
 			if resp.StatusCode != http.StatusOK {
 				t.Fatal(resp.Status)
@@ -110,10 +111,9 @@ func TestKeyLogWireshark(t *testing.T) {
 	}
 	defer keyLog.Close()
 
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.KeyLog = keyLog })
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.KeyLog = keyLog })
 	_, proxyPort, _ := net.SplitHostPort(h.addr)
 	upPort := up.port()
 

@@ -1,40 +1,18 @@
 package proxy
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 	"github.com/tlslens/tlslens/proxy/internal/gotls"
 )
-
-// rsaLeaf issues a server certificate with an RSA key, needed for RSA key
-// exchange, which an ECDSA certificate cannot do.
-func (p *testPKI) rsaLeaf(bits int, names ...string) tls.Certificate {
-	p.t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return p.issue(&x509.Certificate{
-		Subject:     pkix.Name{CommonName: names[0]},
-		NotBefore:   time.Now().Add(-time.Hour),
-		NotAfter:    time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:    names,
-	}, key)
-}
 
 // sentHello returns the ClientHello a crypto/tls client sends with cfg.
 func sentHello(t *testing.T, cfg *tls.Config) *inspect.ClientHello {
@@ -142,9 +120,8 @@ func TestMirrorLiteForeignHellos(t *testing.T) {
 // bytes tlslens sent) offers exactly what the client offered.
 func TestMirrorLiteEndToEnd(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	cases := []struct {
 		name   string
 		client *tls.Config
@@ -157,7 +134,7 @@ func TestMirrorLiteEndToEnd(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 			resp, _ := get(t, h.httpClient(tc.client), "https://example.com:"+up.port()+"/")
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %s", resp.Status)
@@ -182,8 +159,8 @@ func TestMirrorLiteEndToEnd(t *testing.T) {
 // the refused first attempt in the record.
 func TestLegacyUpstreams(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	rsaLeaf := pki.rsaLeaf(2048, "example.com")
+	pki := testpki.Root(t, "Upstream Test Root")
+	rsaLeaf := pki.LeafWithKey(t, testpki.RSAKey(t, 2048), "example.com")
 	rsa12 := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{rsaLeaf},
 		MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}})
 	tls10 := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{rsaLeaf},
@@ -208,7 +185,7 @@ func TestLegacyUpstreams(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 			resp, body := get(t, h.httpClient(tc.client), "https://example.com:"+tc.up.port()+"/legacy")
 			if resp.StatusCode != http.StatusOK || !strings.Contains(body, "/legacy") {
 				t.Fatalf("got %s %q", resp.Status, body)
@@ -246,9 +223,8 @@ func TestLegacyUpstreams(t *testing.T) {
 // saying so.
 func TestLegacyClients(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	cases := []struct {
 		name    string
 		min     uint16
@@ -265,7 +241,7 @@ func TestLegacyClients(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.ClientMinVersion = tc.min })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.ClientMinVersion = tc.min })
 			cfg := tc.client.Clone()
 			cfg.ServerName, cfg.RootCAs = "example.com", h.roots()
 			c := tls.Client(h.connect("example.com:"+up.port()), cfg)
@@ -301,15 +277,15 @@ func TestLegacyClients(t *testing.T) {
 // with an error naming legacy_crypto. Not parallel: it sets GODEBUG to make
 // the key, and the proxy runs with the default.
 func TestShortRSAKeyUpstream(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	t.Setenv("GODEBUG", "rsa1024min=0")
-	short := pki.rsaLeaf(512, "example.com")
+	short := pki.LeafWithKey(t, testpki.RSAKey(t, 512), "example.com")
 	t.Setenv("GODEBUG", "")
 	// RSA key exchange: the server never uses its key before the client
 	// (tlslens) encrypts to it and refuses.
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{short},
 		MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	resp, body := get(t, h.httpClient(&tls.Config{CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_128_GCM_SHA256}}),
 		"https://example.com:"+up.port()+"/")
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "legacy_crypto") {

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-
-	"github.com/tlslens/tlslens/inspect"
 )
 
 // Defaults for the limits in Options.
@@ -141,70 +139,4 @@ func (c *limitedConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return c.Close()
-}
-
-// release drops the collected key log lines once the handshake has been
-// parsed: the connection's tls.Config keeps the writer as long as it lives.
-func (k *keyLog) release() {
-	k.mu.Lock()
-	k.buf = nil
-	k.mu.Unlock()
-}
-
-// shed drops what a session no longer needs once its record is written and
-// it is served for as long as the client keeps it open (memory per idle
-// connection): the record, and the hello's bytes. The offer a redial mirrors
-// (versions, suites, groups, ALPN) stays.
-func (s *session) shed() {
-	s.rec = nil
-	if s.hello != nil {
-		h := *s.hello
-		h.Raw, h.Random, h.SessionID, h.SessionTicket = nil, nil, nil, nil
-		h.Extensions, h.KeyShares = nil, nil // their bodies point into Raw
-		s.hello = &h
-	}
-}
-
-// vanished reclassifies a client handshake that failed because the client
-// had already closed the connection, after sending its ClientHello and before
-// tlslens answered: it did not see the certificate, so it did not reject it.
-func vanished(s *session) {
-	if s.rec.Client.Alert != "" {
-		return
-	}
-	s.rec.Outcome = inspect.OutcomeClientHandshakeFailed
-	s.rec.Client.Error = "the client closed the connection after its ClientHello, before tlslens answered (it gave up waiting, or was stopped)"
-}
-
-// peerClosed reports whether the client behind c has already closed its side
-// (or reset the connection), without consuming any byte it sent.
-func peerClosed(c net.Conn) bool {
-	tc := tcpConn(c)
-	if tc == nil {
-		return false
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	return peekClosed(rc)
-}
-
-// tcpConn unwraps the proxy's own wrappers around an accepted connection.
-func tcpConn(c net.Conn) *net.TCPConn {
-	for range 8 {
-		switch v := c.(type) {
-		case *net.TCPConn:
-			return v
-		case *acceptedConn:
-			c = v.Conn
-		case *liveConn:
-			c = v.Conn
-		case *limitedConn:
-			c = v.Conn
-		default:
-			return nil
-		}
-	}
-	return nil
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -19,16 +20,16 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
 // TestMaxConnections: past max_connections a client gets a 503 naming the
 // limit, no record, and one rate-limited warning; a slot freed is reusable.
 func TestMaxConnections(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.MaxConnections = 2 })
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.MaxConnections = 2 })
 	held := []net.Conn{dialProxy(t, h), dialProxy(t, h)}
 	waitFor(t, "2 active connections", func() bool { return h.p.ActiveConnections() == 2 })
 
@@ -88,9 +89,8 @@ func TestMaxConnections(t *testing.T) {
 // a time is cut off at the handshake timeout, and serves nobody's wait:
 // other clients are intercepted meanwhile.
 func TestSlowloris(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	hello := clientHelloRecords(t, &tls.Config{ServerName: "example.com"})
 	target := "example.com:" + up.port()
 	cases := []struct {
@@ -104,7 +104,7 @@ func TestSlowloris(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.HandshakeTimeout = time.Second })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.HandshakeTimeout = time.Second })
 			var c net.Conn
 			if tc.prefix {
 				c = h.connect(target)
@@ -167,10 +167,9 @@ func TestSlowloris(t *testing.T) {
 // TestHeaderLimits: a header over MaxHeaderBytes gets 431, on the proxy
 // listener and on an intercepted connection; nothing reaches the upstream.
 func TestHeaderLimits(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.MaxHeaderBytes = 4096 })
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.MaxHeaderBytes = 4096 })
 	target := "example.com:" + up.port()
 	big := strings.Repeat("b", 16<<10) // net/http allows MaxHeaderBytes plus 4 KiB of slack
 
@@ -207,10 +206,9 @@ func TestHeaderLimits(t *testing.T) {
 // TestIdleTimeout: an intercepted HTTP connection and a relay idle for
 // IdleTimeout are closed.
 func TestIdleTimeout(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.IdleTimeout = time.Second })
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.IdleTimeout = time.Second })
 	cases := []struct {
 		name    string
 		target  string
@@ -279,25 +277,31 @@ func loadSizes() (concurrent, sequential int) {
 	return 1000, 2000
 }
 
-// loadHarness is a proxy and an upstream for the load tests, with records
-// encoded as JSON (as in production) and counted.
+// loadHarness is a proxy and an upstream for the load tests and the
+// benchmarks, as in production: records encoded as JSON (to io.Discard) and
+// counted, operational logs discarded (a hook keeping each would grow the
+// heap the tests measure).
 type loadHarness struct {
 	*harness
-	target         string
+	target         string         // example.com:port, the upstream through tlslens
+	upAddr         string         // 127.0.0.1:port, the upstream directly
+	upRoots        *x509.CertPool // trusts the upstream's certificate
 	records, notOK atomic.Int64
+	last           chan *inspect.Record // the latest record, if nobody took the one before
 }
 
-func newLoadHarness(t *testing.T, maxConns int) *loadHarness {
-	pki := newTestPKI(t, "Upstream Test Root")
+func newLoadHarness(tb testing.TB, maxConns int) *loadHarness {
+	pki := testpki.Root(tb, "Upstream Test Root")
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
-	up.TLS = &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}}
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf(tb, "example.com")}}
 	up.StartTLS()
-	t.Cleanup(up.Close)
-	lh := &loadHarness{target: "example.com:" + listenerPort(up.Listener)}
-	lh.harness = newHarness(t, func(o *Options) {
-		o.UpstreamRoots = pki.pool()
+	tb.Cleanup(up.Close)
+	lh := &loadHarness{target: "example.com:" + listenerPort(up.Listener), upAddr: up.Listener.Addr().String(),
+		upRoots: pki.Pool(), last: make(chan *inspect.Record, 1)}
+	lh.harness = newHarness(tb, func(o *Options) {
+		o.UpstreamRoots = pki.Pool()
 		o.MaxConnections = maxConns
+		o.Log = nil
 		recs := logrus.New()
 		recs.Formatter, recs.Out = &logrus.JSONFormatter{}, io.Discard
 		o.Records = recs
@@ -305,6 +309,10 @@ func newLoadHarness(t *testing.T, maxConns int) *loadHarness {
 			lh.records.Add(1)
 			if r.Outcome != inspect.OutcomeOK {
 				lh.notOK.Add(1)
+			}
+			select {
+			case lh.last <- r:
+			default:
 			}
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -60,11 +61,10 @@ func metricValue(t *testing.T, reg prometheus.Gatherer, name string, labels ...s
 // TestMetrics drives connections with different outcomes through the proxy
 // and checks each metric against what happened.
 func TestMetrics(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	reg := prometheus.NewRegistry()
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.Metrics = reg })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.Metrics = reg })
 
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,35 +1,14 @@
 package proxy
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
-
-// clientLeaf issues a client-authentication certificate named cn.
-func (p *testPKI) clientLeaf(cn string) tls.Certificate {
-	p.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return p.issue(&x509.Certificate{
-		Subject:     pkix.Name{CommonName: cn},
-		NotBefore:   time.Now().Add(-time.Hour),
-		NotAfter:    time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, key)
-}
 
 // TestUpstreamClientCertificate: a server requiring a client certificate is
 // reached with the one configured for its name; without one, or with one it
@@ -37,12 +16,12 @@ func (p *testPKI) clientLeaf(cn string) tls.Certificate {
 // in TLS 1.2 (during the handshake) and TLS 1.3 (an alert after it).
 func TestUpstreamClientCertificate(t *testing.T) {
 	t.Parallel()
-	serverPKI := newTestPKI(t, "Upstream Test Root")
-	clientPKI := newTestPKI(t, "Client Auth Root")
-	stranger := newTestPKI(t, "Stranger Root")
-	good := clientPKI.clientLeaf("tlslens client")
-	untrusted := stranger.clientLeaf("tlslens client")
-	leaf := serverPKI.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "www.example.com")
+	serverPKI := testpki.Root(t, "Upstream Test Root")
+	clientPKI := testpki.Root(t, "Client Auth Root")
+	stranger := testpki.Root(t, "Stranger Root")
+	good := clientPKI.ClientLeaf(t, "tlslens client")
+	untrusted := stranger.ClientLeaf(t, "tlslens client")
+	leaf := serverPKI.Leaf(t, "www.example.com")
 	cases := []struct {
 		name    string
 		cert    *tls.Certificate // configured for *.example.com
@@ -63,7 +42,7 @@ func TestUpstreamClientCertificate(t *testing.T) {
 			t.Run(tls.VersionName(version)+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{leaf}, MaxVersion: version,
-					ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientPKI.pool()})
+					ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientPKI.Pool()})
 				var certs []ClientCert
 				if tc.cert != nil {
 					certs = []ClientCert{{Match: "*.example.com", Certificate: tc.cert}}
@@ -72,7 +51,7 @@ func TestUpstreamClientCertificate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				h := newHarness(t, func(o *Options) { o.UpstreamRoots = serverPKI.pool(); o.ClientCertificate = clientCert })
+				h := newHarness(t, func(o *Options) { o.UpstreamRoots = serverPKI.Pool(); o.ClientCertificate = clientCert })
 				resp, body := get(t, h.httpClient(nil), "https://www.example.com:"+up.port()+"/mtls")
 				r := h.record()
 				if r.Outcome != tc.outcome {
@@ -118,8 +97,8 @@ func TestUpstreamClientCertificate(t *testing.T) {
 
 func TestClientCertificatesMatch(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Client Auth Root")
-	a, b := pki.clientLeaf("a"), pki.clientLeaf("b")
+	pki := testpki.Root(t, "Client Auth Root")
+	a, b := pki.ClientLeaf(t, "a"), pki.ClientLeaf(t, "b")
 	pick, err := ClientCertificates([]ClientCert{{Match: "api.example.com", Certificate: &a}, {Match: "*.example.com", Certificate: &b}})
 	if err != nil {
 		t.Fatal(err)

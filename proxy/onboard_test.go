@@ -25,7 +25,7 @@ import (
 func (h *harness) proxyClient(user *url.Userinfo) *http.Client {
 	u := &url.URL{Scheme: "http", Host: h.addr, User: user}
 	tr := &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: &tls.Config{RootCAs: h.roots()}, DisableKeepAlives: true}
-	h.t.Cleanup(tr.CloseIdleConnections)
+	h.tb.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 15 * time.Second}
 }
 

@@ -18,57 +18,78 @@ import (
 const maxClearFlight = 256 << 10
 
 // passthrough relays a client's TLS connection to the target without
-// decrypting it (DESIGN.md, "Passthrough mode"). The ClientHello already read
+// decrypting it (docs/design.md, "Passthrough mode"). The ClientHello already read
 // (raw) is forwarded untouched, so the server sees the client's own offer and
 // the client verifies the server's own certificate. What the server sends in
 // clear (ServerHello; in TLS 1.2 also Certificate, ServerKeyExchange and
 // CertificateRequest) is parsed for the record, which is written as soon as
 // that flight is complete, or when the connection ends or times out first.
 //
-// The caller has set s.hello and the record's client hello; reason, if not
-// empty, becomes the record's reason.
-func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []byte, reason string) {
+// The caller has set s.hello, the record's client hello and its reason.
+func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []byte) {
 	s.rec.Mode = inspect.ModePassthrough
-	s.rec.Reason = reason
 	side := &inspect.Side{Hello: s.rec.Client.Hello} // forwarded untouched: the same bytes
 	s.rec.Upstream = side
 	start := time.Now()
 
-	dctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
-	up, err := p.opts.Dial(dctx, "tcp", s.target)
-	cancel()
+	up, err := p.dial(ctx, s)
+	side.Resolved = s.resolved()
 	if err != nil {
-		side.DurationMS = msSince(start)
-		side.Error = advice.Dial(s.target, err, p.opts.DialTimeout)
-		s.rec.Outcome = inspect.OutcomeUpstreamUnreachable
-		p.emit(s.rec)
-		c.Close()
-		return
+		err = &passError{dial: true, err: err}
+	} else {
+		side.Addr, side.Local = up.RemoteAddr().String(), up.LocalAddr().String()
+		if _, werr := up.Write(raw); werr != nil {
+			up.Close()
+			up, err = nil, &passError{err: werr}
+		}
 	}
-	side.Addr, side.Local = up.RemoteAddr().String(), up.LocalAddr().String()
-	if _, err := up.Write(raw); err != nil {
-		side.DurationMS = msSince(start)
-		side.Error = fmt.Sprintf("the server closed the connection before the ClientHello could be forwarded: %v", err)
-		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
-		p.emit(s.rec)
-		up.Close()
-		c.Close()
-		return
-	}
-	c.SetDeadline(time.Time{}) // the client's reads are bounded by idleReader from now on
-
+	var flight []byte
 	var wg sync.WaitGroup
-	wg.Add(1)
 	answer := newClientAnswer()
-	go func() { // client → server: the rest of the client's handshake, then its data
-		defer wg.Done()
-		io.Copy(up, io.TeeReader(&idleReader{Conn: c, idle: p.opts.IdleTimeout}, answer))
-		answer.end()
-		closeWrite(up)
-	}()
+	if up != nil {
+		c.SetDeadline(time.Time{}) // the client's reads are bounded by idleReader from now on
+		wg.Add(1)
+		go func() { // client → server: the rest of the client's handshake, then its data
+			defer wg.Done()
+			io.Copy(up, io.TeeReader(&idleReader{Conn: c, idle: p.opts.IdleTimeout}, answer))
+			answer.end()
+			closeWrite(up)
+		}()
+		flight, err = p.clearFlight(c, up)
+	}
+	side.DurationMS = msSince(start)
+	out := p.recordPassthrough(s, flight, err)
+	if out == inspect.OutcomeOK && side.ServerHello != nil && side.ServerHello.Version != "TLS 1.3" {
+		if v := p.clientVerdict(s, answer); v != "" {
+			out = v
+		}
+	}
+	s.rec.Outcome = out // the one place a passthrough's outcome is set
+	p.emit(s.rec)
+	if up == nil {
+		c.Close()
+		return
+	}
 
-	// server → client: forward every byte at once, keeping a copy until the
-	// clear part of the server's flight is complete.
+	readErr := err
+	if readErr == nil {
+		up.SetReadDeadline(time.Time{})
+		io.Copy(c, &idleReader{Conn: up, idle: p.opts.IdleTimeout})
+	}
+	closeWrite(c)
+	if readErr != nil {
+		c.Close() // the server is gone or stalled: end the client's side too
+		up.Close()
+	}
+	wg.Wait()
+	c.Close()
+	up.Close()
+}
+
+// clearFlight forwards what the server sends to the client at once, and
+// returns a copy of it up to the end of its clear flight (clearFlightDone),
+// or to the error that ended it first.
+func (p *Proxy) clearFlight(c, up net.Conn) ([]byte, error) {
 	up.SetReadDeadline(time.Now().Add(p.opts.HandshakeTimeout))
 	var flight []byte
 	buf := make([]byte, 32<<10)
@@ -84,30 +105,21 @@ func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []b
 		if err != nil && readErr == nil {
 			readErr = err
 		}
-		if readErr != nil || clearFlightDone(flight) || len(flight) > maxClearFlight {
-			break
+		if readErr != nil || inspect.ServerFlightDone(flight) || len(flight) > maxClearFlight {
+			return flight, readErr
 		}
 	}
-	side.DurationMS = msSince(start)
-	p.recordPassthrough(s, flight, readErr)
-	if s.rec.Outcome == inspect.OutcomeOK && side.ServerHello != nil && side.ServerHello.Version != "TLS 1.3" {
-		p.clientVerdict(s, answer)
-	}
-	p.emit(s.rec)
-
-	if readErr == nil {
-		up.SetReadDeadline(time.Time{})
-		io.Copy(c, &idleReader{Conn: up, idle: p.opts.IdleTimeout})
-	}
-	closeWrite(c)
-	if readErr != nil {
-		c.Close() // the server is gone or stalled: end the client's side too
-		up.Close()
-	}
-	wg.Wait()
-	c.Close()
-	up.Close()
 }
+
+// passError is why a passthrough never reached the server's answer: the
+// dial failed, or the server closed before the client's hello was forwarded.
+type passError struct {
+	dial bool
+	err  error
+}
+
+func (e *passError) Error() string { return "proxy: passthrough: " + e.err.Error() }
+func (e *passError) Unwrap() error { return e.err }
 
 // closeWrite half-closes c when it can, so the peer sees EOF while the other
 // direction keeps flowing, and closes it otherwise.
@@ -138,14 +150,15 @@ type clientAnswer struct {
 
 func newClientAnswer() *clientAnswer { return &clientAnswer{ready: make(chan struct{})} }
 
-// Write keeps the first 7 bytes (an alert record: header and level,
-// description) and signals once it knows what the first record is.
+// Write keeps the first inspect.AlertRecordLen bytes (an alert record:
+// header, level, description) and signals once it knows what the first
+// record is.
 func (a *clientAnswer) Write(p []byte) (int, error) {
 	a.mu.Lock()
-	if need := 7 - len(a.b); need > 0 {
+	if need := inspect.AlertRecordLen - len(a.b); need > 0 {
 		a.b = append(a.b, p[:min(need, len(p))]...)
 	}
-	known := len(a.b) == 7 || len(a.b) > 0 && a.b[0] != 21
+	known := len(a.b) == inspect.AlertRecordLen || len(a.b) > 0 && a.b[0] != inspect.RecordTypeAlert
 	a.mu.Unlock()
 	if known {
 		a.end()
@@ -163,31 +176,35 @@ const clientVerdictWait = 3 * time.Second
 // server's clear flight: a client that refuses the server (its certificate,
 // or parameters such as a short DH prime) sends a clear alert, which the
 // record reports. TLS 1.3 clients answer encrypted, so this is 1.2 only.
-func (p *Proxy) clientVerdict(s *session, a *clientAnswer) {
+// It returns the outcome the client's answer gives, "" when it refused
+// nothing.
+func (p *Proxy) clientVerdict(s *session, a *clientAnswer) inspect.Outcome {
 	select {
 	case <-a.ready:
 	case <-time.After(min(clientVerdictWait, p.opts.HandshakeTimeout)):
-		return
+		return ""
 	}
 	a.mu.Lock()
 	b := a.b
 	a.mu.Unlock()
-	if len(b) < 7 || b[0] != 21 || b[5] != 2 { // not a fatal alert
-		return
+	level, alert, ok := inspect.ParseAlert(b)
+	if !ok || level != inspect.AlertLevelFatal {
+		return ""
 	}
-	alert := inspect.AlertName(b[6])
 	s.rec.Client.Alert = alert
-	s.rec.Outcome = inspect.OutcomeClientHandshakeFailed
-	s.rec.Client.Error = fmt.Sprintf("the client refused the server's handshake with alert %s (passthrough: the server's own certificate and parameters)", alert)
 	if certRejectAlerts[alert] {
-		s.rec.Outcome = inspect.OutcomeClientRejectedCertificate
 		s.rec.Client.Error = fmt.Sprintf("the client rejected the server's own certificate with alert %s (passthrough: tlslens presented nothing)", alert)
+		return inspect.OutcomeClientRejectedCertificate
 	}
+	s.rec.Client.Error = fmt.Sprintf("the client refused the server's handshake with alert %s (passthrough: the server's own certificate and parameters)", alert)
+	return inspect.OutcomeClientHandshakeFailed
 }
 
-// recordPassthrough fills the upstream side and the outcome of a passthrough
-// record from the server's clear flight and how reading it ended.
-func (p *Proxy) recordPassthrough(s *session, flight []byte, readErr error) {
+// recordPassthrough fills the upstream side of a passthrough record, and
+// returns its outcome, from the server's clear flight and how reading it
+// ended, or how the dial or the forwarding of the hello failed before
+// (readErr, no flight).
+func (p *Proxy) recordPassthrough(s *session, flight []byte, readErr error) inspect.Outcome {
 	side := s.rec.Upstream
 	f, _ := inspect.ParseServerFlight(flight, nil)
 	side.ServerHello = f.ServerHelloRecord()
@@ -201,111 +218,43 @@ func (p *Proxy) recordPassthrough(s *session, flight []byte, readErr error) {
 		side.OCSPStapled, side.SCTs = &stapled, &scts
 	}
 	var ne net.Error
+	var pe *passError
 	switch {
+	case errors.As(readErr, &pe) && pe.dial:
+		side.Error = advice.Dial(s.target, pe.err, p.opts.DialTimeout)
+		return inspect.OutcomeUpstreamUnreachable
+	case errors.As(readErr, &pe):
+		side.Error = fmt.Sprintf("the server closed the connection before the ClientHello could be forwarded: %v", pe.err)
+		return inspect.OutcomeUpstreamHandshakeFailed
 	case f.Alert != "" && f.AlertLevel != "warning":
-		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
 		side.Error = fmt.Sprintf("the server refused the client's handshake with alert %s", f.Alert)
+		return inspect.OutcomeUpstreamHandshakeFailed
 	case f.ServerHello != nil && !f.ServerHello.HelloRetry:
-		s.rec.Outcome = inspect.OutcomeOK
+		return inspect.OutcomeOK
 	case readErr == nil && len(flight) > maxClearFlight:
-		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
 		side.Error = fmt.Sprintf("the server sent more than %d bytes without a ServerHello: it is not speaking TLS", maxClearFlight)
+		return inspect.OutcomeUpstreamHandshakeFailed
 	case errors.As(readErr, &ne) && ne.Timeout():
-		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
 		side.Error = fmt.Sprintf("the server did not answer the ClientHello within %s", p.opts.HandshakeTimeout)
+		return inspect.OutcomeUpstreamHandshakeFailed
 	case len(flight) == 0:
-		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
 		side.Error = "the server closed the connection without answering the ClientHello: it may not speak TLS on this port, or refused the client's offer"
+		return inspect.OutcomeUpstreamHandshakeFailed
 	default:
-		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
 		side.Error = "the server's answer is not a TLS ServerHello"
 		if readErr != nil {
 			side.Error = "the connection ended before the server's ServerHello was complete"
 		}
+		return inspect.OutcomeUpstreamHandshakeFailed
 	}
 }
 
-// clearFlightDone reports whether b, the bytes a server sent so far, holds
-// everything it sends in clear (RFC 8446 §4, RFC 5246 §7.3): in TLS 1.3 the
-// ServerHello (the rest is encrypted); in TLS 1.2 and earlier the flight up
-// to ServerHelloDone, or to ChangeCipherSpec in an abbreviated (resumed)
-// handshake. An alert, or any record other than a handshake, also ends it.
-func clearFlightDone(b []byte) bool {
-	var hs []byte
-	retried := false // a HelloRetryRequest came, and its ChangeCipherSpec may follow
-	for len(b) >= 5 {
-		typ, n := b[0], int(b[3])<<8|int(b[4])
-		if len(b) < 5+n {
-			return false // wait for the rest of the record
-		}
-		body := b[5 : 5+n]
-		b = b[5+n:]
-		switch typ {
-		case 22: // handshake
-		case 20: // change_cipher_spec
-			if retried && len(hs) == 0 {
-				continue // TLS 1.3 middlebox compatibility after a HelloRetryRequest (RFC 8446 §D.4)
-			}
-			return true // TLS 1.2 resumption: the server's Finished follows, encrypted
-		default: // alert, application data, or not TLS at all
-			return true
-		}
-		hs = append(hs, body...)
-		for {
-			msgLen, ok := inspect.HandshakeMessageLen(hs)
-			if !ok || len(hs) < msgLen {
-				break
-			}
-			msg := hs[:msgLen]
-			hs = hs[msgLen:]
-			switch msg[0] {
-			case 2: // server_hello (or hello_retry_request)
-				sh, err := inspect.ParseServerHelloMessage(msg)
-				if err != nil {
-					return true // malformed: parse what there is
-				}
-				if sh.HelloRetry {
-					retried = true // the client answers with a second ClientHello
-					continue
-				}
-				if sh.Version() >= 0x0304 {
-					return true // the rest of a TLS 1.3 flight is encrypted
-				}
-			case 14: // server_hello_done
-				return true
-			}
-		}
-	}
-	return len(b) > 0 && b[0] != 20 && b[0] != 21 && b[0] != 22 && b[0] != 23
-}
-
-// strictness orders actions when the CONNECT host and the SNI get different
-// ones: the stricter applies.
-var strictness = map[Action]int{ActionMITM: 0, ActionPassthrough: 1, ActionDeny: 2}
-
-// hostAction is the policy for a connection whose ClientHello is in: rules
-// match the CONNECT host and the SNI, and when the two get different
-// actions the stricter applies (deny, then passthrough, then mitm), so a
-// client cannot escape a rule by naming one host in CONNECT and another in
-// its SNI. The reason names the rule's subject for the record.
-func (p *Proxy) hostAction(s *session) (Action, string) {
-	act, why := p.policy(s.host), "host "+s.host
-	if s.sni != "" && s.sni != s.host {
-		if a := p.policy(s.sni); strictness[a] > strictness[act] {
-			act, why = a, "server name "+s.sni
-		}
-	}
-	return act, fmt.Sprintf("policy: %s (%s)", act, why)
-}
-
-// denyTLS ends a connection whose server name is denied by policy, after its
-// CONNECT was accepted: the client gets a fatal access_denied alert (RFC 8446
-// §6.2), which TLS stacks report as such, and the record says why.
+// denyTLS refuses a connection whose server name is denied by policy, after
+// its CONNECT was accepted: the client gets a fatal access_denied alert (RFC
+// 8446 §6.2), which TLS stacks report as such, and the record says why.
 func (p *Proxy) denyTLS(c net.Conn, s *session, reason string) {
-	c.Write([]byte{21, 3, 1, 0, 2, 2, 49}) // alert record: fatal, access_denied
-	c.Close()
-	s.rec.Outcome = inspect.OutcomeDenied
+	c.Write(inspect.AlertRecord(inspect.AlertLevelFatal, "access_denied"))
+	s.denied = true
 	s.rec.Reason = reason
 	s.rec.Client.Error = "denied by policy"
-	p.emit(s.rec)
 }

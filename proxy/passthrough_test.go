@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -27,8 +28,8 @@ func passthroughHarness(t *testing.T) *harness {
 // record holds both clear hellos, and in TLS 1.2 the chain and key exchange.
 func TestPassthrough(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	leaf := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")
+	pki := testpki.Root(t, "Upstream Test Root")
+	leaf := pki.Leaf(t, "example.com")
 	cases := []struct {
 		name      string
 		server    *tls.Config
@@ -55,7 +56,7 @@ func TestPassthrough(t *testing.T) {
 			up := startUpstream(t, srv)
 			h := passthroughHarness(t)
 			cfg := tc.client.Clone()
-			cfg.ServerName, cfg.RootCAs = "example.com", pki.pool() // the real server's root only
+			cfg.ServerName, cfg.RootCAs = "example.com", pki.Pool() // the real server's root only
 			tc1 := tls.Client(h.connect(tc.connect+":"+up.port()), cfg)
 			if err := tc1.Handshake(); err != nil {
 				t.Fatalf("handshake with the real server through the tunnel: %v", err)
@@ -114,11 +115,10 @@ func TestPassthrough(t *testing.T) {
 // record is written then, not when the connection times out.
 func TestPassthroughResumed(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := passthroughHarness(t)
-	cfg := &tls.Config{ServerName: "example.com", RootCAs: pki.pool(), MaxVersion: tls.VersionTLS12,
+	cfg := &tls.Config{ServerName: "example.com", RootCAs: pki.Pool(), MaxVersion: tls.VersionTLS12,
 		ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 	for i, wantResumed := range []bool{false, true} {
 		c := tls.Client(h.connect("example.com:"+up.port()), cfg)
@@ -147,8 +147,8 @@ func TestPassthroughResumed(t *testing.T) {
 // recorded, one record each.
 func TestPassthroughFailures(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	leaf := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")
+	pki := testpki.Root(t, "Upstream Test Root")
+	leaf := pki.Leaf(t, "example.com")
 	tls13only := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS13})
 	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts and never answers
 	if err != nil {
@@ -185,7 +185,7 @@ func TestPassthroughFailures(t *testing.T) {
 			t.Parallel()
 			policy, _ := Rules([]Rule{{Match: "example.com", Action: ActionPassthrough}})
 			h := newHarness(t, func(o *Options) { o.Policy = policy; o.HandshakeTimeout = time.Second })
-			c := tls.Client(h.connect(tc.target), &tls.Config{ServerName: "example.com", RootCAs: pki.pool(), MaxVersion: tls.VersionTLS12})
+			c := tls.Client(h.connect(tc.target), &tls.Config{ServerName: "example.com", RootCAs: pki.Pool(), MaxVersion: tls.VersionTLS12})
 			if err := c.Handshake(); err == nil {
 				t.Fatal("handshake succeeded")
 			}
@@ -206,9 +206,8 @@ func TestPassthroughFailures(t *testing.T) {
 // denied host gets a TLS access_denied alert, and nothing is dialled.
 func TestDenyBySNI(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "other.test")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "other.test")}})
 	policy, err := Rules([]Rule{{Match: "other.test", Action: ActionDeny}})
 	if err != nil {
 		t.Fatal(err)
@@ -229,73 +228,4 @@ func TestDenyBySNI(t *testing.T) {
 func portOfAddr(a net.Addr) string {
 	_, port, _ := net.SplitHostPort(a.String())
 	return port
-}
-
-// TestClearFlightDone feeds clearFlightDone every prefix of what crypto/tls
-// servers send: it must turn true exactly at the end of the record holding
-// the ServerHello (TLS 1.3) or the ServerHelloDone (TLS 1.2), and stay true.
-func TestClearFlightDone(t *testing.T) {
-	t.Parallel()
-	pki := newTestPKI(t, "Root")
-	leaf := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")
-	cases := []struct {
-		version uint16
-		last    byte // handshake type of the last clear message
-	}{{tls.VersionTLS12, 14}, {tls.VersionTLS13, 2}}
-	for _, tc := range cases {
-		t.Run(tls.VersionName(tc.version), func(t *testing.T) {
-			out := serverOutput(t, &tls.Config{Certificates: []tls.Certificate{leaf}},
-				&tls.Config{ServerName: "example.com", RootCAs: pki.pool(), MaxVersion: tc.version})
-			// crypto/tls writes one handshake message per record.
-			want := -1
-			for off := 0; off+5 <= len(out); {
-				end := off + 5 + (int(out[off+3])<<8 | int(out[off+4]))
-				if out[off] == 22 && out[off+5] == tc.last {
-					want = end
-					break
-				}
-				off = end
-			}
-			if want < 0 {
-				t.Fatalf("no handshake message %d in the server's %d bytes", tc.last, len(out))
-			}
-			for n := 0; n <= len(out); n++ {
-				if got := clearFlightDone(out[:n]); got != (n >= want) {
-					t.Fatalf("clearFlightDone(first %d of %d bytes) = %v; the clear flight ends at %d", n, len(out), got, want)
-				}
-			}
-		})
-	}
-}
-
-// serverOutput returns every byte a crypto/tls server writes during a
-// complete handshake with a crypto/tls client.
-func serverOutput(t *testing.T, srv, cli *tls.Config) []byte {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	rc := newRecordingConn(b, 1<<20)
-	errc := make(chan error, 1)
-	go func() { errc <- tls.Server(rc, srv).Handshake() }()
-	if err := tls.Client(a, cli).Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	_, written := rc.stop()
-	return written
 }

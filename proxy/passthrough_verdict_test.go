@@ -5,8 +5,8 @@ import (
 	"crypto/x509"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -15,9 +15,8 @@ import (
 // says the client refused rather than ok.
 func TestPassthroughClientRefusal(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{MaxVersion: tls.VersionTLS12, Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{MaxVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := passthroughHarness(t)
 	// Trusts nothing: it refuses the real server's certificate.
 	tc := tls.Client(h.connect("example.com:"+up.port()), &tls.Config{ServerName: "example.com", RootCAs: x509.NewCertPool()})

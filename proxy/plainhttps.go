@@ -91,23 +91,14 @@ func (p *Proxy) plainSession(r *http.Request) (*session, *http.Response) {
 		return s, nil
 	}
 	s := sessionFor(c, claim(c), target) // the connection's first record takes its id
-	s.rec.Reason = inspect.ReasonPlainHTTPS
-	var err error
-	s.hello, err = defaultOffer()
-	if err != nil {
-		s.upErr = err
-		s.rec.Outcome = inspect.OutcomeUpstreamHandshakeFailed
-		s.rec.Upstream = &inspect.Side{Error: err.Error()}
-	} else {
-		up, upErr := p.dialUpstream(context.WithoutCancel(r.Context()), s)
-		s.upErr = upErr
-		if up != nil {
-			s.upstream.Store(up)
-		}
-		s.rec.Outcome = outcome(s, true)
+	if ref := p.admitDestination(r.Context(), s); ref != nil {
+		// Refused and recorded, and not kept: the next request judges again.
+		s.refused(ref)
+		s.rec.Outcome = p.outcome(s)
+		p.record(s)
+		return nil, ref.response(r)
 	}
-	p.emit(s.rec)
-	s.shed()
+	p.openPlain(r.Context(), s)
 	s.tr = p.transport(s)
 	if len(pc.order) >= maxPlainTargets {
 		oldest := pc.order[0]
@@ -118,6 +109,29 @@ func (p *Proxy) plainSession(r *http.Request) (*session, *http.Response) {
 	pc.sessions[target] = s
 	pc.order = append(pc.order, target)
 	return s, nil
+}
+
+// openPlain dials and handshakes the upstream of an https:// target
+// requested without CONNECT, with tlslens's default offer. Its deferred
+// finish, the one every session ends its opening with, decides the outcome
+// and writes the record; the session stays open for the client
+// connection's requests to the target.
+func (p *Proxy) openPlain(ctx context.Context, s *session) {
+	s.next = nextPlain
+	defer p.finish(s)
+	s.rec.Reason = inspect.ReasonPlainHTTPS
+	hello, err := defaultOffer()
+	if err != nil {
+		s.upErr = err
+		s.rec.Upstream = &inspect.Side{Error: err.Error()}
+		return
+	}
+	s.hello = hello
+	up, upErr := p.dialUpstream(context.WithoutCancel(ctx), s)
+	s.upErr = upErr
+	if up != nil {
+		s.upstream.Store(up)
+	}
 }
 
 // defaultOffer is the ClientHello tlslens offers upstream when the client
@@ -144,12 +158,13 @@ func captureHello(cfg *tls.Config) ([]byte, error) {
 		tls.Client(c, cfg).Handshake()
 	}()
 	defer func() { s.Close(); c.Close(); <-done }()
-	rec := make([]byte, 5)
+	rec := make([]byte, inspect.RecordHeaderLen)
 	if _, err := io.ReadFull(s, rec); err != nil {
 		return nil, err
 	}
-	rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
-	if _, err := io.ReadFull(s, rec[5:]); err != nil {
+	n, _ := inspect.RecordLen(rec)
+	rec = append(rec, make([]byte, n-len(rec))...)
+	if _, err := io.ReadFull(s, rec[inspect.RecordHeaderLen:]); err != nil {
 		return nil, err
 	}
 	return rec, nil

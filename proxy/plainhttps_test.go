@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -20,12 +20,12 @@ import (
 // record per client connection and target, with no TLS on the client side,
 // the reason, and a finding that the request crossed to the proxy in clear.
 func TestPlainHTTPSRequest(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com", "other.test")}})
+		pki.Leaf(t, "example.com", "other.test")}})
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, func(o *Options) {
-		o.UpstreamRoots, o.UpstreamRootsName, o.Metrics = pki.pool(), "test-root.pem", reg
+		o.UpstreamRoots, o.UpstreamRootsName, o.Metrics = pki.Pool(), "test-root.pem", reg
 	})
 
 	c, err := net.Dial("tcp", h.addr)
@@ -86,9 +86,8 @@ func TestPlainHTTPSRequest(t *testing.T) {
 // TestPlainHTTPSRequestUntrusted: the upstream's certificate does not verify,
 // so the client gets a 502 naming the failure and the record says why.
 func TestPlainHTTPSRequestUntrusted(t *testing.T) {
-	pki := newTestPKI(t, "Untrusted Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+	pki := testpki.Root(t, "Untrusted Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	h := newHarness(t, nil) // trusts no upstream root
 
 	c, err := net.Dial("tcp", h.addr)
@@ -114,10 +113,10 @@ func TestPlainHTTPSRequestUntrusted(t *testing.T) {
 func TestPlainHTTPSTargetsBounded(t *testing.T) {
 	defer func(n int) { maxPlainTargets = n }(maxPlainTargets)
 	maxPlainTargets = 2
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com", "other.test", "www.example.com")}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+		pki.Leaf(t, "example.com", "other.test", "www.example.com")}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	base := quietGoroutines(t)
 	c, err := net.Dial("tcp", h.addr)
 	if err != nil {

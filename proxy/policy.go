@@ -15,13 +15,21 @@ type Rule struct {
 	Action Action
 }
 
-// Rules compiles rules into a policy for Options.Policy: the first matching
-// rule wins, and a host no rule matches is intercepted (ActionMITM).
-func Rules(rules []Rule) (func(host string) Action, error) {
-	type compiled struct {
-		match  func(string) bool
-		action Action
-	}
+// A Policy decides what tlslens does with a target: the first matching rule
+// wins, and a target no rule matches is intercepted (ActionMITM). A nil
+// *Policy intercepts everything. Safe for concurrent use.
+type Policy struct {
+	rules []compiled
+}
+
+type compiled struct {
+	rule   Rule
+	match  func(string) bool
+	prefix netip.Prefix // the rule's IP range; invalid for a name rule
+}
+
+// Rules compiles rules into a Policy for Options.Policy.
+func Rules(rules []Rule) (*Policy, error) {
 	var cs []compiled
 	var errs []error
 	for _, r := range rules {
@@ -36,20 +44,47 @@ func Rules(rules []Rule) (func(host string) Action, error) {
 			errs = append(errs, fmt.Errorf("proxy: action %q for %q is not mitm, passthrough or deny", r.Action, r.Match))
 			continue
 		}
-		cs = append(cs, compiled{m, r.Action})
+		c := compiled{rule: r, match: m}
+		if strings.Contains(r.Match, "/") {
+			c.prefix, _ = netip.ParsePrefix(strings.TrimSpace(r.Match)) // parsed by compileMatch
+		}
+		cs = append(cs, c)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return func(host string) Action {
-		host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
-		for _, c := range cs {
-			if c.match(host) {
-				return c.action
-			}
-		}
+	return &Policy{rules: cs}, nil
+}
+
+// Action is what the policy does with a target named host (a name or an IP
+// literal, as the client wrote it): every rule matches against this text.
+func (p *Policy) Action(host string) Action {
+	if p == nil {
 		return ActionMITM
-	}, nil
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	for _, c := range p.rules {
+		if c.match(host) {
+			return c.rule.Action
+		}
+	}
+	return ActionMITM
+}
+
+// addr is what the IP-range rules do with an address a target's name
+// resolved to, and the matching rule's range; ActionMITM and "" when none
+// matches. Name rules and "*" judge the name, not its addresses.
+func (p *Policy) addr(a netip.Addr) (Action, string) {
+	if p == nil {
+		return ActionMITM, ""
+	}
+	a = a.Unmap()
+	for _, c := range p.rules {
+		if c.prefix.IsValid() && c.prefix.Contains(a) {
+			return c.rule.Action, c.rule.Match
+		}
+	}
+	return ActionMITM, ""
 }
 
 func compileMatch(pattern string) (func(host string) bool, error) {

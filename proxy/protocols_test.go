@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/net/websocket"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -45,11 +46,11 @@ func startH2Upstream(t *testing.T, cfg *tls.Config, conns *atomic.Int64) *upstre
 // one upstream connection; a request for another host on it gets 421.
 func TestHTTP2BothLegs(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	var conns atomic.Int64
 	up := startH2Upstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}}, &conns)
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+		pki.Leaf(t, "example.com")}}, &conns)
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	proxyURL, _ := url.Parse("http://" + h.addr)
 	tr := &http.Transport{Proxy: http.ProxyURL(proxyURL), TLSClientConfig: &tls.Config{RootCAs: h.roots()}, ForceAttemptHTTP2: true}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -112,10 +113,10 @@ func TestHTTP2BothLegs(t *testing.T) {
 // picks http/1.1 is given http/1.1.
 func TestALPNMirrorHTTP1(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}, NextProtos: []string{"http/1.1"}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+		pki.Leaf(t, "example.com")}, NextProtos: []string{"http/1.1"}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	c := tls.Client(h.connect("example.com:"+up.port()), &tls.Config{ServerName: "example.com", RootCAs: h.roots(), NextProtos: []string{"h2", "http/1.1"}})
 	if err := c.Handshake(); err != nil {
 		t.Fatal(err)
@@ -135,7 +136,7 @@ func TestALPNMirrorHTTP1(t *testing.T) {
 // relayed both ways.
 func TestWebSocket(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	up := httptest.NewUnstartedServer(websocket.Handler(func(ws *websocket.Conn) {
 		for { // echo each message whole
 			var msg string
@@ -144,11 +145,11 @@ func TestWebSocket(t *testing.T) {
 			}
 		}
 	}))
-	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}}
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}}
 	up.StartTLS()
 	t.Cleanup(up.Close)
 	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 
 	tc := tls.Client(h.connect("example.com:"+port), &tls.Config{ServerName: "example.com", RootCAs: h.roots(), NextProtos: []string{"http/1.1"}})
 	cfg, err := websocket.NewConfig("wss://example.com:"+port+"/echo", "https://example.com:"+port)
@@ -218,8 +219,8 @@ func startLineServer(t *testing.T, cfg *tls.Config, serverFirst bool) string {
 // are recorded.
 func TestRawProtocols(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	leaf := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")
+	pki := testpki.Root(t, "Upstream Test Root")
+	leaf := pki.Leaf(t, "example.com")
 	cases := []struct {
 		name        string
 		alpn        []string
@@ -233,7 +234,7 @@ func TestRawProtocols(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			port := startLineServer(t, &tls.Config{Certificates: []tls.Certificate{leaf}, NextProtos: tc.alpn}, tc.serverFirst)
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 			c := tls.Client(h.connect("example.com:"+port), &tls.Config{ServerName: "example.com", RootCAs: h.roots(), NextProtos: tc.alpn})
 			c.SetDeadline(time.Now().Add(10 * time.Second))
 			br := bufio.NewReader(c)

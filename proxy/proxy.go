@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/elazarl/goproxy"
@@ -43,7 +44,7 @@ type Options struct {
 	// Log receives operational logs (start-up, errors), each with the
 	// connection id. Nil discards them.
 	Log logrus.FieldLogger
-	// Records receives one "handshake" entry per connection (shared/RECORD.md).
+	// Records receives one "handshake" entry per connection (docs/record.md).
 	// Nil discards them.
 	Records logrus.FieldLogger
 	// OnRecord, if set, is called with each record after it is written, from
@@ -77,9 +78,25 @@ type Options struct {
 	// ClientMinVersion is the lowest TLS version accepted from clients; 0 means TLS 1.0.
 	ClientMinVersion uint16
 
-	// Policy decides, per CONNECT, what to do with a target; nil means
-	// everything is intercepted.
-	Policy func(host string) Action
+	// Policy decides what to do with a target (Rules): its name rules
+	// match the host the client named (and its SNI), its IP-range rules
+	// every address tlslens connects to for it. Nil means everything is
+	// intercepted.
+	Policy *Policy
+	// AllowLocalTargets lets clients reach the proxy host itself (its
+	// loopback and own addresses, unspecified and link-local addresses,
+	// 169.254.169.254 included) while the proxy listens beyond loopback.
+	// False denies them then, as Squid's default to_localhost rule does: a
+	// LAN client must not reach what listens only on the host's loopback.
+	// The proxy decides from the listeners Serve is given: on loopback
+	// listeners only, local targets are allowed whatever this says (local
+	// debugging).
+	AllowLocalTargets bool
+	// Protected are the addresses of listeners never reachable through the
+	// proxy, whatever the listener and AllowLocalTargets: the admin
+	// listener. One on 0.0.0.0 or :: is protected on every address of the
+	// host. Nil protects none.
+	Protected []netip.AddrPort
 	// KeyLog, if set, receives NSS key log lines for both legs of every
 	// connection (SSLKEYLOGFILE format). Safe to share; writes are serialised.
 	KeyLog io.Writer
@@ -94,7 +111,13 @@ type Options struct {
 	// Threshold turns it off.
 	AutoPassthrough AutoPassthrough
 
-	// Dial opens upstream TCP connections; nil means a net.Dialer.
+	// Resolver looks up target names, once per target: the addresses it
+	// returns are judged by the policy and are the only ones dialled. Nil
+	// means net.DefaultResolver. Names under localhost never reach it: they
+	// are the loopback addresses (RFC 6761 §6.3).
+	Resolver Resolver
+	// Dial opens upstream TCP connections, always to an ip:port that was
+	// judged; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// ProxyAuth, if not empty, requires Basic proxy authentication with one
@@ -151,10 +174,18 @@ type Proxy struct {
 	verified *verifyCache   // upstream chains that verified recently
 	certs    *certSummaries // record summaries of recently seen certificates
 
+	resolver Resolver    // Options.Resolver, or net.DefaultResolver
+	local    localAddrs  // the host's own addresses, for local targets
+	exposed  atomic.Bool // a listener is beyond loopback: local targets are denied
+
 	// ticketKey encrypts the session tickets of every client leg, so a
 	// client can resume on a new connection (a tls.Config's own key is
 	// per Config, and each client leg has its own Config).
 	ticketKey [32]byte
+
+	// stopping is set by Shutdown and Close: a connection they close
+	// before its first request was not closed by its client (settle).
+	stopping atomic.Bool
 }
 
 // New returns a Proxy. It starts no goroutine until Serve.
@@ -195,9 +226,12 @@ func New(opts Options) (*Proxy, error) {
 	}
 	if opts.Dial == nil {
 		d := &net.Dialer{Timeout: opts.DialTimeout}
-		opts.Dial = dialLoopback(d.DialContext)
+		opts.Dial = d.DialContext
 	}
-	p := &Proxy{opts: opts, log: opts.Log, recs: opts.Records}
+	p := &Proxy{opts: opts, log: opts.Log, recs: opts.Records, resolver: opts.Resolver}
+	if p.resolver == nil {
+		p.resolver = net.DefaultResolver
+	}
 	if a := opts.AutoPassthrough; a.Threshold > 0 {
 		p.auto = newAutoPassthrough(a.Threshold, a.Window, a.TTL, nil)
 	}
@@ -265,10 +299,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.gp.ServeHTTP(withEarly(w, r))
 }
 
-// Serve accepts proxy connections on ln until ctx is done or ln fails. On
+// Serve accepts proxy connections on ln until ctx is done or ln fails. A
+// listener beyond loopback (0.0.0.0 included) makes the proxy deny local
+// targets from then on, unless Options.AllowLocalTargets. On
 // return the listener is closed; connections already intercepted keep running
 // until Shutdown or Close.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+	p.listening(ln.Addr())
 	outer := &http.Server{
 		Handler:           p,
 		ConnContext:       p.outerConnContext,
@@ -308,6 +345,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 // included) to end. When ctx ends first, it closes those still open and
 // returns ctx's error. Each connection's record is written before it closes.
 func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.stopping.Store(true)
 	err := p.inner.Shutdown(ctx)
 	if werr := p.live.wait(ctx); werr != nil {
 		p.live.closeAll()
@@ -317,7 +355,10 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 }
 
 // Close closes every intercepted connection now.
-func (p *Proxy) Close() error { return p.inner.Close() }
+func (p *Proxy) Close() error {
+	p.stopping.Store(true)
+	return p.inner.Close()
+}
 
 func (p *Proxy) writeKeyLog(b []byte) {
 	if p.opts.KeyLog == nil {

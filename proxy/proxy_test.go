@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -29,10 +29,9 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 }
 
 func TestInterceptOK(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.UpstreamRootsName = "test-root.pem" })
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.UpstreamRootsName = "test-root.pem" })
 
 	resp, body := get(t, h.httpClient(nil), "https://example.com:"+up.port()+"/hi")
 	if resp.StatusCode != http.StatusOK || body != "hello from upstream /hi over HTTP/1.1" {
@@ -99,22 +98,21 @@ func TestInterceptOK(t *testing.T) {
 // TestUpstreamVerifyFailed: the client's handshake completes, it gets a 502
 // naming the problem, and the record says why.
 func TestUpstreamVerifyFailed(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	stranger := newTestPKI(t, "Unknown Root")
-	now := time.Now()
+	pki := testpki.Root(t, "Upstream Test Root")
+	stranger := testpki.Root(t, "Unknown Root")
 	cases := []struct {
 		name string
 		cert tls.Certificate
 		want string // in the record's verify error and the 502 body
 	}{
-		{"expired", pki.leaf(now.Add(-48*time.Hour), now.Add(-24*time.Hour), "example.com"), "expired"},
-		{"other host", pki.leaf(now.Add(-time.Hour), now.Add(time.Hour), "other.test"), "other.test"},
-		{"unknown root", stranger.leaf(now.Add(-time.Hour), now.Add(time.Hour), "example.com"), "unknown authority"},
+		{"expired", pki.Expired(t, "example.com"), "expired"},
+		{"other host", pki.Leaf(t, "other.test"), "other.test"},
+		{"unknown root", stranger.Leaf(t, "example.com"), "unknown authority"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{tc.cert}})
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 			resp, body := get(t, h.httpClient(nil), "https://example.com:"+up.port()+"/")
 			if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, tc.want) {
 				t.Errorf("got %s, body %q; want 502 naming %q", resp.Status, body, tc.want)
@@ -140,9 +138,9 @@ func TestUpstreamVerifyFailed(t *testing.T) {
 }
 
 func TestUpstreamVerifyLogPolicy(t *testing.T) {
-	stranger := newTestPKI(t, "Unknown Root")
+	stranger := testpki.Root(t, "Unknown Root")
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		stranger.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
+		stranger.Leaf(t, "example.com")}})
 	h := newHarness(t, func(o *Options) { o.Verify = VerifyLog })
 	resp, body := get(t, h.httpClient(nil), "https://example.com:"+up.port()+"/x")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "hello from upstream") {
@@ -183,10 +181,9 @@ func TestUpstreamUnreachable(t *testing.T) {
 // TestClientRejectsCertificate: a client that does not trust the tlslens CA
 // sends an alert; nothing reaches the upstream.
 func TestClientRejectsCertificate(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		t.Run(tls.VersionName(version), func(t *testing.T) {
 			c := h.connect("example.com:" + up.port())
@@ -244,10 +241,9 @@ func newPlainServer(t *testing.T) string {
 // TestIPTargetWithoutSNI: a client without SNI to an IP target gets a leaf
 // with that IP as SAN.
 func TestIPTargetWithoutSNI(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "127.0.0.1")}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	pki := testpki.Root(t, "Upstream Test Root")
+	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "127.0.0.1")}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	// crypto/tls sends no SNI for an IP ServerName, and verifies the IP SAN.
 	resp, body := get(t, h.httpClient(nil), "https://127.0.0.1:"+up.port()+"/ip")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "/ip") {
@@ -282,10 +278,10 @@ func TestDenyPolicy(t *testing.T) {
 // TestKeepAliveOneUpstream: several requests on one client connection use
 // one upstream connection, and a request for another host gets 421.
 func TestKeepAliveOneUpstream(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{
-		pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com", "www.example.com")}})
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+		pki.Leaf(t, "example.com", "www.example.com")}})
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	c := h.connect("example.com:" + up.port())
 	tc := tls.Client(c, &tls.Config{ServerName: "example.com", RootCAs: h.roots()})
 	br := newReaderClient(t, tc)
@@ -313,8 +309,8 @@ func TestKeepAliveOneUpstream(t *testing.T) {
 // TLS 1.3 (decrypted with the key log) and the ServerKeyExchange in TLS 1.2;
 // the client leg shows tlslens's own.
 func TestKeyExchangeBothVersions(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
-	rsaLeaf := pki.rsaLeaf(2048, "example.com")
+	pki := testpki.Root(t, "Upstream Test Root")
+	rsaLeaf := pki.LeafWithKey(t, testpki.RSAKey(t, 2048), "example.com")
 	cases := []struct {
 		name    string
 		max     uint16
@@ -324,9 +320,9 @@ func TestKeyExchangeBothVersions(t *testing.T) {
 		group   string
 		scheme  string
 	}{
-		{"TLS 1.3 ECDSA", tls.VersionTLS13, pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com"),
+		{"TLS 1.3 ECDSA", tls.VersionTLS13, pki.Leaf(t, "example.com"),
 			[]tls.CurveID{tls.X25519}, "TLS 1.3", "x25519", "ecdsa_secp256r1_sha256"},
-		{"TLS 1.2 ECDSA P-384", tls.VersionTLS12, pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com"),
+		{"TLS 1.2 ECDSA P-384", tls.VersionTLS12, pki.Leaf(t, "example.com"),
 			[]tls.CurveID{tls.CurveP384}, "TLS 1.2", "secp384r1", "ecdsa_secp256r1_sha256"},
 		{"TLS 1.2 RSA", tls.VersionTLS12, rsaLeaf, []tls.CurveID{tls.X25519}, "TLS 1.2", "x25519", "rsa_pss_rsae_sha256"},
 	}
@@ -334,7 +330,7 @@ func TestKeyExchangeBothVersions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{tc.cert}, MaxVersion: tc.max, CurvePreferences: tc.curves})
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 			get(t, h.httpClient(nil), "https://example.com:"+up.port()+"/")
 			r := h.record()
 			u := r.Upstream

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/ca/testpki"
 )
 
 // TestSpareConnectionIsNotARejection: a browser (Chromium) races several
@@ -60,8 +62,8 @@ func TestSpareConnectionIsNotARejection(t *testing.T) {
 	// Spares, closed at once without a request.
 	for i := 0; i < 3; i++ {
 		spare := dial()
-		r := h.record()
 		spare.Close()
+		r := h.record()
 		got := waitLog(t, events, logrus.DebugLevel, "client closed a spare connection without a request")
 		if got.id != r.ID {
 			t.Errorf("spare %d: debug line for %v, want %s", i, got.id, r.ID)
@@ -90,8 +92,8 @@ func TestSpareConnectionIsNotARejection(t *testing.T) {
 	if err := lone.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	r := h2.record()
 	lone.Close()
+	r := h2.record()
 	got := waitLog(t, events2, logrus.WarnLevel, "client closed without sending a request")
 	if got.id != r.ID {
 		t.Errorf("pinning warning for %v, want %s", got.id, r.ID)
@@ -128,7 +130,7 @@ func (d *dropAfterRead) Write(b []byte) (int, error) {
 // tlslens then closes the client's connection too instead of leaving it open
 // (it would count in connections_active and hold up shutdown's drain).
 func TestWebSocketEndsWhenUpstreamCloses(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, rw, err := w.(http.Hijacker).Hijack()
 		if err != nil {
@@ -141,14 +143,14 @@ func TestWebSocketEndsWhenUpstreamCloses(t *testing.T) {
 		rw.Flush()
 	}))
 	srv.TLS = &tls.Config{
-		Certificates: []tls.Certificate{pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")},
+		Certificates: []tls.Certificate{pki.Leaf(t, "example.com")},
 		NextProtos:   []string{"http/1.1"},
 	}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	target := "example.com:" + port
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 
 	c := tls.Client(h.connect(target), &tls.Config{ServerName: "example.com", RootCAs: h.roots(), NextProtos: []string{"http/1.1"}})
 	defer c.Close()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -131,7 +132,7 @@ func TestQAClientResumption(t *testing.T) {
 // with INADEQUATE_SECURITY under an ok record.
 func TestQAClientH2ProhibitedSuite(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "H2 Upstream Root")
+	pki := testpki.Root(t, "H2 Upstream Root")
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello from upstream "+r.URL.Path+" over "+r.Proto)
 	}))
@@ -139,11 +140,11 @@ func TestQAClientH2ProhibitedSuite(t *testing.T) {
 	// The upstream leg mirrors the client's one suite, so the upstream must
 	// accept it for h2 too.
 	up.Config.HTTP2 = &http.HTTP2Config{PermitProhibitedCipherSuites: true}
-	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")}}
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}}
 	up.StartTLS()
 	t.Cleanup(up.Close)
 	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	u, _ := url.Parse("http://" + h.addr)
 	tr := &http.Transport{Proxy: http.ProxyURL(u), ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{
 		RootCAs: h.roots(), MaxVersion: tls.VersionTLS12,
@@ -308,8 +309,8 @@ func TestQAClientLeavesWithoutALPN(t *testing.T) {
 	if err := c.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	r := h.record()
 	c.Close()
+	r := h.record()
 	got := waitLog(t, events, logrus.WarnLevel, "client closed without sending a request")
 	if got.id != r.ID {
 		t.Errorf("warning id %v, want the record's %s", got.id, r.ID)

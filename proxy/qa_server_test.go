@@ -1,12 +1,7 @@
 package proxy
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
 	"log"
 	"net"
@@ -16,31 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
 // Tests from driving tlslens against real servers of many configurations
 // (openssl s_server, gnutls-serv, nginx): each failure found there, rebuilt
 // with crypto/tls servers on 127.0.0.1.
-
-// intermediate issues a CA certificate named cn under p, for chains with an
-// intermediate.
-func (p *testPKI) intermediate(cn string) *testPKI {
-	p.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	cert := signCert(p.t, &x509.Certificate{
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}, &key.PublicKey, p.cert, p.key)
-	return &testPKI{t: p.t, cert: cert, key: key}
-}
 
 // TestQAUpstreamRefusalsNameTheCause: a server that refuses what Go's TLS
 // stack can offer gets an error naming the real cause: a TLS 1.3-only server
@@ -49,8 +26,8 @@ func (p *testPKI) intermediate(cn string) *testPKI {
 // connection has one record.
 func TestQAUpstreamRefusalsNameTheCause(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	leaf := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "localhost", "127.0.0.1")
+	pki := testpki.Root(t, "Upstream Test Root")
+	leaf := pki.Leaf(t, "localhost", "127.0.0.1")
 	tlsServer := func(cfg *tls.Config) string {
 		cfg.Certificates = []tls.Certificate{leaf}
 		return "127.0.0.1:" + startUpstream(t, cfg).port()
@@ -116,7 +93,7 @@ func TestQAUpstreamRefusalsNameTheCause(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.HandshakeTimeout = time.Second })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.HandshakeTimeout = time.Second })
 			resp, body := get(t, h.httpClient(tc.client), "https://"+tc.target+"/")
 			if resp.StatusCode != http.StatusBadGateway {
 				t.Errorf("got %s %q, want 502", resp.Status, body)
@@ -156,14 +133,14 @@ func TestQAUpstreamRefusalsNameTheCause(t *testing.T) {
 // verification, in TLS 1.2 (clear) and TLS 1.3 (decrypted).
 func TestQAFailedHandshakeKeepsServerChain(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	leaf := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "www.example.com")
+	pki := testpki.Root(t, "Upstream Test Root")
+	leaf := pki.Leaf(t, "www.example.com")
 	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		t.Run(tls.VersionName(version), func(t *testing.T) {
 			t.Parallel()
 			up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{leaf}, MaxVersion: version,
 				ClientAuth: tls.RequireAnyClientCert})
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 			resp, body := get(t, h.httpClient(nil), "https://www.example.com:"+up.port()+"/")
 			if resp.StatusCode != http.StatusBadGateway {
 				t.Errorf("got %s %q, want 502", resp.Status, body)
@@ -193,9 +170,8 @@ func TestQAFailedHandshakeKeepsServerChain(t *testing.T) {
 // crypto/x509 rejects before it looks for issuers).
 func TestQAVerifyFailures(t *testing.T) {
 	t.Parallel()
-	pki := newTestPKI(t, "Upstream Test Root")
-	inter := pki.intermediate("Upstream Test Intermediate")
-	now := time.Now()
+	pki := testpki.Root(t, "Upstream Test Root")
+	inter := pki.Intermediate(t, "Upstream Test Intermediate")
 	cases := []struct {
 		name       string
 		cert       tls.Certificate
@@ -203,18 +179,18 @@ func TestQAVerifyFailures(t *testing.T) {
 		finding    string // a finding the record must have
 		incomplete bool   // incomplete_chain expected
 	}{
-		{"expired", pki.leaf(now.Add(-48*time.Hour), now.Add(-24*time.Hour), "www.example.com"),
+		{"expired", pki.Expired(t, "www.example.com"),
 			"renew it", inspect.CodeCertificateExpired, false},
-		{"another name", pki.leaf(now.Add(-time.Hour), now.Add(time.Hour), "other.test"),
+		{"another name", pki.Leaf(t, "other.test"),
 			"for another name", inspect.CodeHostnameMismatch, false},
-		{"intermediate omitted", inter.leaf(now.Add(-time.Hour), now.Add(time.Hour), "www.example.com"),
+		{"intermediate omitted", testpki.WithoutIntermediates(inter.Leaf(t, "www.example.com")),
 			"upstream_ca", inspect.CodeUpstreamVerifyFailed, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{tc.cert}})
-			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+			h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 			resp, body := get(t, h.httpClient(nil), "https://www.example.com:"+up.port()+"/")
 			if resp.StatusCode != http.StatusBadGateway {
 				t.Errorf("got %s %q, want 502", resp.Status, body)
@@ -243,8 +219,8 @@ func TestQALocalhostReachesIPv6Loopback(t *testing.T) {
 	if err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
-	pki := newTestPKI(t, "Upstream Test Root")
-	leaf := pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "localhost")
+	pki := testpki.Root(t, "Upstream Test Root")
+	leaf := pki.Leaf(t, "localhost")
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello over IPv6")
 	}))
@@ -255,7 +231,7 @@ func TestQALocalhostReachesIPv6Loopback(t *testing.T) {
 	t.Cleanup(srv.Close)
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool(); o.Dial = nil })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool(); o.Dial = nil })
 	resp, body := get(t, h.httpClient(nil), "https://localhost:"+port+"/")
 	if resp.StatusCode != http.StatusOK || body != "hello over IPv6" {
 		t.Fatalf("got %s %q", resp.Status, body)

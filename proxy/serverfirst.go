@@ -30,8 +30,8 @@ type readResult struct {
 }
 
 // serverFirst handles a client that stays silent after the CONNECT. If the
-// target then speaks first (an SSH or SMTP banner), the connection is
-// recorded as not_tls, relayed, and handled is true. Otherwise it returns the
+// target then speaks first (an SSH or SMTP banner), the session is left to
+// be recorded as not_tls and relayed, and handled is true. Otherwise it returns the
 // bytes the client sent meanwhile (the start of its hello, or nothing when
 // it stayed silent or went away: the hello reader sees that itself).
 func (p *Proxy) serverFirst(ctx context.Context, c net.Conn, s *session) (first []byte, handled bool) {
@@ -52,8 +52,8 @@ func (p *Proxy) serverFirst(ctx context.Context, c net.Conn, s *session) (first 
 	}
 
 	start := time.Now()
-	dctx, cancel := context.WithTimeout(ctx, min(p.opts.DialTimeout, time.Until(deadline)))
-	up, err := p.opts.Dial(dctx, "tcp", s.target)
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	up, err := p.dial(dctx, s)
 	cancel()
 	if err != nil {
 		return nil, false // the upstream dial that follows the hello reports it
@@ -83,23 +83,10 @@ func (p *Proxy) serverFirst(ctx context.Context, c net.Conn, s *session) (first 
 		c.SetReadDeadline(time.Time{})
 		up.SetReadDeadline(time.Time{})
 		s.rec.Mode = inspect.ModeTunnel
-		s.rec.Outcome = inspect.OutcomeNotTLS
 		s.rec.Client.Error = fmt.Sprintf("the server spoke first (%q), so this is not TLS but a server-first protocol such as SSH, SMTP or FTP; relayed without inspection", preview(r.b))
-		s.rec.Upstream = &inspect.Side{Addr: up.RemoteAddr().String(), Local: up.LocalAddr().String(), DurationMS: msSince(start)}
-		p.emit(s.rec)
-		if _, err := c.Write(r.b); err != nil {
-			up.Close()
-			c.Close()
-			return nil, true
-		}
-		if len(cr.b) > 0 {
-			if _, err := up.Write(cr.b); err != nil {
-				up.Close()
-				c.Close()
-				return nil, true
-			}
-		}
-		p.relay(c, up)
+		s.rec.Upstream = &inspect.Side{Addr: up.RemoteAddr().String(), Local: up.LocalAddr().String(),
+			Resolved: s.resolved(), DurationMS: msSince(start)}
+		s.next, s.raw, s.toClient, s.toUpstream = nextRelay, up, r.b, cr.b
 		return nil, true
 	case cr := <-fromClient:
 		up.Close() // a client-first protocol: this probe is not the upstream connection

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlslens/tlslens/ca"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -49,25 +48,10 @@ func TestShutdownWaitsForTunnels(t *testing.T) {
 		{"timeout ends first", 100 * time.Millisecond, context.DeadlineExceeded},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			auth, err := ca.New(ca.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			records := make(chan *inspect.Record, 10)
-			p, err := New(Options{Authority: auth, Dial: loopbackDial, OnRecord: func(r *inspect.Record) { records <- r }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			served := make(chan error, 1)
-			go func() { served <- p.Serve(ctx, ln) }()
-			t.Cleanup(func() { cancel(); p.Close() })
+			h := newHarness(t, nil)
+			p := h.p
 
-			c, err := net.Dial("tcp", ln.Addr().String())
+			c, err := net.Dial("tcp", h.addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,15 +78,16 @@ func TestShutdownWaitsForTunnels(t *testing.T) {
 			if err := roundTrip("not TLS, relayed\n"); err != nil {
 				t.Fatal(err)
 			}
-			if r := <-records; r.Outcome != inspect.OutcomeNotTLS {
+			if r := h.record(); r.Outcome != inspect.OutcomeNotTLS {
 				t.Fatalf("record outcome %s, want not_tls", r.Outcome)
 			}
 
-			cancel() // what SIGTERM does
-			if err := <-served; err != nil {
-				t.Fatalf("Serve = %v", err)
+			h.stop() // what SIGTERM does
+			<-h.served
+			if h.err != nil {
+				t.Fatalf("Serve = %v", h.err)
 			}
-			if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			if _, err := net.Dial("tcp", h.addr); err == nil {
 				t.Error("the listener still accepts after Serve returned")
 			}
 			sctx, scancel := context.WithTimeout(context.Background(), tt.timeout)

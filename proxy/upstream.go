@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -34,7 +33,7 @@ func (e *upstreamError) Error() string { return e.msg }
 func (e *upstreamError) Unwrap() error { return e.err }
 
 // dialUpstream dials the target and handshakes with it, mirroring the client's
-// offer (DESIGN.md step 3), and fills the record's upstream side. It retries
+// offer (docs/design.md, step 3), and fills the record's upstream side. It retries
 // once with a legacy-compatible offer when the server refuses the first one.
 func (p *Proxy) dialUpstream(ctx context.Context, s *session) (*tls.Conn, error) {
 	side := &inspect.Side{}
@@ -78,11 +77,10 @@ func retryable(err error, att inspect.Attempt) bool {
 // side gets this attempt's facts; the Attempt summarises it if it failed.
 func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.Side, compat bool) (*tls.Conn, inspect.Attempt, error) {
 	var att inspect.Attempt
-	dctx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout)
 	dialStart := time.Now()
-	raw, err := p.opts.Dial(dctx, "tcp", s.target)
+	raw, err := p.dial(ctx, s)
 	rtt := time.Since(dialStart) // a TCP handshake: about one round trip
-	cancel()
+	side.Resolved = s.resolved()
 	if err != nil {
 		msg := advice.Dial(s.target, err, p.opts.DialTimeout)
 		att.Error = msg
@@ -220,29 +218,7 @@ func (p *Proxy) redial(ctx context.Context, s *session) (net.Conn, error) {
 	return c, nil
 }
 
-// dialLoopback wraps dial so that "localhost" and names under ".localhost"
-// reach a server that listens on only one of the loopback addresses: they
-// are the loopback addresses (RFC 6761 §6.3), and curl and browsers try
-// both whatever /etc/hosts lists, so a server on [::1] alone works for them
-// directly where localhost resolves to 127.0.0.1 only.
-func dialLoopback(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		host, port, serr := net.SplitHostPort(addr)
-		host = strings.ToLower(strings.TrimSuffix(host, "."))
-		if err == nil || serr != nil || ctx.Err() != nil || (host != "localhost" && !strings.HasSuffix(host, ".localhost")) {
-			return c, err
-		}
-		for _, ip := range []string{"::1", "127.0.0.1"} {
-			if c, lerr := dial(ctx, network, net.JoinHostPort(ip, port)); lerr == nil {
-				return c, nil
-			}
-		}
-		return nil, err
-	}
-}
-
-// upstreamConfig is "mirror-lite" (DESIGN.md step 3): the client's versions,
+// upstreamConfig is "mirror-lite" (docs/design.md, step 3): the client's versions,
 // suites, groups and ALPN intersected with what crypto/tls implements. compat
 // is the retry offer for legacy servers: TLS 1.0-1.2 and every suite Go has.
 func upstreamConfig(h *inspect.ClientHello, sni, host string, compat bool) *tls.Config {
@@ -315,7 +291,10 @@ func (c *peekConn) readRecord(wait time.Duration) {
 	c.Conn.SetReadDeadline(time.Now().Add(wait))
 	defer c.Conn.SetReadDeadline(time.Time{})
 	buf := make([]byte, 4096)
-	for len(c.ahead) < 5 || len(c.ahead) < 5+(int(c.ahead[3])<<8|int(c.ahead[4])) {
+	for {
+		if n, ok := inspect.RecordLen(c.ahead); ok && len(c.ahead) >= n {
+			return
+		}
 		n, err := c.Conn.Read(buf)
 		c.ahead = append(c.ahead, buf[:n]...)
 		if err != nil {

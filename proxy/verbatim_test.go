@@ -11,25 +11,27 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/tlslens/tlslens/ca/testpki"
 )
 
 // TestResponseHeadersVerbatim: the client gets the server's response headers
 // and no others: net/http's server would add a Date, and a Content-Type
 // sniffed from the body, to an answer without them.
 func TestResponseHeadersVerbatim(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Date"] = nil // the test server sends neither
 		w.Header()["Content-Type"] = nil
 		io.WriteString(w, "<html>sniffable</html>")
 	}))
 	up.EnableHTTP2 = true
-	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")},
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")},
 		NextProtos: []string{"h2", "http/1.1"}}
 	up.StartTLS()
 	t.Cleanup(up.Close)
 	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 	proxyURL, _ := url.Parse("http://" + h.addr)
 	for _, h2 := range []bool{false, true} {
 		tr := &http.Transport{Proxy: http.ProxyURL(proxyURL), TLSClientConfig: &tls.Config{RootCAs: h.roots()},
@@ -56,7 +58,7 @@ func TestResponseHeadersVerbatim(t *testing.T) {
 // answer): a proxy must not, over either protocol or a plain http:// request.
 // A gzip answer the client asked for reaches it still compressed.
 func TestRequestHeadersVerbatim(t *testing.T) {
-	pki := newTestPKI(t, "Upstream Test Root")
+	pki := testpki.Root(t, "Upstream Test Root")
 	seen := make(chan http.Header, 10)
 	gz := gzipped(t, "compressed body")
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -70,14 +72,14 @@ func TestRequestHeadersVerbatim(t *testing.T) {
 	})
 	up := httptest.NewUnstartedServer(handler)
 	up.EnableHTTP2 = true
-	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.leaf(time.Now().Add(-time.Hour), time.Now().Add(time.Hour), "example.com")},
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")},
 		NextProtos: []string{"h2", "http/1.1"}}
 	up.StartTLS()
 	t.Cleanup(up.Close)
 	plain := httptest.NewServer(handler)
 	t.Cleanup(plain.Close)
 	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
-	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.pool() })
+	h := newHarness(t, func(o *Options) { o.UpstreamRoots = pki.Pool() })
 
 	proxyURL, _ := url.Parse("http://" + h.addr)
 	for _, tc := range []struct {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
+	"errors"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -64,5 +65,20 @@ func (v *verifyCache) verify(certs []*x509.Certificate, name string, roots *x509
 		}
 		v.c.Add(key, until)
 	}
+	return err
+}
+
+// verifyChain verifies an upstream chain for name (a DNS name or an IP).
+func verifyChain(certs []*x509.Certificate, name string, roots *x509.CertPool, now time.Time) error {
+	if len(certs) == 0 {
+		return errors.New("the server sent no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	_, err := certs[0].Verify(x509.VerifyOptions{
+		Roots: roots, Intermediates: inter, DNSName: name, CurrentTime: now,
+	})
 	return err
 }

@@ -4,16 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"strconv"
@@ -24,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/tlslens/tlslens/ca"
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/proxy"
 )
 
@@ -57,16 +53,18 @@ type envOptions struct {
 }
 
 func newEnv(o envOptions) (*env, error) {
-	root, rootKey, err := newRoot()
+	root, err := testpki.NewRoot("tlslens-load upstream root", nil)
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := newLeaf(root, rootKey)
+	// bench.test and *.bench.test, so the 1000 distinct names verify against
+	// one certificate.
+	now := time.Now()
+	leaf, err := root.NewLeaf(nil, now.Add(-time.Hour), now.Add(24*time.Hour), benchDomain, "*."+benchDomain)
 	if err != nil {
 		return nil, err
 	}
-	e := &env{upstreamCA: x509.NewCertPool(), records: &lineCounter{}, bulk: bytes.Repeat([]byte("tlslens-bulk-bod"), o.bulkSize/16+1)[:o.bulkSize]}
-	e.upstreamCA.AddCert(root)
+	e := &env{upstreamCA: root.Pool(), records: &lineCounter{}, bulk: bytes.Repeat([]byte("tlslens-bulk-bod"), o.bulkSize/16+1)[:o.bulkSize]}
 
 	upLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -253,52 +251,6 @@ type lineCounter struct{ n atomic.Int64 }
 func (l *lineCounter) Write(b []byte) (int, error) {
 	l.n.Add(int64(bytes.Count(b, []byte{'\n'})))
 	return len(b), nil
-}
-
-func newRoot() (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "tlslens-load upstream root"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	return cert, key, err
-}
-
-// newLeaf issues the upstream's certificate: bench.test and *.bench.test,
-// so the 1000 distinct names verify against one certificate.
-func newLeaf(root *x509.Certificate, rootKey *ecdsa.PrivateKey) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: benchDomain},
-		DNSNames:     []string{benchDomain, "*." + benchDomain},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, root, &key.PublicKey, rootKey)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, err
 }
 
 // discardStdLogger silences net/http's server errors (clients closing

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,7 +36,21 @@ func newRegistry() (*prometheus.Registry, error) {
 // *adminServer is a disabled one.
 type adminServer struct {
 	srv  *http.Server
+	addr net.Addr
 	done chan struct{}
+}
+
+// addrs is the listener's address for proxy.Options.Protected; none when
+// disabled.
+func (a *adminServer) addrs() []netip.AddrPort {
+	if a == nil {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(a.addr.String())
+	if err != nil {
+		return nil // a TCP listener's address always parses
+	}
+	return []netip.AddrPort{ap}
 }
 
 // startAdmin serves the admin endpoints on addr; "" disables them. An
@@ -65,6 +80,7 @@ func startAdmin(addr string, reg *prometheus.Registry, log logrus.FieldLogger) *
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
 		},
+		addr: ln.Addr(),
 		done: make(chan struct{}),
 	}
 	go func() {

@@ -5,9 +5,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -242,5 +245,66 @@ func TestConfigAccessKeys(t *testing.T) {
 	}
 	if p, err := parseCIDR("192.168.1.7"); err != nil || p.String() != "192.168.1.7/32" {
 		t.Errorf("parseCIDR(192.168.1.7) = %v, %v; want 192.168.1.7/32", p, err)
+	}
+}
+
+// TestLocalTargetsThroughRun: the admin listener is never reachable through
+// the proxy, and a proxy listening beyond loopback denies the host's own
+// services unless allow_local_targets.
+func TestLocalTargetsThroughRun(t *testing.T) {
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "loopback-only service")
+	}))
+	defer svc.Close()
+	plainGet := func(proxyAddr, u string) (int, string) {
+		t.Helper()
+		c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: proxyAddr}),
+			DisableKeepAlives: true}, Timeout: 30 * time.Second}
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	e := newEnv(t)
+	logs := e.startRun("--admin-listen", "127.0.0.1:0", "--records", filepath.Join(e.dir, "r.jsonl"))
+	addr := logs.wait(t, "tlslens listening")["addr"].(string)
+	admin := logs.wait(t, "admin listening")["addr"].(string)
+	if status, body := plainGet(addr, "http://"+admin+"/metrics"); status != http.StatusForbidden || !strings.Contains(body, "admin listener") {
+		t.Errorf("GET the admin /metrics through the proxy = %d %q, want 403", status, body)
+	}
+	if status, body := plainGet(addr, svc.URL); status != http.StatusOK || body != "loopback-only service" {
+		t.Errorf("GET a loopback service through a loopback proxy = %d %q, want it reached", status, body)
+	}
+
+	lan := ""
+	ifas, _ := net.InterfaceAddrs()
+	for _, ifa := range ifas {
+		if n, ok := ifa.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			lan = net.JoinHostPort(n.IP.String(), "0")
+			break
+		}
+	}
+	if lan == "" {
+		lan = "0.0.0.0:0" // every address: beyond loopback too
+	}
+	for _, allow := range []bool{false, true} {
+		e := newEnv(t)
+		args := []string{"--listen", lan, "--allow-open", "--admin-listen", "", "--records", filepath.Join(e.dir, "r.jsonl")}
+		if allow {
+			args = append(args, "--allow-local-targets")
+		}
+		logs := e.startRun(args...)
+		addr := logs.wait(t, "tlslens listening")["addr"].(string)
+		status, body := plainGet(addr, svc.URL)
+		switch {
+		case !allow && (status != http.StatusForbidden || !strings.Contains(body, "allow_local_targets is off")):
+			t.Errorf("GET a loopback service through a proxy on %s = %d %q, want 403 naming allow_local_targets", addr, status, body)
+		case allow && (status != http.StatusOK || body != "loopback-only service"):
+			t.Errorf("GET a loopback service with allow_local_targets = %d %q, want it reached", status, body)
+		}
 	}
 }

@@ -19,33 +19,34 @@ import (
 // Config is config.yaml. Every key has its default in defaults(), and
 // TestConfigYAML keeps config.yaml's values equal to them.
 type Config struct {
-	Listen           string        `yaml:"listen"`
-	AdminListen      string        `yaml:"admin_listen"`
-	CADir            string        `yaml:"ca_dir"`
-	Records          string        `yaml:"records"`
-	LogFormat        string        `yaml:"log_format"`
-	LogLevel         string        `yaml:"log_level"`
-	Quiet            bool          `yaml:"quiet"`
-	Verbose          bool          `yaml:"verbose"`
-	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
-	DialTimeout      time.Duration `yaml:"dial_timeout"`
-	IdleTimeout      time.Duration `yaml:"idle_timeout"`
-	MaxHelloSize     int           `yaml:"max_hello_size"`
-	MaxConnections   int           `yaml:"max_connections"`
-	MaxHeaderBytes   int           `yaml:"max_header_bytes"`
-	UpstreamCA       string        `yaml:"upstream_ca"`
-	UpstreamVerify   string        `yaml:"upstream_verify"`
-	ClientMinVersion string        `yaml:"client_min_version"`
-	KeyLog           string        `yaml:"key_log"`
-	LogFileGroup     string        `yaml:"log_file_group"`
-	Policies         []PolicyRule  `yaml:"policies"`
-	ClientCerts      []ClientCert  `yaml:"client_certs"`
-	LegacyCrypto     bool          `yaml:"legacy_crypto"`
-	ProxyAuth        []ProxyUser   `yaml:"proxy_auth"`
-	AllowCIDRs       []string      `yaml:"allow_cidrs"`
-	AllowOpen        bool          `yaml:"allow_open"`
-	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`
-	AutoPassthrough  AutoPass      `yaml:"auto_passthrough"`
+	Listen            string        `yaml:"listen"`
+	AdminListen       string        `yaml:"admin_listen"`
+	CADir             string        `yaml:"ca_dir"`
+	Records           string        `yaml:"records"`
+	LogFormat         string        `yaml:"log_format"`
+	LogLevel          string        `yaml:"log_level"`
+	Quiet             bool          `yaml:"quiet"`
+	Verbose           bool          `yaml:"verbose"`
+	HandshakeTimeout  time.Duration `yaml:"handshake_timeout"`
+	DialTimeout       time.Duration `yaml:"dial_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	MaxHelloSize      int           `yaml:"max_hello_size"`
+	MaxConnections    int           `yaml:"max_connections"`
+	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+	UpstreamCA        string        `yaml:"upstream_ca"`
+	UpstreamVerify    string        `yaml:"upstream_verify"`
+	ClientMinVersion  string        `yaml:"client_min_version"`
+	KeyLog            string        `yaml:"key_log"`
+	LogFileGroup      string        `yaml:"log_file_group"`
+	Policies          []PolicyRule  `yaml:"policies"`
+	ClientCerts       []ClientCert  `yaml:"client_certs"`
+	LegacyCrypto      bool          `yaml:"legacy_crypto"`
+	ProxyAuth         []ProxyUser   `yaml:"proxy_auth"`
+	AllowCIDRs        []string      `yaml:"allow_cidrs"`
+	AllowOpen         bool          `yaml:"allow_open"`
+	AllowLocalTargets bool          `yaml:"allow_local_targets"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	AutoPassthrough   AutoPass      `yaml:"auto_passthrough"`
 }
 
 // AutoPass is auto_passthrough: pass a host through after its clients

@@ -1,21 +1,17 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"net"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -101,26 +97,6 @@ func TestLegacyCrypto(t *testing.T) {
 // issue signs a certificate for legacy.test with key, from a fresh root.
 func issue(t *testing.T, key *rsa.PrivateKey) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Legacy Root"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := x509.ParseCertificate(rootDER)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "legacy.test"},
-		DNSNames: []string{"legacy.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, root, &key.PublicKey, rootKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(root)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+	root := testpki.Root(t, "Legacy Root")
+	return root.LeafWithKey(t, key, "legacy.test"), root.Pool()
 }

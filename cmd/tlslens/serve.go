@@ -63,6 +63,7 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	str("client-min-version", "client_min_version", "lowest TLS version accepted from clients", func(c *Config) *string { return &c.ClientMinVersion })
 	str("key-log", "key_log", "NSS key log file for both legs (SSLKEYLOGFILE is used when unset)", func(c *Config) *string { return &c.KeyLog })
 	boolean("allow-open", "allow_open", "allow a non-loopback listen address without proxy_auth or allow_cidrs", func(c *Config) *bool { return &c.AllowOpen })
+	boolean("allow-local-targets", "allow_local_targets", "let clients of a non-loopback proxy reach the proxy host's own addresses", func(c *Config) *bool { return &c.AllowLocalTargets })
 	boolean("quiet", "quiet", "no line per connection on the terminal", func(c *Config) *bool { return &c.Quiet })
 	boolean("verbose", "verbose", "print the full offer and chains per connection", func(c *Config) *bool { return &c.Verbose })
 	duration("handshake-timeout", "handshake_timeout", "limit on reading the hello and each handshake", func(c *Config) *time.Duration { return &c.HandshakeTimeout })
@@ -155,7 +156,8 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ClientMinVersion: tlsVersions[cfg.ClientMinVersion],
 		AutoPassthrough: proxy.AutoPassthrough{Threshold: cfg.AutoPassthrough.Rejections,
 			Window: cfg.AutoPassthrough.Window, TTL: cfg.AutoPassthrough.TTL},
-		Metrics: reg,
+		Metrics:           reg,
+		AllowLocalTargets: cfg.AllowLocalTargets,
 	}
 	for _, u := range cfg.ProxyAuth {
 		opts.ProxyAuth = append(opts.ProxyAuth, proxy.Credential{Username: u.Username, Password: u.Password})
@@ -195,6 +197,11 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			opts.OnRecord = terminalLines(stderr, isTerminal(stderr), cfg.Verbose)
 		}
 	}
+	// The admin listener first: the proxy must know its address to keep
+	// clients from reaching it through the proxy.
+	admin := startAdmin(cfg.AdminListen, reg, log)
+	defer admin.close()
+	opts.Protected = admin.addrs()
 	p, err := proxy.New(opts)
 	if err != nil {
 		return err
@@ -203,8 +210,6 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	admin := startAdmin(cfg.AdminListen, reg, log)
-	defer admin.close()
 	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
 		"ca_sha256":    auth.Fingerprint(),
 		"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}).Info("tlslens listening")

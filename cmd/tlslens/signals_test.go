@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/tlslens/tlslens/ca"
+	"github.com/tlslens/tlslens/cmd/tlslens/tlslenstest"
 )
 
 // logLines collects JSON log lines written to it, so a test can wait for a
@@ -303,44 +304,13 @@ func TestShutdownTimeout(t *testing.T) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // tlslensBinary builds this command once per test run.
 func tlslensBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		dir, err := os.MkdirTemp("", "tlslens-test-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "tlslens")
-		out, err := exec.Command(goTool, "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return tlslenstest.Binary(t, nil)
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { tlslenstest.Main(m) }
 
 // TestSignals runs the built binary: N connections, the record file renamed
 // (as logrotate does), SIGHUP, M more connections, then SIGTERM while a

@@ -1,4 +1,4 @@
-// Package report aggregates handshake records (shared/RECORD.md) into an
+// Package report aggregates handshake records (docs/record.md) into an
 // audit report: clients grouped by JA4 fingerprint with what they offer and
 // which weak options they still offer, servers grouped by target with what
 // they negotiated and what was wrong with their chains, outcomes, and

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tlslens/tlslens/inspect"
 )
 
 // maxHello bounds the bytes read before giving up: a ClientHello is at most
@@ -158,33 +160,28 @@ func capture(ctx context.Context, ln net.Listener) ([]byte, error) {
 // readHello reads TLS handshake records (RFC 8446 §5.1) until the first
 // handshake message, which must be a ClientHello, is complete.
 func readHello(r io.Reader) ([]byte, error) {
-	var records, msg []byte
+	var records []byte
 	for {
-		var hdr [5]byte
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return nil, fmt.Errorf("reading record header after %d bytes: %w", len(records), err)
+		start := len(records)
+		records = append(records, make([]byte, inspect.RecordHeaderLen)...)
+		if _, err := io.ReadFull(r, records[start:]); err != nil {
+			return nil, fmt.Errorf("reading record header after %d bytes: %w", start, err)
 		}
-		if hdr[0] != 22 {
-			return nil, fmt.Errorf("record type %d after %d bytes, want handshake (22)", hdr[0], len(records))
+		if !inspect.IsHandshakeRecord(records[start:]) {
+			return nil, fmt.Errorf("record type %d after %d bytes, want handshake (%d)", records[start], start, inspect.RecordTypeHandshake)
 		}
-		n := int(hdr[3])<<8 | int(hdr[4])
-		if n == 0 || len(records)+5+n > maxHello {
-			return nil, fmt.Errorf("record length %d after %d bytes", n, len(records))
+		n, _ := inspect.RecordLen(records[start:])
+		if n == inspect.RecordHeaderLen || start+n > maxHello {
+			return nil, fmt.Errorf("record length %d after %d bytes", n-inspect.RecordHeaderLen, start)
 		}
-		rec := make([]byte, 5+n)
-		copy(rec, hdr[:])
-		if _, err := io.ReadFull(r, rec[5:]); err != nil {
+		records = append(records, make([]byte, n-inspect.RecordHeaderLen)...)
+		if _, err := io.ReadFull(r, records[start+inspect.RecordHeaderLen:]); err != nil {
 			return nil, fmt.Errorf("reading record body: %w", err)
 		}
-		records = append(records, rec...)
-		msg = append(msg, rec[5:]...)
-		if len(msg) < 4 {
-			continue
-		}
-		if msg[0] != 1 {
-			return nil, fmt.Errorf("handshake message type %d, want client_hello (1)", msg[0])
-		}
-		if want := 4 + (int(msg[1])<<16 | int(msg[2])<<8 | int(msg[3])); len(msg) >= want {
+		switch done, err := inspect.HelloComplete(records); {
+		case err != nil:
+			return nil, fmt.Errorf("after %d bytes: %w", start, err)
+		case done:
 			return records, nil
 		}
 	}
