@@ -442,3 +442,28 @@ func TestResetGuardGoawayAtBoundary(t *testing.T) {
 		t.Errorf("tripped at %d unmatched resets, want %d", n, rapidResetLimit+1)
 	}
 }
+
+// BenchmarkFrameScanner is the guard's work on a read: small frames (a
+// request's HEADERS, WINDOW_UPDATE) and a DATA frame, per byte read.
+func BenchmarkFrameScanner(b *testing.B) {
+	var buf bytes.Buffer
+	fr := http2.NewFramer(&buf, nil)
+	for i := range 20 {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: make([]byte, 40), EndStream: true, EndHeaders: true})
+		fr.WriteWindowUpdate(0, 1000)
+	}
+	fr.WriteData(1, true, make([]byte, 16384))
+	stream := buf.Bytes()
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	var s frameScanner
+	for b.Loop() {
+		for p := stream; len(p) > 0; {
+			k, ok := s.next(p)
+			p = p[k:]
+			if ok && s.typ() == frameRSTStream {
+				b.Fatal("no RST_STREAM was written")
+			}
+		}
+	}
+}
