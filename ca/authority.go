@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,7 +75,8 @@ type Authority struct {
 	certPath string // "" when in memory (New)
 
 	now     func() time.Time
-	leafKey *ecdsa.PrivateKey // one key for every leaf: minting is then a signature, not a keygen
+	leafKey *ecdsa.PrivateKey               // one key for every leaf: minting is then a signature, not a keygen
+	rsaKey  func() (*rsa.PrivateKey, error) // the one key of every RSALeaf, made at its first call
 	cache   *lru.Cache[string, *tls.Certificate]
 	flights singleflight.Group
 	hits    atomic.Uint64
@@ -100,8 +102,8 @@ func DefaultDir() (string, error) {
 // (*KeyMismatchError), a certificate that is not a CA or has expired
 // (ErrCAExpired), and a directory holding only one of the two files; each
 // error says how to fix it. Keys are read as PKCS#8, SEC 1 (EC) or PKCS#1
-// (RSA), so an existing CA of another type can be used; leaves are always
-// ECDSA P-256.
+// (RSA), so an existing CA of another type can be used; leaves are ECDSA
+// P-256 (Leaf) or RSA 2048 (RSALeaf) whatever the root's key.
 func Open(opts Options) (*Authority, error) {
 	a, err := newAuthority(opts)
 	if err != nil {
@@ -167,7 +169,7 @@ func newAuthority(opts Options) (*Authority, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Authority{now: now, leafKey: leafKey, cache: cache}, nil
+	return &Authority{now: now, leafKey: leafKey, rsaKey: sync.OnceValues(newRSALeafKey), cache: cache}, nil
 }
 
 // Certificate returns the root certificate. The caller must not modify it.

@@ -1,6 +1,7 @@
 package ca_test
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"log"
@@ -99,4 +100,41 @@ func ExampleAuthority_LeafWithNames() {
 	fmt.Println(cert.Leaf.DNSNames)
 	// Output:
 	// [www.example.org example.org *.example.org]
+}
+
+// A client that cannot use an ECDSA key (only RSA cipher suites and
+// signature schemes, as old Java and Android 4 offer) gets an RSA leaf for
+// the same name; tls.Config's GetCertificate picks per handshake, ECDSA first.
+func ExampleAuthority_RSALeaf() {
+	a, err := ca.New(ca.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := &tls.Config{GetCertificate: func(hi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		ec, err := a.Leaf(hi.ServerName)
+		if err != nil || hi.SupportsCertificate(ec) == nil {
+			return ec, err
+		}
+		return a.RSALeaf(hi.ServerName)
+	}}
+	for _, schemes := range [][]tls.SignatureScheme{
+		{tls.ECDSAWithP256AndSHA256, tls.PKCS1WithSHA256}, // a modern client
+		{tls.PKCS1WithSHA256},                             // an RSA-only one
+	} {
+		cert, err := cfg.GetCertificate(&tls.ClientHelloInfo{
+			ServerName:        "legacy.example",
+			CipherSuites:      []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
+			SupportedVersions: []uint16{tls.VersionTLS12},
+			SupportedCurves:   []tls.CurveID{tls.CurveP256},
+			SupportedPoints:   []uint8{0}, // uncompressed
+			SignatureSchemes:  schemes,
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(cert.Leaf.DNSNames, cert.Leaf.PublicKeyAlgorithm)
+	}
+	// Output:
+	// [legacy.example] ECDSA
+	// [legacy.example] RSA
 }

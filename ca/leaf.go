@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -50,7 +51,15 @@ func (a *Authority) LeafWithNames(name string, sans []string) (*tls.Certificate,
 	if err != nil {
 		return nil, err
 	}
-	key := ns.key()
+	return a.leaf(ns.key(), func() (*tls.Certificate, error) {
+		// An ECDSA key signs (RFC 5480 §3); it never encrypts a key.
+		return a.mint(ns, a.leafKey, x509.KeyUsageDigitalSignature)
+	})
+}
+
+// leaf returns the leaf cached under key, or the one mint makes, minting at
+// most once per key at a time.
+func (a *Authority) leaf(key string, mint func() (*tls.Certificate, error)) (*tls.Certificate, error) {
 	if c, ok := a.cached(key); ok {
 		a.hits.Add(1)
 		return c, nil
@@ -60,7 +69,7 @@ func (a *Authority) LeafWithNames(name string, sans []string) (*tls.Certificate,
 		if c, ok := a.cached(key); ok { // a flight that ended after our lookup
 			return c, nil
 		}
-		c, err := a.mint(ns)
+		c, err := mint()
 		if err != nil {
 			return nil, err
 		}
@@ -94,8 +103,8 @@ func (a *Authority) cached(key string) (*tls.Certificate, bool) {
 	return c, true
 }
 
-// mint signs a new leaf for ns.
-func (a *Authority) mint(ns names) (*tls.Certificate, error) {
+// mint signs a new leaf for ns with key, whose uses are usage.
+func (a *Authority) mint(ns names, key crypto.Signer, usage x509.KeyUsage) (*tls.Certificate, error) {
 	now := a.now()
 	notBefore := now.Add(-leafBackdate)
 	if notBefore.Before(a.cert.NotBefore) { // a leaf may not outlive its issuer at either end
@@ -118,11 +127,10 @@ func (a *Authority) mint(ns names) (*tls.Certificate, error) {
 		// O "tlslens" tells a person inspecting the certificate that it was
 		// intercepted. Clients match SANs only (RFC 6125 §6.4.4); the CN is
 		// for display and, by RFC 5280's ub-common-name, at most 64 bytes.
-		Subject:   pkix.Name{Organization: []string{"tlslens"}},
-		NotBefore: notBefore,
-		NotAfter:  notAfter,
-		// An ECDSA key signs (RFC 5480 §3); it never encrypts a key.
-		KeyUsage:              x509.KeyUsageDigitalSignature,
+		Subject:               pkix.Name{Organization: []string{"tlslens"}},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              usage,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		DNSNames:              ns.dns,
@@ -133,7 +141,7 @@ func (a *Authority) mint(ns names) (*tls.Certificate, error) {
 	for _, ip := range ns.ips {
 		tmpl.IPAddresses = append(tmpl.IPAddresses, net.IP(ip.AsSlice()))
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, a.leafKey.Public(), a.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, key.Public(), a.key)
 	if err != nil {
 		return nil, fmt.Errorf("ca: signing a leaf for %q: %w", ns.primary, err)
 	}
@@ -148,7 +156,7 @@ func (a *Authority) mint(ns names) (*tls.Certificate, error) {
 	// [leaf, root] as for [leaf] (BenchmarkClientVerify).
 	return &tls.Certificate{
 		Certificate: [][]byte{der},
-		PrivateKey:  a.leafKey,
+		PrivateKey:  key,
 		Leaf:        leaf,
 	}, nil
 }

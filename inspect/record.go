@@ -29,6 +29,26 @@ const (
 	ModeHTTP Mode = "http"
 )
 
+// Via says how a client connection reached tlslens.
+type Via string
+
+// Ways a connection arrives. A record of a connection that came through the
+// proxy port (a CONNECT, a plain proxy request) has no via key: Via is empty
+// or ViaConnect then, and IsZero reports true.
+const (
+	ViaConnect     Via = "connect"     // a CONNECT or proxy request on the proxy port: the default, omitted
+	ViaTransparent Via = "transparent" // redirected to tlslens by the kernel (iptables/nftables REDIRECT)
+	ViaWireGuard   Via = "wireguard"   // carried by a WireGuard peer's tunnel
+	// ViaHTTPSWithoutConnect is an https:// URL sent to the proxy port in
+	// plain HTTP, without CONNECT (ReasonPlainHTTPS): tlslens made the TLS
+	// connection upstream itself.
+	ViaHTTPSWithoutConnect Via = "https_without_connect"
+)
+
+// IsZero reports whether v is the default, the proxy port (ViaConnect or
+// empty): the record omits it (encoding/json's omitzero).
+func (v Via) IsZero() bool { return v == "" || v == ViaConnect }
+
 // ReasonPlainHTTPS is the reason of a record for an https:// URL that a
 // client sent to the proxy in plain HTTP, without CONNECT: tlslens made the
 // TLS connection upstream, and the client side has no TLS at all.
@@ -66,10 +86,15 @@ type Record struct {
 	ID       string    `json:"id"`
 	Mode     Mode      `json:"mode"`
 	Target   string    `json:"target"`
+	Via      Via       `json:"via,omitzero"` // how the client connection arrived; omitted for the proxy port
 	Outcome  Outcome   `json:"outcome"`
 	Reason   string    `json:"reason,omitempty"` // why the mode was chosen, e.g. "auto_passthrough: 3 rejections"
 	Client   *Side     `json:"client"`
 	Upstream *Side     `json:"upstream,omitempty"` // nil when never dialled
+	// Probe is the server's clear answer to the client's own ClientHello,
+	// sent unchanged on a second connection that tlslens closes without
+	// completing it (mitm only); nil when no probe was sent.
+	Probe    *Side     `json:"probe,omitempty"`
 	Findings []Finding `json:"findings"`
 }
 
@@ -79,23 +104,24 @@ type Side struct {
 	Local string `json:"local,omitempty"` // tlslens's own ip:port on this leg
 	// Resolved is, upstream, every address the target resolved to, each
 	// judged by the policy before one of them (Addr) was dialled.
-	Resolved           []string     `json:"resolved,omitempty"`
-	Hello              *Hello       `json:"hello,omitempty"`
-	ServerHello        *ServerHello `json:"server_hello,omitempty"`
-	Negotiated         *Negotiated  `json:"negotiated,omitempty"`
-	Chain              []Cert       `json:"chain,omitempty"` // leaf first
-	Verify             *Verify      `json:"verify,omitempty"`
-	KeyExchange        *KeyExchange `json:"key_exchange,omitempty"`
-	CertificateRequest *CertRequest `json:"certificate_request,omitempty"`
-	ClientCertificate  *Cert        `json:"client_certificate,omitempty"`
-	OCSPStapled        *bool        `json:"ocsp_stapled,omitempty"` // nil when the handshake did not get that far
-	SCTs               *int         `json:"scts,omitempty"`         // nil when the handshake did not get that far
-	DurationMS         float64      `json:"duration_ms"`
-	Attempts           []Attempt    `json:"attempts,omitempty"` // upstream: earlier failed attempts (compat retry)
-	Alert              string       `json:"alert,omitempty"`    // a TLS alert received from the peer
-	Stage              string       `json:"stage,omitempty"`    // client: when it failed, if not during the handshake ("after_handshake")
-	Error              string       `json:"error,omitempty"`    // why this side failed, in words a person can act on
-	Status             int          `json:"status,omitempty"`   // client: the HTTP status tlslens answered with itself (bad_request, a refused http:// request)
+	Resolved           []string      `json:"resolved,omitempty"`
+	Hello              *Hello        `json:"hello,omitempty"`
+	OfferDelta         []OfferChange `json:"offer_delta,omitempty"` // upstream: where Hello differs from the client's, and why (OfferDelta)
+	ServerHello        *ServerHello  `json:"server_hello,omitempty"`
+	Negotiated         *Negotiated   `json:"negotiated,omitempty"`
+	Chain              []Cert        `json:"chain,omitempty"` // leaf first
+	Verify             *Verify       `json:"verify,omitempty"`
+	KeyExchange        *KeyExchange  `json:"key_exchange,omitempty"`
+	CertificateRequest *CertRequest  `json:"certificate_request,omitempty"`
+	ClientCertificate  *Cert         `json:"client_certificate,omitempty"`
+	OCSPStapled        *bool         `json:"ocsp_stapled,omitempty"` // nil when the handshake did not get that far
+	SCTs               *int          `json:"scts,omitempty"`         // nil when the handshake did not get that far
+	DurationMS         float64       `json:"duration_ms"`
+	Attempts           []Attempt     `json:"attempts,omitempty"` // upstream: earlier failed attempts (compat retry)
+	Alert              string        `json:"alert,omitempty"`    // a TLS alert received from the peer
+	Stage              string        `json:"stage,omitempty"`    // client: when it failed, if not during the handshake ("after_handshake")
+	Error              string        `json:"error,omitempty"`    // why this side failed, in words a person can act on
+	Status             int           `json:"status,omitempty"`   // client: the HTTP status tlslens answered with itself (bad_request, a refused http:// request)
 }
 
 // An Attempt is an upstream handshake that failed before the one the Side

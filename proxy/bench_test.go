@@ -64,7 +64,10 @@ func benchGet(c *tls.Conn, br *bufio.Reader) error {
 // benchNewConn: a new connection per request (TCP, CONNECT, TLS, GET, close),
 // 8 per GOMAXPROCS at once so that the CPU, not the round trips, limits.
 func benchNewConn(b *testing.B, intercept bool) {
-	lh := newLoadHarness(b, 0)
+	benchNewConnOn(b, newLoadHarness(b, 0), intercept)
+}
+
+func benchNewConnOn(b *testing.B, lh *loadHarness, intercept bool) {
 	b.SetParallelism(8)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

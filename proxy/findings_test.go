@@ -174,17 +174,21 @@ func TestFindingsFromHandshakes(t *testing.T) {
 			},
 		},
 		{
-			// The proxy's leaves are ECDSA, so a TLS 1.2 client offering
-			// only RSA key exchange cannot finish; the record still judges
-			// its offer and the upstream leg.
+			// A TLS 1.2 client offering only RSA key exchange gets tlslens's
+			// RSA leaf: both legs use RSA key exchange, and the record
+			// judges each.
 			name: "RSA key exchange only, TLS 1.2 client",
 			server: &tls.Config{Certificates: []tls.Certificate{rsa2048}, MaxVersion: tls.VersionTLS12,
 				CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}},
-			client:  &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}},
-			outcome: inspect.OutcomeClientHandshakeFailed,
+			client: &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}},
 			want: []inspect.Finding{finding(c, info, inspect.CodeRSAKeyExchangeOffered), finding(u, warn, inspect.CodeRSAKeyExchangeNegotiated),
 				finding(u, warn, inspect.CodeNoForwardSecrecy)},
 			absent: []inspect.Finding{finding(c, "", inspect.CodeClientRejectedCertificate), finding(u, "", inspect.CodeDowngradeAcrossProxy)},
+			check: func(t *testing.T, r *inspect.Record) {
+				if kx := r.Client.KeyExchange; kx == nil || kx.Kind != "RSA" || len(r.Client.Chain) != 1 || r.Client.Chain[0].Key != "RSA 2048" {
+					t.Errorf("client key_exchange %+v chain %+v, want RSA key exchange with the RSA 2048 leaf", kx, r.Client.Chain)
+				}
+			},
 		},
 		{
 			name: "3DES offered and chosen upstream",

@@ -55,7 +55,7 @@ func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []b
 			answer.end()
 			closeWrite(up)
 		}()
-		flight, err = p.clearFlight(c, up)
+		flight, err = p.readClearAnswer(up, c, inspect.ServerFlightDone)
 	}
 	side.DurationMS = msSince(start)
 	out := p.recordPassthrough(s, flight, err)
@@ -86,10 +86,14 @@ func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []b
 	up.Close()
 }
 
-// clearFlight forwards what the server sends to the client at once, and
-// returns a copy of it up to the end of its clear flight (clearFlightDone),
-// or to the error that ended it first.
-func (p *Proxy) clearFlight(c, up net.Conn) ([]byte, error) {
+// readClearAnswer reads what a server sends in clear in answer to a
+// ClientHello, within HandshakeTimeout, and returns a copy of it up to
+// done (inspect.ServerFlightDone for a passthrough), more than
+// maxClearFlight bytes, or the error that ended it first. When fwd is not
+// nil each read is written to it at once (passthrough forwards the flight
+// to the client); a failed write ends the reading too. Passthrough and the
+// probe (probe.go) read the server's answer here.
+func (p *Proxy) readClearAnswer(up net.Conn, fwd io.Writer, done func([]byte) bool) ([]byte, error) {
 	up.SetReadDeadline(time.Now().Add(p.opts.HandshakeTimeout))
 	var flight []byte
 	buf := make([]byte, 32<<10)
@@ -97,15 +101,17 @@ func (p *Proxy) clearFlight(c, up net.Conn) ([]byte, error) {
 	for {
 		n, err := up.Read(buf)
 		if n > 0 {
-			if _, werr := c.Write(buf[:n]); werr != nil && readErr == nil {
-				readErr = werr
+			if fwd != nil {
+				if _, werr := fwd.Write(buf[:n]); werr != nil && readErr == nil {
+					readErr = werr
+				}
 			}
 			flight = append(flight, buf[:n]...)
 		}
 		if err != nil && readErr == nil {
 			readErr = err
 		}
-		if readErr != nil || inspect.ServerFlightDone(flight) || len(flight) > maxClearFlight {
+		if readErr != nil || done(flight) || len(flight) > maxClearFlight {
 			return flight, readErr
 		}
 	}
@@ -205,7 +211,16 @@ func (p *Proxy) clientVerdict(s *session, a *clientAnswer) inspect.Outcome {
 // ended, or how the dial or the forwarding of the hello failed before
 // (readErr, no flight).
 func (p *Proxy) recordPassthrough(s *session, flight []byte, readErr error) inspect.Outcome {
-	side := s.rec.Upstream
+	return p.clearAnswer(s.rec.Upstream, s.target, flight, readErr, false)
+}
+
+// clearAnswer fills side from a server's clear answer to a client's own
+// ClientHello (flight, read by readClearAnswer) and how reading it ended, or
+// how the dial to target or the sending of the hello failed before (readErr,
+// a *passError, no flight), and returns the outcome it gives a passthrough.
+// retryEnds is set for the probe, which sends no second ClientHello: a
+// HelloRetryRequest is the whole answer then.
+func (p *Proxy) clearAnswer(side *inspect.Side, target string, flight []byte, readErr error, retryEnds bool) inspect.Outcome {
 	f, _ := inspect.ParseServerFlight(flight, nil)
 	side.ServerHello = f.ServerHelloRecord()
 	side.KeyExchange = f.KeyExchange
@@ -221,7 +236,7 @@ func (p *Proxy) recordPassthrough(s *session, flight []byte, readErr error) insp
 	var pe *passError
 	switch {
 	case errors.As(readErr, &pe) && pe.dial:
-		side.Error = advice.Dial(s.target, pe.err, p.opts.DialTimeout)
+		side.Error = advice.Dial(target, pe.err, p.opts.DialTimeout)
 		return inspect.OutcomeUpstreamUnreachable
 	case errors.As(readErr, &pe):
 		side.Error = fmt.Sprintf("the server closed the connection before the ClientHello could be forwarded: %v", pe.err)
@@ -230,6 +245,8 @@ func (p *Proxy) recordPassthrough(s *session, flight []byte, readErr error) insp
 		side.Error = fmt.Sprintf("the server refused the client's handshake with alert %s", f.Alert)
 		return inspect.OutcomeUpstreamHandshakeFailed
 	case f.ServerHello != nil && !f.ServerHello.HelloRetry:
+		return inspect.OutcomeOK
+	case retryEnds && f.HelloRetry != nil && f.ServerHello == nil:
 		return inspect.OutcomeOK
 	case readErr == nil && len(flight) > maxClearFlight:
 		side.Error = fmt.Sprintf("the server sent more than %d bytes without a ServerHello: it is not speaking TLS", maxClearFlight)

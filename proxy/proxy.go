@@ -48,7 +48,8 @@ type Options struct {
 	// Nil discards them.
 	Records logrus.FieldLogger
 	// OnRecord, if set, is called with each record after it is written, from
-	// the connection's goroutine, so calls may be concurrent (a terminal line:
+	// the connection's goroutine (or, for a record that waited for its
+	// probe, the probe's), so calls may be concurrent (a terminal line:
 	// report.Line). It must not keep or modify the record.
 	OnRecord func(*inspect.Record)
 
@@ -111,6 +112,18 @@ type Options struct {
 	// Threshold turns it off.
 	AutoPassthrough AutoPassthrough
 
+	// Probe sends the client's own ClientHello to the server on a second
+	// connection, never completed, and records the server's answer as the
+	// record's probe side (docs/record.md): ProbeOff, ProbeFirst (once per
+	// server and distinct client hello within ProbeTTL) or ProbeAlways.
+	// At most one probe per server is in flight; passthrough and tunnels
+	// are never probed. "" means ProbeOff: tlslens's configuration
+	// defaults to ProbeFirst, a program embedding the proxy opts in.
+	Probe string
+	// ProbeTTL is how long ProbeFirst remembers a server and hello; 0
+	// means 10m.
+	ProbeTTL time.Duration
+
 	// Resolver looks up target names, once per target: the addresses it
 	// returns are judged by the policy and are the only ones dialled. Nil
 	// means net.DefaultResolver. Names under localhost never reach it: they
@@ -133,6 +146,11 @@ type Options struct {
 	// (tlslens_connections_total, tlslens_handshakes_total, ...). Nil means
 	// no metrics.
 	Metrics prometheus.Registerer
+
+	// WireGuard, if set, configures the WireGuard server that
+	// ServeWireGuard runs (wireguard.go), and the onboarding page shows the
+	// peer's configuration. Nil means no WireGuard mode.
+	WireGuard *WireGuard
 }
 
 // AutoPassthrough configures Options.AutoPassthrough.
@@ -162,6 +180,9 @@ type Proxy struct {
 	inner *http.Server
 	ln    *chanListener
 	auto  *autoPassthrough // nil when off
+	wg    *wireGuard       // nil without Options.WireGuard
+
+	prober *prober // nil when Options.Probe is off
 
 	keyLogMu sync.Mutex
 	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
@@ -192,6 +213,11 @@ type Proxy struct {
 func New(opts Options) (*Proxy, error) {
 	if opts.Authority == nil {
 		return nil, errors.New("proxy: Options.Authority is required")
+	}
+	switch opts.Probe {
+	case "", ProbeOff, ProbeFirst, ProbeAlways:
+	default:
+		return nil, fmt.Errorf("proxy: unknown probe setting %q (want %q, %q or %q)", opts.Probe, ProbeOff, ProbeFirst, ProbeAlways)
 	}
 	switch opts.Verify {
 	case "":
@@ -232,6 +258,7 @@ func New(opts Options) (*Proxy, error) {
 	if p.resolver == nil {
 		p.resolver = net.DefaultResolver
 	}
+	p.prober = newProber(opts.Probe, opts.ProbeTTL)
 	if a := opts.AutoPassthrough; a.Threshold > 0 {
 		p.auto = newAutoPassthrough(a.Threshold, a.Window, a.TTL, nil)
 	}
@@ -246,6 +273,9 @@ func New(opts Options) (*Proxy, error) {
 		return nil, err
 	}
 	if p.metrics, err = newMetrics(opts.Metrics, p); err != nil {
+		return nil, err
+	}
+	if p.wg, err = newWireGuard(opts.WireGuard, opts.Metrics); err != nil {
 		return nil, err
 	}
 	p.limit = newConnLimit(opts.MaxConnections, p.log)
@@ -315,11 +345,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    p.opts.MaxHeaderBytes,
 		ErrorLog:          newStdLogger(p.log),
 	}
-	innerDone := make(chan struct{})
-	go func() {
-		defer close(innerDone)
-		p.inner.Serve(p.ln) // returns when p.ln is closed
-	}()
+	innerDone := p.serveInner()
 	errc := make(chan error, 1)
 	go func() {
 		errc <- outer.Serve(&acceptListener{Listener: p.live.listener(p.limit.listener(ln)), log: p.log})
@@ -343,12 +369,16 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 // connections close now, active ones when their requests finish, and it waits
 // for every connection accepted on the proxy listener (tunnels and relays
 // included) to end. When ctx ends first, it closes those still open and
-// returns ctx's error. Each connection's record is written before it closes.
+// returns ctx's error. Each connection's record is written before it closes,
+// or, when it waits for its probe, before Shutdown returns.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.stopping.Store(true)
 	err := p.inner.Shutdown(ctx)
 	if werr := p.live.wait(ctx); werr != nil {
 		p.live.closeAll()
+		return werr
+	}
+	if werr := p.prober.wait(ctx); werr != nil {
 		return werr
 	}
 	return err

@@ -29,28 +29,27 @@ import (
 // reproduces one with a crypto/tls client or raw bytes on loopback, or with
 // openssl when it is installed.
 
-// TestQAClientUnservable: a client whose offer tlslens's ECDSA P-256 leaf
-// cannot satisfy (RSA-only suites, no ECDSA signature scheme, no group Go
-// implements) gets a record that says what the client lacks and that no
-// certificate was presented, not crypto/tls's "no cipher suite supported".
+// TestQAClientUnservable: a client whose offer neither of tlslens's leaves
+// (ECDSA P-256, RSA 2048) can satisfy with Go's TLS stack (ECDHE suites and
+// no elliptic curve) gets a record that says what
+// the client lacks and that no certificate was presented, not crypto/tls's
+// "no cipher suite supported". Clients that only an RSA leaf serves are
+// TestClientRSALeaf's.
 func TestQAClientUnservable(t *testing.T) {
 	t.Parallel()
 	up, roots := failuresUpstream(t)
 	target := "example.com:" + up.port()
+	const ffdhe2048 = tls.CurveID(0x0100)
 	cases := []struct {
 		name string
 		cfg  *tls.Config
 		want []string
 	}{
-		{"ECDHE-RSA only", &tls.Config{MaxVersion: tls.VersionTLS12,
-			CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}},
-			[]string{"ECDSA P-256", "TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 need an RSA certificate", "passthrough"}},
-		{"RSA key exchange only", &tls.Config{MaxVersion: tls.VersionTLS12,
-			CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA}},
-			[]string{"TLS_RSA_WITH_AES_128_CBC_SHA need an RSA certificate"}},
-		{"TLS 1.1 with only TLS 1.2 ECDSA suites", &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11,
-			CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}},
-			[]string{"over TLS 1.1", "no ECDHE_ECDSA cipher suite Go implements for TLS 1.1"}},
+		// crypto/tls leaves the group it lacks out: no supported_groups.
+		{"ECDHE only, ffdhe2048 only", &tls.Config{MaxVersion: tls.VersionTLS12,
+			CipherSuites:     []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+			CurvePreferences: []tls.CurveID{ffdhe2048}},
+			[]string{"ECDSA P-256, RSA 2048", "TLS 1.2", "its suites are all ECDHE", "sends no supported_groups", "passthrough"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -318,7 +317,7 @@ func TestQAClientLeavesWithoutALPN(t *testing.T) {
 }
 
 // TestQAOpenSSLClient drives openssl s_client (Debian package openssl)
-// through tlslens with offers tlslens cannot serve, and checks that each
+// through tlslens with offers tlslens cannot serve with either leaf, and checks that each
 // record explains the failure in the client's own terms.
 func TestQAOpenSSLClient(t *testing.T) {
 	t.Parallel()
@@ -337,12 +336,10 @@ func TestQAOpenSSLClient(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"TLS 1.3 RSA-PSS signatures only", []string{"-tls1_3", "-sigalgs", "rsa_pss_rsae_sha256"},
-			[]string{"over TLS 1.3", "rsa_pss_rsae_sha256", "ecdsa_secp256r1_sha256"}},
+		{"TLS 1.3 PKCS1 signatures only", []string{"-tls1_3", "-sigalgs", "rsa_pkcs1_sha256"},
+			[]string{"over TLS 1.3", "rsa_pkcs1_sha256", "ecdsa_secp256r1_sha256", "rsa_pss_rsae_*"}},
 		{"TLS 1.3 ffdhe2048 only", []string{"-tls1_3", "-groups", "ffdhe2048"},
 			[]string{"no key exchange group Go implements", "ffdhe2048"}},
-		{"TLS 1.2 RSA suites only", []string{"-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"},
-			[]string{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 need an RSA certificate"}},
 		// OpenSSL 3 refuses the SHA-1 signature TLS 1.0 requires unless the
 		// security level is 0; with it, the same client succeeds.
 		{"TLS 1.0 at the default security level", []string{"-tls1", "-cipher", "DEFAULT"},

@@ -145,9 +145,10 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 	}
 
 	side.Hello, side.ServerHello, side.KeyExchange, side.CertificateRequest, side.Alert = nil, nil, nil, nil, ""
-	side.Chain, side.Verify = nil, nil // a compat retry's facts replace the first attempt's
+	side.Chain, side.Verify, side.OfferDelta = nil, nil, nil // a compat retry's facts replace the first attempt's
 	if h, perr := inspect.ParseClientHello(written); perr == nil {
 		side.Hello = h.Hello()
+		side.OfferDelta = inspect.OfferDelta(s.hello, h, gotls.Stack(), compat)
 	}
 	flight, _ := inspect.ParseServerFlight(read, keys.Bytes())
 	keys.release()

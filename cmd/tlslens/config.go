@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 // Config is config.yaml. Every key has its default in defaults(), and
 // TestConfigYAML keeps config.yaml's values equal to them.
 type Config struct {
+	Mode              string        `yaml:"mode"`
+	WireGuardListen   string        `yaml:"wireguard_listen"`
+	WireGuardEndpoint string        `yaml:"wireguard_endpoint"`
 	Listen            string        `yaml:"listen"`
 	AdminListen       string        `yaml:"admin_listen"`
 	CADir             string        `yaml:"ca_dir"`
@@ -47,6 +51,8 @@ type Config struct {
 	AllowLocalTargets bool          `yaml:"allow_local_targets"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
 	AutoPassthrough   AutoPass      `yaml:"auto_passthrough"`
+	Probe             string        `yaml:"probe"`
+	ProbeTTL          time.Duration `yaml:"probe_ttl"`
 }
 
 // AutoPass is auto_passthrough: pass a host through after its clients
@@ -108,26 +114,31 @@ type ClientCert struct {
 // defaults returns config.yaml's values; TestConfigYAML keeps the two equal.
 func defaults() Config {
 	return Config{
-		Listen:           "127.0.0.1:8080",
-		AdminListen:      "127.0.0.1:9090",
-		CADir:            "",
-		Records:          "-",
-		LogFormat:        "auto",
-		LogLevel:         "info",
-		HandshakeTimeout: 10 * time.Second,
-		DialTimeout:      10 * time.Second,
-		IdleTimeout:      5 * time.Minute,
-		MaxHelloSize:     64 << 10,
-		MaxConnections:   10000,
-		MaxHeaderBytes:   64 << 10,
-		UpstreamVerify:   "strict",
-		ClientMinVersion: "TLS 1.0",
-		Policies:         []PolicyRule{},
-		ClientCerts:      []ClientCert{},
-		ProxyAuth:        []ProxyUser{},
-		AllowCIDRs:       []string{},
-		ShutdownTimeout:  30 * time.Second,
-		AutoPassthrough:  AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
+		Mode:              "regular",
+		WireGuardListen:   "0.0.0.0:51820",
+		WireGuardEndpoint: "",
+		Listen:            "127.0.0.1:8080",
+		AdminListen:       "127.0.0.1:9090",
+		CADir:             "",
+		Records:           "-",
+		LogFormat:         "auto",
+		LogLevel:          "info",
+		HandshakeTimeout:  10 * time.Second,
+		DialTimeout:       10 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		MaxHelloSize:      64 << 10,
+		MaxConnections:    10000,
+		MaxHeaderBytes:    64 << 10,
+		UpstreamVerify:    "strict",
+		ClientMinVersion:  "TLS 1.0",
+		Policies:          []PolicyRule{},
+		ClientCerts:       []ClientCert{},
+		ProxyAuth:         []ProxyUser{},
+		AllowCIDRs:        []string{},
+		ShutdownTimeout:   30 * time.Second,
+		AutoPassthrough:   AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
+		Probe:             proxy.ProbeFirst,
+		ProbeTTL:          10 * time.Minute,
 	}
 }
 
@@ -161,6 +172,25 @@ func (c Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%v", err)
 	}
+	switch c.Mode {
+	case "regular":
+	case "transparent":
+		if runtime.GOOS != "linux" {
+			bad("mode", "transparent needs Linux (iptables or nftables REDIRECT, SO_ORIGINAL_DST); this is %s", runtime.GOOS)
+		}
+		if len(c.ProxyAuth) > 0 {
+			bad("proxy_auth", "redirected clients do not know they use a proxy and cannot send credentials: in mode transparent restrict them with allow_cidrs")
+		}
+	case "wireguard":
+		if _, _, err := net.SplitHostPort(c.WireGuardListen); err != nil {
+			bad("wireguard_listen", "%v", err)
+		}
+	default:
+		bad("mode", "%q is not regular, transparent or wireguard", c.Mode)
+	}
+	if e := c.WireGuardEndpoint; strings.ContainsAny(e, "/ ") {
+		bad("wireguard_endpoint", "%q is not a host or host:port", e)
+	}
 	if c.AdminListen != "" {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
 			bad("admin_listen", "%v", err)
@@ -179,8 +209,14 @@ func (c Config) validate() error {
 	if _, ok := tlsVersions[c.ClientMinVersion]; !ok {
 		bad("client_min_version", "%q is not one of TLS 1.0, TLS 1.1, TLS 1.2, TLS 1.3", c.ClientMinVersion)
 	}
+	switch c.Probe {
+	case proxy.ProbeOff, proxy.ProbeFirst, proxy.ProbeAlways:
+	default:
+		bad("probe", "%q is not off, first or always", c.Probe)
+	}
 	for key, d := range map[string]time.Duration{"handshake_timeout": c.HandshakeTimeout,
-		"dial_timeout": c.DialTimeout, "idle_timeout": c.IdleTimeout, "shutdown_timeout": c.ShutdownTimeout} {
+		"dial_timeout": c.DialTimeout, "idle_timeout": c.IdleTimeout, "shutdown_timeout": c.ShutdownTimeout,
+		"probe_ttl": c.ProbeTTL} {
 		if d <= 0 {
 			bad(key, "must be positive, e.g. \"10s\"")
 		}

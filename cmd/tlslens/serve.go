@@ -52,6 +52,9 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 		v := fs.Duration(name, 0, help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
 	}
+	str("mode", "mode", "regular (clients use tlslens as their proxy), transparent (Linux: connections redirected to listen by iptables or nftables) or wireguard (also a WireGuard server on wireguard_listen, for phones)", func(c *Config) *string { return &c.Mode })
+	str("wireguard-listen", "wireguard_listen", "UDP address of the WireGuard server (mode wireguard)", func(c *Config) *string { return &c.WireGuardListen })
+	str("wireguard-endpoint", "wireguard_endpoint", "host or host:port phones reach the WireGuard server at; empty: the onboarding page's host", func(c *Config) *string { return &c.WireGuardEndpoint })
 	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
 	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
 	str("ca-dir", "ca_dir", "CA directory", func(c *Config) *string { return &c.CADir })
@@ -158,6 +161,8 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Window: cfg.AutoPassthrough.Window, TTL: cfg.AutoPassthrough.TTL},
 		Metrics:           reg,
 		AllowLocalTargets: cfg.AllowLocalTargets,
+		Probe:             cfg.Probe,
+		ProbeTTL:          cfg.ProbeTTL,
 	}
 	for _, u := range cfg.ProxyAuth {
 		opts.ProxyAuth = append(opts.ProxyAuth, proxy.Credential{Username: u.Username, Password: u.Password})
@@ -202,6 +207,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	admin := startAdmin(cfg.AdminListen, reg, log)
 	defer admin.close()
 	opts.Protected = admin.addrs()
+	if opts.WireGuard, err = wireGuardOptions(cfg, auth); err != nil {
+		return err
+	}
 	p, err := proxy.New(opts)
 	if err != nil {
 		return err
@@ -210,16 +218,30 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
-		"ca_sha256":    auth.Fingerprint(),
-		"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}).Info("tlslens listening")
-	err = p.Serve(ctx, ln)
+	wg, err := startWireGuard(ctx, cfg, p, ln.Addr().String(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if cfg.Mode == "transparent" {
+		log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "mode": cfg.Mode, "ca": auth.CertPath(),
+			"ca_sha256":    auth.Fingerprint(),
+			"redirect":     "send TCP to this port with iptables or nftables REDIRECT, exempting tlslens's own user (README \"Transparent mode\")",
+			"trust_the_ca": "install " + auth.CertPath() + " on the clients"}).Info("tlslens listening")
+		err = p.ServeTransparent(ctx, ln)
+	} else {
+		log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
+			"ca_sha256":    auth.Fingerprint(),
+			"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}).Info("tlslens listening")
+		err = p.Serve(ctx, ln)
+	}
 	log.WithField("timeout", cfg.ShutdownTimeout.String()).Info("shutting down: no new connections; waiting for open ones")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if serr := p.Shutdown(sctx); serr != nil {
 		log.WithError(serr).Warn("shutdown_timeout reached: closed the connections still open")
 	}
+	wg.stop(log) // after Shutdown: the tunnel carried the connections it waited for
 	if ferr := records.Close(); ferr != nil {
 		log.WithError(ferr).Error("flushing records")
 	}
@@ -280,7 +302,7 @@ func newRecordLogger(w io.Writer) *logrus.Logger {
 // allow-list, or allow_open (for those who mean it) lifts the refusal.
 func checkExposure(cfg Config) error {
 	if isLoopback(cfg.Listen) || len(cfg.ProxyAuth) > 0 || len(cfg.AllowCIDRs) > 0 || cfg.AllowOpen {
-		return nil
+		return nil // in mode transparent, validate has refused proxy_auth
 	}
 	return fmt.Errorf("listen: %s is reachable from other machines, and tlslens refuses to run an open MITM proxy there: "+
 		"anyone who reaches it could relay traffic through it and read what it decrypts. "+

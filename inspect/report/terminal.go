@@ -172,7 +172,8 @@ func termError(r *inspect.Record) string {
 
 // Verbose is Line followed by everything else a person reading
 // the terminal may want: each hello in full (versions, suites, groups,
-// signature algorithms, ALPN, extensions, fingerprints), what each leg
+// signature algorithms, ALPN, extensions, fingerprints), where the upstream
+// hello differs from the client's (offer delta), what each leg
 // agreed, both chains, the verification, the key exchange, the certificate
 // request, earlier attempts, and every finding with its message. Names are
 // the record's, unshortened. No trailing newline.
@@ -254,6 +255,12 @@ func termSide(b *strings.Builder, p termPalette, name string, s *inspect.Side) {
 		termKV(b, in, "ja3", h.JA3)
 		termKV(b, in, "ja3n", h.JA3N)
 		termKV(b, in, "ja4", h.JA4)
+	}
+	if len(s.OfferDelta) > 0 {
+		b.WriteString("\n" + in + "offer delta (upstream hello against the client's)")
+		for _, c := range s.OfferDelta {
+			b.WriteString("\n" + in + "  " + inspect.OfferChangeText(c))
+		}
 	}
 	if sh := s.ServerHello; sh != nil {
 		v := strings.Join(termNonEmpty(sh.Version, sh.CipherSuite, sh.Group, sh.ALPN), " ")

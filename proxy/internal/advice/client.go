@@ -11,22 +11,30 @@ import (
 )
 
 // This file explains, from the client's ClientHello alone, why tlslens (Go's
-// TLS stack with an ECDSA P-256 leaf) could not complete a client's
-// handshake, so that the record says what the client lacks instead of
-// crypto/tls's "no cipher suite supported by both client and server".
+// TLS stack with an ECDSA P-256 leaf, or an RSA 2048 one for clients that
+// cannot use ECDSA) could not complete a client's handshake, so that the
+// record says what the client lacks instead of crypto/tls's "no cipher
+// suite supported by both client and server".
 
-// leafScheme13 is the only TLS 1.3 signature scheme an ECDSA P-256 leaf
-// can sign with (RFC 8446 §4.2.3: ECDSA schemes name their curve).
-const leafScheme13 = uint16(tls.ECDSAWithP256AndSHA256)
+// schemes13 are the TLS 1.3 signature schemes tlslens's leaves sign with
+// (RFC 8446 §4.2.3): ECDSA schemes name their curve, so P-256's alone; an
+// RSA key signs with RSA-PSS (rsae), PKCS #1 v1.5 being for certificates only.
+var schemes13 = []uint16{uint16(tls.ECDSAWithP256AndSHA256),
+	uint16(tls.PSSWithSHA256), uint16(tls.PSSWithSHA384), uint16(tls.PSSWithSHA512)}
 
 // ecdsaSchemes12 are the TLS 1.2 schemes an ECDSA leaf of any curve can use
 // (RFC 5246 §7.4.1.4.1: the hash is free), SHA-1 excepted: Go refuses it in
 // TLS 1.2 unless legacy_crypto is on.
 var ecdsaSchemes12 = []uint16{uint16(tls.ECDSAWithP256AndSHA256), uint16(tls.ECDSAWithP384AndSHA384), uint16(tls.ECDSAWithP521AndSHA512)}
 
+// rsaSchemes12 are the TLS 1.2 schemes an RSA leaf signs with, SHA-1
+// excepted as for ECDSA.
+var rsaSchemes12 = []uint16{uint16(tls.PSSWithSHA256), uint16(tls.PSSWithSHA384), uint16(tls.PSSWithSHA512),
+	uint16(tls.PKCS1WithSHA256), uint16(tls.PKCS1WithSHA384), uint16(tls.PKCS1WithSHA512)}
+
 // Unservable explains why a client offering h cannot complete a handshake
-// with tlslens (Go's TLS stack, an ECDSA P-256 leaf, versions from
-// minVersion), or returns "" when its hello gives no such reason (the
+// with tlslens (Go's TLS stack, an ECDSA P-256 or RSA 2048 leaf, versions
+// from minVersion), or returns "" when its hello gives no such reason (the
 // failure lies elsewhere). crypto/tls picks the highest version both sides
 // speak and never falls back, so only that version's needs are checked.
 func Unservable(h *inspect.ClientHello, minVersion uint16) string {
@@ -46,7 +54,7 @@ func Unservable(h *inspect.ClientHello, minVersion uint16) string {
 	if why == "" {
 		return ""
 	}
-	return "tlslens cannot complete this client's handshake with its ECDSA P-256 certificate: over " +
+	return "tlslens cannot complete this client's handshake with Go's TLS stack and either of its certificates (ECDSA P-256, RSA 2048): over " +
 		inspect.VersionName(hi) + ", the highest version it offers, " + why +
 		". The client's offer is in client.hello; add the host to a passthrough policy to observe it without decrypting"
 }
@@ -57,9 +65,9 @@ func unservable13(h *inspect.ClientHello) string {
 	if !slices.ContainsFunc(h.CipherSuites, gotls.TLS13Suite) {
 		why = append(why, "it offers no TLS 1.3 cipher suite Go implements (only "+names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool { return !gotls.IsTLS13Suite(id) })+")")
 	}
-	if len(h.SignatureAlgorithms) > 0 && !slices.Contains(h.SignatureAlgorithms, leafScheme13) {
+	if len(h.SignatureAlgorithms) > 0 && !slices.ContainsFunc(h.SignatureAlgorithms, func(s uint16) bool { return slices.Contains(schemes13, s) }) {
 		why = append(why, "it accepts only the signature schemes "+names(h.SignatureAlgorithms, inspect.SignatureSchemeName, nil)+
-			", and a P-256 key signs only with ecdsa_secp256r1_sha256 in TLS 1.3")
+			", and in TLS 1.3 a P-256 key signs only with ecdsa_secp256r1_sha256, an RSA key only with rsa_pss_rsae_*")
 	}
 	if !slices.ContainsFunc(h.Groups, gotls.Group) {
 		why = append(why, "it offers no key exchange group Go implements ("+groupList(h.Groups)+")")
@@ -68,44 +76,60 @@ func unservable13(h *inspect.ClientHello) string {
 }
 
 // unservable12 says why a handshake at version v (TLS 1.0 to 1.2) cannot
-// be agreed with h: it needs an ECDHE_ECDSA suite for v, a classic elliptic
-// curve for it, and in TLS 1.2 an ECDSA signature scheme.
+// be agreed with h. Any of three would do: an RSA key exchange suite (the
+// RSA leaf decrypts, nothing is signed); an ECDHE_RSA suite with a classic
+// elliptic curve and, in TLS 1.2, an RSA signature scheme; an ECDHE_ECDSA
+// suite with the same and an ECDSA scheme.
 func unservable12(h *inspect.ClientHello, v uint16) string {
-	var why []string
-	ecdsa := slices.ContainsFunc(h.CipherSuites, func(id uint16) bool { return ecdsaSuiteFor(id, v) })
-	if !ecdsa {
-		w := "it offers no ECDHE_ECDSA cipher suite Go implements for " + inspect.VersionName(v)
-		implemented := gotls.AllSuites()
-		if rsa := names(h.CipherSuites, inspect.CipherSuiteName, func(id uint16) bool {
-			s, _ := inspect.LookupCipherSuite(id)
-			return !slices.Contains(implemented, id) || s.Auth == "ECDSA"
-		}); rsa != "none" {
-			w += " (its suites " + rsa + " need an RSA certificate)"
-		}
+	has := func(kex, auth string) bool {
+		return slices.ContainsFunc(h.CipherSuites, func(id uint16) bool { return suiteFor(id, v, kex, auth) })
+	}
+	rsaKex, ecdheRSA, ecdheECDSA := has("RSA", "RSA"), has("ECDHE", "RSA"), has("ECDHE", "ECDSA")
+	switch {
+	case rsaKex:
+		return ""
+	case !ecdheRSA && !ecdheECDSA:
+		w := "it offers no cipher suite Go implements for " + inspect.VersionName(v) + " (only " +
+			names(h.CipherSuites, inspect.CipherSuiteName, isSCSV) + ")"
 		if missing := unsupportedOffers(h); missing != "" {
-			w += "; it also offers " + missing + ", which Go's TLS stack does not implement"
+			w += "; it offers " + missing + ", which Go's TLS stack does not implement"
 		}
-		why = append(why, w)
-	}
-	if ecdsa && !slices.ContainsFunc(h.Groups, gotls.ClassicGroup) {
+		return w
+	case !slices.ContainsFunc(h.Groups, gotls.ClassicGroup):
 		if len(h.Groups) == 0 {
-			why = append(why, "it sends no supported_groups, so no ECDHE key exchange is possible")
-		} else {
-			why = append(why, "it offers no elliptic curve Go implements ("+groupList(h.Groups)+"), so no ECDHE key exchange is possible")
+			return "its suites are all ECDHE, and it sends no supported_groups, so no ECDHE key exchange is possible"
 		}
+		return "its suites are all ECDHE, and it offers no elliptic curve Go implements (" + groupList(h.Groups) + "), so no ECDHE key exchange is possible"
+	case v < tls.VersionTLS12 || len(h.SignatureAlgorithms) == 0:
+		return "" // the suite's own signature algorithm (RFC 5246 §7.4.1.4.1)
 	}
-	if v == tls.VersionTLS12 && len(h.SignatureAlgorithms) > 0 &&
-		!slices.ContainsFunc(h.SignatureAlgorithms, func(s uint16) bool { return slices.Contains(ecdsaSchemes12, s) }) {
-		why = append(why, "it accepts no ECDSA signature scheme (only "+names(h.SignatureAlgorithms, inspect.SignatureSchemeName, nil)+")")
+	accepts := func(schemes []uint16) bool {
+		return slices.ContainsFunc(h.SignatureAlgorithms, func(s uint16) bool { return slices.Contains(schemes, s) })
 	}
-	return strings.Join(why, ", and ")
+	if ecdheRSA && accepts(rsaSchemes12) || ecdheECDSA && accepts(ecdsaSchemes12) {
+		return ""
+	}
+	need := "an RSA"
+	switch {
+	case ecdheRSA && ecdheECDSA:
+		need = "an RSA or ECDSA"
+	case ecdheECDSA:
+		need = "an ECDSA"
+	}
+	return "its suites need " + need + " signature scheme, and it accepts only " + names(h.SignatureAlgorithms, inspect.SignatureSchemeName, nil)
 }
 
-// ecdsaSuiteFor reports whether id is an ECDHE_ECDSA suite crypto/tls
-// implements for version v.
-func ecdsaSuiteFor(id uint16, v uint16) bool {
+// isSCSV reports whether id is a signalling value rather than a suite.
+func isSCSV(id uint16) bool {
+	s, _ := inspect.LookupCipherSuite(id)
+	return s.SCSV
+}
+
+// suiteFor reports whether id is a suite crypto/tls implements for version
+// v with key exchange kex authenticated by auth.
+func suiteFor(id, v uint16, kex, auth string) bool {
 	for _, cs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
-		if s, _ := inspect.LookupCipherSuite(cs.ID); cs.ID == id && s.Auth == "ECDSA" && slices.Contains(cs.SupportedVersions, v) {
+		if s, _ := inspect.LookupCipherSuite(cs.ID); cs.ID == id && s.KeyExchange == kex && s.Auth == auth && slices.Contains(cs.SupportedVersions, v) {
 			return true
 		}
 	}

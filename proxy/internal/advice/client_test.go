@@ -31,8 +31,10 @@ func TestQAUnservableFromHello(t *testing.T) {
 	}{
 		{"TLS 1.3 as sent", tls13, func(*inspect.ClientHello) {}, nil},
 		{"TLS 1.2 as sent", tls12, func(*inspect.ClientHello) {}, nil},
-		{"TLS 1.3 RSA-PSS only", tls13, func(h *inspect.ClientHello) { h.SignatureAlgorithms = []uint16{0x0804} },
-			[]string{"over TLS 1.3", "rsa_pss_rsae_sha256", "ecdsa_secp256r1_sha256"}},
+		// The RSA leaf signs with RSA-PSS.
+		{"TLS 1.3 RSA-PSS only", tls13, func(h *inspect.ClientHello) { h.SignatureAlgorithms = []uint16{0x0804} }, nil},
+		{"TLS 1.3 PKCS1 only", tls13, func(h *inspect.ClientHello) { h.SignatureAlgorithms = []uint16{0x0401} },
+			[]string{"over TLS 1.3", "rsa_pkcs1_sha256", "ecdsa_secp256r1_sha256", "rsa_pss_rsae_*", "RSA 2048"}},
 		{"TLS 1.3 P-384 signatures only", tls13, func(h *inspect.ClientHello) { h.SignatureAlgorithms = []uint16{0x0503} },
 			[]string{"ecdsa_secp384r1_sha384", "a P-256 key signs only with ecdsa_secp256r1_sha256"}},
 		{"TLS 1.3 ffdhe only", tls13, func(h *inspect.ClientHello) { h.Groups = []uint16{ffdhe2048} },
@@ -43,8 +45,20 @@ func TestQAUnservableFromHello(t *testing.T) {
 			[]string{"over TLS 1.2", "no elliptic curve Go implements", "x448"}},
 		{"TLS 1.2 no groups", tls12, func(h *inspect.ClientHello) { h.Groups = nil },
 			[]string{"sends no supported_groups"}},
-		{"TLS 1.2 RSA signatures only", tls12, func(h *inspect.ClientHello) { h.SignatureAlgorithms = []uint16{0x0804, 0x0401} },
-			[]string{"accepts no ECDSA signature scheme", "rsa_pss_rsae_sha256, rsa_pkcs1_sha256"}},
+		// ECDHE_RSA with the RSA leaf.
+		{"TLS 1.2 RSA signatures only", tls12, func(h *inspect.ClientHello) { h.SignatureAlgorithms = []uint16{0x0804, 0x0401} }, nil},
+		{"TLS 1.2 RSA key exchange only", tls12, func(h *inspect.ClientHello) {
+			h.CipherSuites, h.Groups, h.SignatureAlgorithms = []uint16{0x009c}, nil, nil
+		}, nil},
+		{"TLS 1.2 ECDSA suites, RSA signatures only", tls12, func(h *inspect.ClientHello) {
+			h.CipherSuites, h.SignatureAlgorithms = []uint16{0xc02b, 0xc02c}, []uint16{0x0804, 0x0401}
+		}, []string{"need an ECDSA signature scheme", "rsa_pss_rsae_sha256, rsa_pkcs1_sha256"}},
+		{"TLS 1.2 RSA suites, ECDSA signatures only", tls12, func(h *inspect.ClientHello) {
+			h.CipherSuites, h.SignatureAlgorithms = []uint16{0xc02f}, []uint16{0x0403}
+		}, []string{"need an RSA signature scheme", "ecdsa_secp256r1_sha256"}},
+		{"TLS 1.0 with TLS 1.2 suites only", tls12, func(h *inspect.ClientHello) {
+			h.SupportedVersions, h.LegacyVersion, h.CipherSuites = nil, tls.VersionTLS10, []uint16{0xc02b, 0x009c}
+		}, []string{"over TLS 1.0", "no cipher suite Go implements for TLS 1.0", "TLS_RSA_WITH_AES_128_GCM_SHA256"}},
 		{"TLS 1.2 DHE only", tls12, func(h *inspect.ClientHello) { h.CipherSuites = []uint16{0x009e} },
 			[]string{"DHE key exchange (TLS_DHE_RSA_WITH_AES_128_GCM_SHA256)", "does not implement"}},
 	}
@@ -68,7 +82,7 @@ func TestQAUnservableFromHello(t *testing.T) {
 	}
 	t.Run("long lists are cut", func(t *testing.T) {
 		h := *tls12
-		h.CipherSuites = []uint16{0xc02f, 0xc030, 0xc013, 0xc014, 0x009c, 0x009d, 0x002f}
+		h.CipherSuites = []uint16{0x009e, 0x009f, 0x0033, 0x0039, 0x0067, 0x006b, 0xc09e}
 		got := Unservable(&h, tls.VersionTLS10)
 		if !strings.Contains(got, "and 3 more") {
 			t.Errorf("unservable = %q, want the suite list cut with \"and 3 more\"", got)

@@ -67,3 +67,33 @@ var Schemes = []tls.SignatureScheme{
 
 // Scheme reports whether crypto/tls implements the signature scheme with code s.
 func Scheme(s uint16) bool { return slices.Contains(Schemes, tls.SignatureScheme(s)) }
+
+// Versions are the protocol versions crypto/tls implements, TLS 1.0 to 1.3.
+var Versions = []uint16{tls.VersionTLS13, tls.VersionTLS12, tls.VersionTLS11, tls.VersionTLS10}
+
+// ClientExtensions are the extensions a crypto/tls client can put in a
+// ClientHello (its clientHelloMsg.marshal), by code: server_name,
+// status_request, supported_groups, ec_point_formats, signature_algorithms,
+// application_layer_protocol_negotiation, signed_certificate_timestamp,
+// extended_master_secret, session_ticket, pre_shared_key, early_data,
+// supported_versions, cookie, psk_key_exchange_modes,
+// signature_algorithms_cert, key_share, quic_transport_parameters,
+// ech_outer_extensions, encrypted_client_hello, renegotiation_info.
+var ClientExtensions = []uint16{0, 5, 10, 11, 13, 16, 18, 23, 35, 41, 42, 43, 44, 45, 50, 51, 57, 0xfd00, 0xfe0d, 0xff01}
+
+// Stack is what crypto/tls can offer, for inspect.OfferDelta. It is built
+// once and shared: callers must not modify it.
+var Stack = sync.OnceValue(func() inspect.Stack {
+	st := inspect.Stack{
+		Versions:     Versions,
+		CipherSuites: AllSuites(),
+		Extensions:   ClientExtensions,
+	}
+	for _, g := range Groups {
+		st.Groups = append(st.Groups, uint16(g))
+	}
+	for _, s := range Schemes {
+		st.SignatureSchemes = append(st.SignatureSchemes, uint16(s))
+	}
+	return st
+})
