@@ -17,7 +17,10 @@ import (
 // fast streams may be reset, and no hook of it sees RST_STREAM frames. So
 // the decrypted h2 connection reaches the inner server inside a resetGuard,
 // which reads the frame headers as they pass and ends a connection that
-// resets too fast.
+// resets too fast. Guards have a server of their own, p.innerH2, that
+// speaks only HTTP/2 without TLS (the TLS is the engine's, already done):
+// p.inner never serves HTTP/2 on anything but a *tls.Conn, so no connection
+// speaks HTTP/2 past a guard.
 
 const (
 	// rapidResetLimit is how many more streams a client may reset than the
@@ -57,13 +60,13 @@ const (
 // gone, and logs nothing of its own.
 var errRapidReset = fmt.Errorf("proxy: HTTP/2 streams reset too fast: %w", net.ErrClosed)
 
-// guardResets returns the connection to hand the inner server for a client
-// that negotiated h2 on c: c inside a resetGuard, or c itself under TLS 1.2
-// (the server refuses HTTP/2 over it with INADEQUATE_SECURITY, RFC 9113
-// §9.2, and only sees that on a *tls.Conn).
-func (p *Proxy) guardResets(c *tls.Conn, s *session) net.Conn {
+// guardResets returns c, on which the client negotiated h2, inside a
+// resetGuard for p.innerH2; nil under TLS 1.2, for p.inner, which refuses
+// HTTP/2 over it with INADEQUATE_SECURITY (RFC 9113 §9.2) and can tell only
+// on a *tls.Conn.
+func (p *Proxy) guardResets(c *tls.Conn, s *session) *resetGuard {
 	if c.ConnectionState().Version < tls.VersionTLS12 {
-		return c
+		return nil
 	}
 	g := &resetGuard{Conn: c, start: time.Now(), sent: make(chan struct{})}
 	g.in.skip = len(clientPreface)
@@ -89,8 +92,8 @@ const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // further writes and closes the connection.
 //
 // It hides the *tls.Conn from net/http, which then serves it as HTTP/2
-// without TLS (Protocols.UnencryptedHTTP2): the TLS is the engine's, already
-// done. Requests on it have a nil TLS field, which the proxy never reads.
+// without TLS (Protocols.UnencryptedHTTP2). Requests on it have a nil TLS
+// field, which the proxy never reads.
 type resetGuard struct {
 	net.Conn // the client's *tls.Conn
 	start    time.Time

@@ -207,17 +207,10 @@ func looksLikeHTTP(b []byte) bool {
 
 type bufferedConn struct {
 	net.Conn
-	tc *tls.Conn
-	r  *bufio.Reader
+	r *bufio.Reader
 }
 
 func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
-
-// ConnectionState is the TLS connection's: with it the inner server serves
-// the connection as HTTP/1 only, never as the unencrypted HTTP/2 it allows
-// for a resetGuard (h2reset.go), so a client without ALPN cannot speak
-// HTTP/2 past the guard.
-func (c *bufferedConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
 
 // relayTLS copies decrypted bytes between the client and its upstream.
 func (p *Proxy) relayTLS(client net.Conn, s *session) {

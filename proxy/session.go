@@ -658,9 +658,12 @@ func (p *Proxy) serveTLS(s *session) {
 	s.tr = p.transport(s)
 	proto := dc.ConnectionState().NegotiatedProtocol
 	var conn net.Conn = dc
+	ln := p.ln
 	switch {
 	case proto == "h2":
-		conn = p.guardResets(dc, s)
+		if g := p.guardResets(dc, s); g != nil {
+			conn, ln = g, p.lnH2
+		}
 	case proto == "http/1.1":
 	case proto != "" || nonHTTPPorts[portOf(s.target)]:
 		p.relayTLS(dc, s)
@@ -682,7 +685,7 @@ func (p *Proxy) serveTLS(s *session) {
 			dc.Close()
 			return
 		}
-		conn = &bufferedConn{Conn: dc, tc: dc, r: br}
+		conn = &bufferedConn{Conn: dc, r: br}
 		if !looksLikeHTTP(first) {
 			p.settle(s, time.Time{}) // not HTTP after all: relayed, recorded at once
 			p.relayTLS(conn, s)
@@ -690,7 +693,7 @@ func (p *Proxy) serveTLS(s *session) {
 		}
 	}
 	p.conns.Store(conn, s)
-	if !p.ln.hand(conn) {
+	if !ln.hand(conn) {
 		p.conns.Delete(conn)
 		s.close()
 		conn.Close()
