@@ -26,6 +26,7 @@ type metrics struct {
 	handshakes  *prometheus.CounterVec   // leg, outcome
 	duration    *prometheus.HistogramVec // leg
 	records     prometheus.Counter
+	ignores     prometheus.Counter
 	rapidResets prometheus.Counter
 }
 
@@ -50,6 +51,10 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) (*metrics, error) {
 			Name: "tlslens_records_written_total",
 			Help: "Records written, one per connection accepted by the proxy listener (bad requests included).",
 		}),
+		ignores: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tlslens_connections_ignored_total",
+			Help: "Connections to ignore_hosts relayed without a record (record_ignored off): records written plus these equal connections accepted.",
+		}),
 		rapidResets: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tlslens_h2_rapid_reset_total",
 			Help: "Intercepted HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM for resetting streams faster than the bound (rapid reset, CVE-2023-44487).",
@@ -63,7 +68,7 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) (*metrics, error) {
 	}
 	auth := p.opts.Authority
 	collectors := []prometheus.Collector{
-		m.handshakes, m.duration, m.records, m.rapidResets,
+		m.handshakes, m.duration, m.records, m.ignores, m.rapidResets,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "tlslens_connections_total",
 			Help: "Client connections accepted by the proxy listener.",
@@ -91,6 +96,13 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// ignored counts a connection relayed without a record (ignore_hosts).
+func (m *metrics) ignored() {
+	if m != nil {
+		m.ignores.Inc()
+	}
 }
 
 // observe counts a record as it is written.

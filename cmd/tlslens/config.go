@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"time"
@@ -41,6 +42,10 @@ type Config struct {
 	UpstreamVerify    string        `yaml:"upstream_verify"`
 	ClientMinVersion  string        `yaml:"client_min_version"`
 	KeyLog            string        `yaml:"key_log"`
+	Flows             string        `yaml:"flows"`
+	FlowsRedact       bool          `yaml:"flows_redact"`
+	FlowBodyMax       int           `yaml:"flow_body_max"`
+	FlowMemory        int64         `yaml:"flow_memory"`
 	LogFileGroup      string        `yaml:"log_file_group"`
 	Policies          []PolicyRule  `yaml:"policies"`
 	ClientCerts       []ClientCert  `yaml:"client_certs"`
@@ -53,6 +58,10 @@ type Config struct {
 	AutoPassthrough   AutoPass      `yaml:"auto_passthrough"`
 	Probe             string        `yaml:"probe"`
 	ProbeTTL          time.Duration `yaml:"probe_ttl"`
+
+	// ignore_hosts and record_ignored: hosts relayed untouched, unrecorded.
+	IgnoreHosts   []string `yaml:"ignore_hosts"`
+	RecordIgnored bool     `yaml:"record_ignored"`
 }
 
 // AutoPass is auto_passthrough: pass a host through after its clients
@@ -120,7 +129,7 @@ func defaults() Config {
 		Listen:            "127.0.0.1:8080",
 		AdminListen:       "127.0.0.1:9090",
 		CADir:             "",
-		Records:           "-",
+		Records:           "",
 		LogFormat:         "auto",
 		LogLevel:          "info",
 		HandshakeTimeout:  10 * time.Second,
@@ -131,6 +140,9 @@ func defaults() Config {
 		MaxHeaderBytes:    64 << 10,
 		UpstreamVerify:    "strict",
 		ClientMinVersion:  "TLS 1.0",
+		FlowsRedact:       true,
+		FlowBodyMax:       1 << 20,
+		FlowMemory:        64 << 20,
 		Policies:          []PolicyRule{},
 		ClientCerts:       []ClientCert{},
 		ProxyAuth:         []ProxyUser{},
@@ -139,6 +151,7 @@ func defaults() Config {
 		AutoPassthrough:   AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
 		Probe:             proxy.ProbeFirst,
 		ProbeTTL:          10 * time.Minute,
+		IgnoreHosts:       []string{},
 	}
 }
 
@@ -154,11 +167,24 @@ func loadConfig(path string, explicit bool) (Config, error) {
 		return Config{}, err
 	}
 	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true) // a typo is an error, not a silent default
-	err = dec.Decode(&c)
-	if err != nil && !errors.Is(err, io.EOF) { // io.EOF: the file is empty
+	var doc yaml.Node
+	err = yaml.NewDecoder(f).Decode(&doc)
+	if errors.Is(err, io.EOF) { // the file is empty
+		return c, nil
+	}
+	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	// A typo is an error, not a silent default, and names the key meant.
+	if err := checkKeys(root, reflect.TypeFor[Config](), ""); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := root.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, explainDecode(err, root))
 	}
 	return c, nil
 }
@@ -233,10 +259,16 @@ func (c Config) validate() error {
 	if c.MaxHeaderBytes < 1024 {
 		bad("max_header_bytes", "%d is below 1024 bytes", c.MaxHeaderBytes)
 	}
+	c.validateFlows(bad)
 	for i, r := range c.Policies {
 		key := fmt.Sprintf("policies[%d]", i)
 		if _, err := proxy.Rules([]proxy.Rule{{Match: r.Match, Action: proxy.Action(r.Action)}}); err != nil {
 			bad(key, "%v", err)
+		}
+	}
+	for i, h := range c.IgnoreHosts {
+		if _, err := proxy.Rules([]proxy.Rule{{Match: h, Action: proxy.ActionPassthrough}}); err != nil {
+			bad(fmt.Sprintf("ignore_hosts[%d]", i), "%v", err)
 		}
 	}
 	for i, u := range c.ProxyAuth {

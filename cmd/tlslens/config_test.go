@@ -67,7 +67,7 @@ func TestLoadConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Listen != "127.0.0.1:9999" || c.HandshakeTimeout.String() != "3s" || c.Records != "-" {
+		if c.Listen != "127.0.0.1:9999" || c.HandshakeTimeout.String() != "3s" || c.Records != defaults().Records {
 			t.Fatalf("loadConfig = %+v", c)
 		}
 	})

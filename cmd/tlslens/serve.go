@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -29,28 +31,33 @@ type proxyFlags struct {
 	fs     *flag.FlagSet
 	config string
 	set    map[string]func(*Config)
+	keys   map[string]bool // the config keys a flag sets
 }
 
 func newProxyFlags(stderr io.Writer) *proxyFlags {
-	pf := &proxyFlags{fs: flag.NewFlagSet("tlslens", flag.ContinueOnError), set: map[string]func(*Config){}}
+	pf := &proxyFlags{fs: flag.NewFlagSet("tlslens", flag.ContinueOnError), set: map[string]func(*Config){}, keys: map[string]bool{}}
 	fs := pf.fs
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage, "\nProxy flags (each overrides the config key of the same name):\n")
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, configOnly(pf.keys))
 	}
 	fs.StringVar(&pf.config, "config", "", "config file (default <user config dir>/tlslens/config.yaml, if present)")
 	str := func(name, key, help string, dst func(*Config) *string) {
 		v := fs.String(name, "", help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
+		pf.keys[key] = true
 	}
 	boolean := func(name, key, help string, dst func(*Config) *bool) {
 		v := fs.Bool(name, false, help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
+		pf.keys[key] = true
 	}
 	duration := func(name, key, help string, dst func(*Config) *time.Duration) {
 		v := fs.Duration(name, 0, help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
+		pf.keys[key] = true
 	}
 	str("mode", "mode", "regular (clients use tlslens as their proxy), transparent (Linux: connections redirected to listen by iptables or nftables) or wireguard (also a WireGuard server on wireguard_listen, for phones)", func(c *Config) *string { return &c.Mode })
 	str("wireguard-listen", "wireguard_listen", "UDP address of the WireGuard server (mode wireguard)", func(c *Config) *string { return &c.WireGuardListen })
@@ -58,12 +65,13 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
 	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
 	str("ca-dir", "ca_dir", "CA directory", func(c *Config) *string { return &c.CADir })
-	str("records", "records", "record file (JSON Lines, appended), - for stdout", func(c *Config) *string { return &c.Records })
+	str("records", "records", "record file (JSON Lines, appended), - for stdout; unset: stdout, or <state dir>/tlslens/records.jsonl when stdout is a terminal", func(c *Config) *string { return &c.Records })
 	str("log-format", "log_format", "auto, text or json", func(c *Config) *string { return &c.LogFormat })
 	str("log-level", "log_level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel })
 	str("upstream-ca", "upstream_ca", "PEM file of extra roots trusted upstream", func(c *Config) *string { return &c.UpstreamCA })
 	str("upstream-verify", "upstream_verify", "strict or log", func(c *Config) *string { return &c.UpstreamVerify })
 	str("client-min-version", "client_min_version", "lowest TLS version accepted from clients", func(c *Config) *string { return &c.ClientMinVersion })
+	str("flows", "flows", "flow file: one JSON line per HTTP request (JSON Lines, appended), - for stdout; empty for none", func(c *Config) *string { return &c.Flows })
 	str("key-log", "key_log", "NSS key log file for both legs (SSLKEYLOGFILE is used when unset)", func(c *Config) *string { return &c.KeyLog })
 	boolean("allow-open", "allow_open", "allow a non-loopback listen address without proxy_auth or allow_cidrs", func(c *Config) *bool { return &c.AllowOpen })
 	boolean("allow-local-targets", "allow_local_targets", "let clients of a non-loopback proxy reach the proxy host's own addresses", func(c *Config) *bool { return &c.AllowLocalTargets })
@@ -72,6 +80,34 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	duration("handshake-timeout", "handshake_timeout", "limit on reading the hello and each handshake", func(c *Config) *time.Duration { return &c.HandshakeTimeout })
 	duration("shutdown-timeout", "shutdown_timeout", "on SIGTERM, how long open connections may take to finish", func(c *Config) *time.Duration { return &c.ShutdownTimeout })
 	return pf
+}
+
+// configOnly is --help's list of the config keys no flag sets, with where
+// they are described.
+func configOnly(flagged map[string]bool) string {
+	var keys []string
+	for name := range yamlFields(reflect.TypeFor[Config]()) {
+		if !flagged[name] {
+			keys = append(keys, name)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("\nSettings in the config file only (--config FILE; default <user config dir>/tlslens/config.yaml).\n" +
+		"config.yaml in the repository lists each with its default and a comment:\n")
+	line := " "
+	for i, k := range keys {
+		if i < len(keys)-1 {
+			k += ","
+		}
+		if len(line)+1+len(k) > 78 {
+			b.WriteString(line + "\n")
+			line = " "
+		}
+		line += " " + k
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }
 
 // load parses args and returns the config file overridden by the flags set.
@@ -134,12 +170,21 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	records, err := openRecords(cfg.Records, stdout, files)
+	recPath, err := recordsPath(cfg.Records, stdout)
+	if err != nil {
+		return err
+	}
+	records, err := openRecords(recPath, stdout, files)
 	if err != nil {
 		return err
 	}
 	defer records.Close()
-	stopHUP := reopenOnHUP(records, log)
+	flows, err := openFlows(cfg, stdout, files)
+	if err != nil {
+		return err
+	}
+	defer flows.Close()
+	stopHUP := reopenOnHUP(records, log, flows)
 	defer stopHUP()
 	reg, err := newRegistry()
 	if err != nil {
@@ -163,7 +208,10 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		AllowLocalTargets: cfg.AllowLocalTargets,
 		Probe:             cfg.Probe,
 		ProbeTTL:          cfg.ProbeTTL,
+		IgnoreHosts:       cfg.IgnoreHosts,
+		RecordIgnored:     cfg.RecordIgnored,
 	}
+	flowOptions(cfg, flows, &opts)
 	for _, u := range cfg.ProxyAuth {
 		opts.ProxyAuth = append(opts.ProxyAuth, proxy.Credential{Username: u.Username, Password: u.Password})
 	}
@@ -216,7 +264,17 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return listenError("listen", cfg.Listen, err)
+	}
+	started := logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
+		"ca_sha256":    auth.Fingerprint(),
+		"records":      recPath,
+		"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}
+	if recPath == "-" {
+		started["records"] = "stdout"
+	}
+	if auth.Created() {
+		started["ca_created"] = "just now: no client trusts it yet"
 	}
 	wg, err := startWireGuard(ctx, cfg, p, ln.Addr().String(), log)
 	if err != nil {
@@ -224,15 +282,13 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if cfg.Mode == "transparent" {
-		log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "mode": cfg.Mode, "ca": auth.CertPath(),
-			"ca_sha256":    auth.Fingerprint(),
-			"redirect":     "send TCP to this port with iptables or nftables REDIRECT, exempting tlslens's own user (README \"Transparent mode\")",
-			"trust_the_ca": "install " + auth.CertPath() + " on the clients"}).Info("tlslens listening")
+		started["mode"] = cfg.Mode
+		started["redirect"] = "send TCP to this port with iptables or nftables REDIRECT, exempting tlslens's own user (README \"Transparent mode\")"
+		started["trust_the_ca"] = "install " + auth.CertPath() + " on the clients"
+		log.WithFields(started).Info("tlslens listening")
 		err = p.ServeTransparent(ctx, ln)
 	} else {
-		log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
-			"ca_sha256":    auth.Fingerprint(),
-			"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}).Info("tlslens listening")
+		log.WithFields(started).Info("tlslens listening")
 		err = p.Serve(ctx, ln)
 	}
 	log.WithField("timeout", cfg.ShutdownTimeout.String()).Info("shutting down: no new connections; waiting for open ones")
@@ -244,6 +300,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	wg.stop(log) // after Shutdown: the tunnel carried the connections it waited for
 	if ferr := records.Close(); ferr != nil {
 		log.WithError(ferr).Error("flushing records")
+	}
+	if ferr := flows.Close(); ferr != nil {
+		log.WithError(ferr).Error("flushing flows")
 	}
 	log.Info("tlslens stopped")
 	return err
@@ -355,6 +414,7 @@ func upstreamRoots(file string) (*x509.CertPool, string, error) {
 // that can be reopened after log rotation. Safe for concurrent use.
 type recordFile struct {
 	mu    sync.Mutex
+	key   string // the config key naming it in errors; "" means records
 	path  string
 	files logFiles // the mode and group of each file opened
 	w     io.Writer
@@ -374,7 +434,7 @@ func (r *recordFile) Reopen() error {
 	if r.path == "-" || r.path == "" {
 		return nil
 	}
-	f, err := r.files.open("records", r.path)
+	f, err := r.files.open(r.configKey(), r.path)
 	if err != nil {
 		return err
 	}
@@ -394,7 +454,19 @@ func (r *recordFile) Write(b []byte) (int, error) {
 	return r.w.Write(b)
 }
 
+// configKey is the config key of r's path: records, or flows.
+func (r *recordFile) configKey() string {
+	if r.key == "" {
+		return "records"
+	}
+	return r.key
+}
+
+// Close syncs the file; a nil recordFile (no flow file) has none.
 func (r *recordFile) Close() error {
+	if r == nil {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.f != nil {
