@@ -85,11 +85,11 @@ func (p *Proxy) guardResets(c *tls.Conn, s *session) *resetGuard {
 // clientPreface opens every HTTP/2 connection from a client (RFC 9113 §3.4).
 const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-// A resetGuard is a client's decrypted HTTP/2 connection, as the inner server
-// reads and writes it. It counts the streams the client resets, less the
-// responses the server completes, over rapidResetWindow; past
-// rapidResetLimit it sends GOAWAY ENHANCE_YOUR_CALM, drops the server's
-// further writes and closes the connection.
+// A resetGuard is a client's decrypted HTTP/2 connection, as p.innerH2 reads
+// and writes it. It counts the streams the client resets, less the responses
+// the server completes (a resetDebt); past rapidResetLimit it sends GOAWAY
+// ENHANCE_YOUR_CALM, drops the server's further writes and closes the
+// connection.
 //
 // It hides the *tls.Conn from net/http, which then serves it as HTTP/2
 // without TLS (Protocols.UnencryptedHTTP2). Requests on it have a nil TLS
