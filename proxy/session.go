@@ -713,8 +713,13 @@ func (p *Proxy) serveTLS(s *session) {
 	s.tr = p.transport(s)
 	proto := dc.ConnectionState().NegotiatedProtocol
 	var conn net.Conn = dc
+	ln := p.ln
 	switch {
-	case proto == "h2" || proto == "http/1.1":
+	case proto == "h2":
+		if g := p.guardResets(dc, s); g != nil {
+			conn, ln = g, p.lnH2
+		}
+	case proto == "http/1.1":
 	case proto != "" || nonHTTPPorts[portOf(s.target)]:
 		p.relayTLS(dc, s)
 		return
@@ -743,7 +748,7 @@ func (p *Proxy) serveTLS(s *session) {
 		}
 	}
 	p.conns.Store(conn, s)
-	if !p.ln.hand(conn) {
+	if !ln.hand(conn) {
 		p.conns.Delete(conn)
 		s.close()
 		conn.Close()
