@@ -191,7 +191,7 @@ func TestFlowsHTTP2(t *testing.T) {
 	resp.Body.Close()
 	checkFlow(t, fh.flow(), r.ID, "POST", base+"/two", "HTTP/2.0", 200, 5000, int64(len(b)))
 
-	resp, body = get(t, client, base+"/big")
+	_, body = get(t, client, base+"/big")
 	f := fh.flow()
 	checkFlow(t, f, r.ID, "GET", base+"/big", "HTTP/2.0", 200, 0, 100000)
 	if len(body) != 100000 || len(f.ResponseBody) != 100000 {
