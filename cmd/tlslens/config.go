@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tlslens/tlslens/proxy"
+	"github.com/tlslens/tlslens/proxy/web"
 )
 
 // Config is config.yaml. Every key has its default in defaults(), and
@@ -49,6 +50,9 @@ type Config struct {
 	AutoPassthrough   AutoPass      `yaml:"auto_passthrough"`
 	Probe             string        `yaml:"probe"`
 	ProbeTTL          time.Duration `yaml:"probe_ttl"`
+	// The web view (issue 13).
+	WebListen string `yaml:"web_listen"`
+	WebKeep   int    `yaml:"web_keep"`
 }
 
 // AutoPass is auto_passthrough: pass a host through after its clients
@@ -132,6 +136,9 @@ func defaults() Config {
 		AutoPassthrough:  AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
 		Probe:            proxy.ProbeFirst,
 		ProbeTTL:         10 * time.Minute,
+		// The web view (issue 13).
+		WebListen: "127.0.0.1:8081",
+		WebKeep:   web.DefaultKeep,
 	}
 }
 
@@ -169,6 +176,15 @@ func (c Config) validate() error {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
 			bad("admin_listen", "%v", err)
 		}
+	}
+	// The web view (issue 13).
+	if c.WebListen != "" {
+		if _, _, err := net.SplitHostPort(c.WebListen); err != nil {
+			bad("web_listen", "%v", err)
+		}
+	}
+	if c.WebKeep <= 0 {
+		bad("web_keep", "must be positive: the records the web view keeps, e.g. 10000")
 	}
 	switch c.LogFormat {
 	case "auto", "text", "json":

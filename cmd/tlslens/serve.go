@@ -22,6 +22,7 @@ import (
 	"github.com/tlslens/tlslens/inspect"
 	"github.com/tlslens/tlslens/inspect/report"
 	"github.com/tlslens/tlslens/proxy"
+	"github.com/tlslens/tlslens/proxy/web"
 )
 
 // proxyFlags registers the flags that override config keys.
@@ -54,6 +55,7 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	}
 	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
 	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
+	str("web-listen", "web_listen", "web view address (live list of connections); empty disables", func(c *Config) *string { return &c.WebListen })
 	str("ca-dir", "ca_dir", "CA directory", func(c *Config) *string { return &c.CADir })
 	str("records", "records", "record file (JSON Lines, appended), - for stdout", func(c *Config) *string { return &c.Records })
 	str("log-format", "log_format", "auto, text or json", func(c *Config) *string { return &c.LogFormat })
@@ -120,8 +122,14 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkExposure(cfg); err != nil {
 		return err
 	}
+	if err := checkWebExposure(cfg); err != nil {
+		return err
+	}
 	if cfg.AllowOpen && !isLoopback(cfg.Listen) && len(cfg.ProxyAuth) == 0 && len(cfg.AllowCIDRs) == 0 {
 		log.WithField("addr", cfg.Listen).Warn("allow_open: running an open MITM proxy; anyone who can reach it may use it")
+	}
+	if cfg.AllowOpen && cfg.WebListen != "" && !isLoopback(cfg.WebListen) && len(cfg.ProxyAuth) == 0 && len(cfg.AllowCIDRs) == 0 {
+		log.WithField("addr", cfg.WebListen).Warn("allow_open: the web view is open; anyone who can reach it sees every connection")
 	}
 	auth, err := openCA(cfg.CADir)
 	if err != nil {
@@ -199,22 +207,39 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			opts.OnRecord = terminalLines(stderr, isTerminal(stderr), cfg.Verbose)
 		}
 	}
-	// The admin listener first: the proxy must know its address to keep
-	// clients from reaching it through the proxy.
+	// The web view keeps the records it shows, fed after the terminal.
+	var ring *web.Ring
+	if cfg.WebListen != "" {
+		ring = web.NewRing(cfg.WebKeep, nil)
+		opts.OnRecord = chainRecords(opts.OnRecord, ring.Add)
+	}
+	// The admin and web listeners first: the proxy must know their
+	// addresses to keep clients from reaching them through the proxy.
 	admin := startAdmin(cfg.AdminListen, reg, log)
 	defer admin.close()
-	opts.Protected = admin.addrs()
+	webView := listenWeb(cfg.WebListen, log)
+	defer webView.close()
+	opts.Protected = append(admin.addrs(), webView.addrs()...)
 	p, err := proxy.New(opts)
 	if err != nil {
+		return err
+	}
+	// Files offered per connection beyond its record: /c/<id>.<ext>.
+	var downloads []web.Download
+	if err := webView.serve(ring, opts, downloads, log); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
+	started := logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
 		"ca_sha256":    auth.Fingerprint(),
-		"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}).Info("tlslens listening")
+		"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}
+	if u := webView.url(); u != "" {
+		started["web"] = u
+	}
+	log.WithFields(started).Info("tlslens listening")
 	err = p.Serve(ctx, ln)
 	log.WithField("timeout", cfg.ShutdownTimeout.String()).Info("shutting down: no new connections; waiting for open ones")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

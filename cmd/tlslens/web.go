@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/inspect"
+	"github.com/tlslens/tlslens/proxy"
+	"github.com/tlslens/tlslens/proxy/web"
+)
+
+// webServer is the web view's listener (web_listen). A nil *webServer is a
+// disabled one.
+type webServer struct {
+	ln   net.Listener
+	srv  *http.Server
+	done chan struct{}
+}
+
+// checkWebExposure refuses a web view on a non-loopback address open to
+// anyone: it shows every connection's targets and certificates. The proxy's
+// access rules lift the refusal, as they do for the proxy (checkExposure).
+func checkWebExposure(cfg Config) error {
+	if cfg.WebListen == "" || isLoopback(cfg.WebListen) || len(cfg.ProxyAuth) > 0 || len(cfg.AllowCIDRs) > 0 || cfg.AllowOpen {
+		return nil
+	}
+	return fmt.Errorf("web_listen: %s is reachable from other machines, and tlslens refuses to show every connection it sees to anyone there. "+
+		"Listen on 127.0.0.1, or restrict access with proxy_auth (the web view then asks for its username and password) or allow_cidrs, "+
+		"or set allow_open: true (--allow-open) if an open web view is what you mean; web_listen: \"\" disables it", cfg.WebListen)
+}
+
+// listenWeb opens the web view's listener; "" disables it. An address it
+// cannot listen on is logged as a warning and tlslens runs without it, as
+// without the admin listener.
+func listenWeb(addr string, log logrus.FieldLogger) *webServer {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.WithError(err).WithField("addr", addr).Warn("web view disabled: cannot listen (set web_listen to a free address, or \"\" to disable it)")
+		return nil
+	}
+	return &webServer{ln: ln, done: make(chan struct{})}
+}
+
+// addrs is the listener's address for proxy.Options.Protected; none when
+// disabled.
+func (w *webServer) addrs() []netip.AddrPort {
+	if w == nil {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(w.ln.Addr().String())
+	if err != nil {
+		return nil
+	}
+	return []netip.AddrPort{ap}
+}
+
+// url is the web view's address for the start-up line; "" when disabled.
+func (w *webServer) url() string {
+	if w == nil {
+		return ""
+	}
+	return "http://" + w.ln.Addr().String() + "/"
+}
+
+// serve serves the web view of ring, with the proxy's access rules on every
+// request. downloads are the files offered per connection beyond its record.
+func (w *webServer) serve(ring *web.Ring, opts proxy.Options, downloads []web.Download, log logrus.FieldLogger) error {
+	if w == nil {
+		return nil
+	}
+	h, err := proxy.Guard(web.New(web.Options{Ring: ring, Downloads: downloads}), opts.AllowCIDRs, opts.ProxyAuth)
+	if err != nil {
+		return err
+	}
+	// No WriteTimeout: /events is a stream that stays open.
+	w.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(w.done)
+		if err := w.srv.Serve(w.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.WithError(err).Error("web view stopped")
+		}
+	}()
+	return nil
+}
+
+// close stops the web view: open event streams are closed at once.
+func (w *webServer) close() {
+	if w == nil {
+		return
+	}
+	if w.srv == nil {
+		w.ln.Close()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if w.srv.Shutdown(ctx) != nil {
+		w.srv.Close() // event streams never go idle
+	}
+	<-w.done
+}
+
+// chainRecords calls each non-nil f with every record, in order.
+func chainRecords(fs ...func(*inspect.Record)) func(*inspect.Record) {
+	var out []func(*inspect.Record)
+	for _, f := range fs {
+		if f != nil {
+			out = append(out, f)
+		}
+	}
+	return func(r *inspect.Record) {
+		for _, f := range out {
+			f(r)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// TestWebViewThroughRun: the start-up line names the web view's URL; a
+// connection made through the proxy is on it (list download and page);
+// the web listener is not reachable through the proxy; with proxy_auth
+// each request must sign in with a proxy_auth credential.
+func TestWebViewThroughRun(t *testing.T) {
+	e := newEnv(t)
+	if err := os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte("proxy_auth: [{username: ann, password: s3cret}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := e.startRun("--web-listen", "127.0.0.1:0", "--records", filepath.Join(e.dir, "r.jsonl"))
+	started := logs.wait(t, "tlslens listening")
+	addr := started["addr"].(string)
+	webURL, _ := started["web"].(string)
+	if !strings.HasPrefix(webURL, "http://127.0.0.1:") {
+		t.Fatalf("the start-up line's web = %q, want the web view's URL", webURL)
+	}
+	webGet := func(path string, auth bool) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", webURL+strings.TrimPrefix(path, "/"), nil)
+		if auth {
+			req.SetBasicAuth("ann", "s3cret")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, _ := webGet("/", false); status != http.StatusUnauthorized {
+		t.Errorf("GET / without credentials = %d, want 401", status)
+	}
+	if status, body := webGet("/", true); status != http.StatusOK || !strings.Contains(body, "/static/app.js") {
+		t.Errorf("GET / = %d, want the live list", status)
+	}
+
+	c := e.client(addr)
+	c.Transport.(*http.Transport).Proxy = http.ProxyURL(&url.URL{Scheme: "http", Host: addr, User: url.UserPassword("ann", "s3cret")})
+	e.get(c, "/web", "hello /web")
+	var rec inspect.Record
+	deadline := time.Now().Add(10 * time.Second)
+	for rec.ID == "" && time.Now().Before(deadline) { // the record is written at the request, added just after
+		_, body := webGet("/records.jsonl", true)
+		if line, _, _ := strings.Cut(body, "\n"); line != "" {
+			json.Unmarshal([]byte(line), &rec)
+		}
+	}
+	if rec.Outcome != inspect.OutcomeOK {
+		t.Fatalf("the web view's records: %+v, want the connection made", rec)
+	}
+	if status, body := webGet("/c/"+rec.ID, true); status != http.StatusOK || !strings.Contains(body, "tlslens offered the server") {
+		t.Errorf("GET /c/%s = %d, want its page", rec.ID, status)
+	}
+
+	// Through the proxy, the web listener is a protected address.
+	resp, err := c.Get(webURL + "records.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("GET the web view through the proxy = %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestWebExposure: a web view beyond loopback is refused at start-up
+// unless access is restricted or allow_open is set; "" disables it.
+func TestWebExposure(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  func(*Config)
+		ok   bool
+	}{
+		{"loopback", func(c *Config) {}, true},
+		{"disabled", func(c *Config) { c.WebListen = "" }, true},
+		{"every address", func(c *Config) { c.WebListen = "0.0.0.0:8081" }, false},
+		{"lan with proxy_auth", func(c *Config) {
+			c.WebListen = "192.168.1.2:8081"
+			c.ProxyAuth = []ProxyUser{{"a", "b"}}
+		}, true},
+		{"lan with allow_cidrs", func(c *Config) { c.WebListen = ":8081"; c.AllowCIDRs = []string{"10.0.0.0/8"} }, true},
+		{"lan with allow_open", func(c *Config) { c.WebListen = ":8081"; c.AllowOpen = true }, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := defaults()
+			tt.cfg(&c)
+			err := checkWebExposure(c)
+			if (err == nil) != tt.ok || err != nil && !strings.Contains(err.Error(), "web_listen") {
+				t.Errorf("checkWebExposure(%s) = %v, want ok %v", c.WebListen, err, tt.ok)
+			}
+		})
+	}
+	e := newEnv(t)
+	err := run(t.Context(), append(e.args, "--web-listen", "0.0.0.0:0"), strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "web_listen") {
+		t.Errorf("run with an open web view beyond loopback = %v, want a web_listen refusal", err)
+	}
+}
