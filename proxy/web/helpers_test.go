@@ -136,3 +136,14 @@ func synthetic(r *inspect.Record, n int, outcome inspect.Outcome) *inspect.Recor
 	c.Time = time.Time{}
 	return &c
 }
+
+// untrustedUpstream is an HTTPS server whose certificate comes from a CA
+// the proxy does not trust.
+func untrustedUpstream(t *testing.T) *httptest.Server {
+	t.Helper()
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{testpki.Root(t, "not trusted by tlslens").Leaf(t, "127.0.0.1")}}
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	return up
+}

@@ -37,7 +37,8 @@ type entry struct {
 	seq   uint64
 	row   Row
 	rec   []byte // the record, JSON, time set
-	frame []byte // the Server-Sent Event carrying row
+	data  []byte // row, JSON
+	frame []byte // the Server-Sent Event carrying data
 }
 
 // A subscriber is one open event stream. frames is closed when it is
@@ -76,7 +77,7 @@ func (g *Ring) Add(r *inspect.Record) {
 	g.last++
 	row := newRow(g.last, &c)
 	data, _ := json.Marshal(row)
-	e := entry{seq: g.last, row: row, rec: rec, frame: fmt.Appendf(nil, "id: %d\ndata: %s\n\n", g.last, data)}
+	e := entry{seq: g.last, row: row, rec: rec, data: data, frame: fmt.Appendf(nil, "id: %d\ndata: %s\n\n", g.last, data)}
 	slot := &g.entries[g.last%uint64(len(g.entries))]
 	if slot.seq != 0 && g.byID[slot.row.ID] == slot.seq {
 		delete(g.byID, slot.row.ID)
@@ -120,6 +121,21 @@ func (g *Ring) subscribe(after uint64) ([][]byte, *subscriber) {
 	s := &subscriber{frames: make(chan []byte, subscriberBuffer)}
 	g.subs[s] = struct{}{}
 	return backlog, s
+}
+
+// rows appends the JSON array of the rows after seq after to b, and
+// returns it with the newest seq.
+func (g *Ring) rows(b []byte, after uint64) ([]byte, uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	b = append(b, '[')
+	for seq := max(after+1, g.first()); seq <= g.last; seq++ {
+		if b[len(b)-1] != '[' {
+			b = append(b, ',')
+		}
+		b = append(b, g.entries[seq%uint64(len(g.entries))].data...)
+	}
+	return append(b, ']'), g.last
 }
 
 // unsubscribe closes a stream, unless Add dropped it already.

@@ -140,14 +140,25 @@ $('clear').addEventListener('click', () => { all = []; shown = []; pending = pau
 viewport.addEventListener('scroll', () => requestAnimationFrame(render), { passive: true });
 window.addEventListener('resize', () => requestAnimationFrame(render));
 
-const es = new EventSource('/events');
-es.onopen = () => { $('status').textContent = 'live'; };
-es.onerror = () => { $('status').textContent = 'reconnecting…'; };
-es.onmessage = (e) => {
-  const r = JSON.parse(e.data);
+function receive(r) {
   if (r.seq <= lastSeq) return; // a replay after a reconnect
   lastSeq = r.seq;
   pending.push(r);
+}
+
+// The ring's rows in one response, then the stream from the newest on.
+async function start() {
+  let after = 0;
+  try {
+    const resp = await fetch('/rows.json', { cache: 'no-store' });
+    for (const r of await resp.json()) receive(r);
+    after = lastSeq;
+  } catch (e) { /* the stream replays the ring instead */ }
   schedule();
-};
+  const es = new EventSource('/events?after=' + after);
+  es.onopen = () => { $('status').textContent = 'live'; };
+  es.onerror = () => { $('status').textContent = 'reconnecting…'; };
+  es.onmessage = (e) => { receive(JSON.parse(e.data)); schedule(); };
+}
 render();
+start();
