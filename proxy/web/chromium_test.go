@@ -54,12 +54,16 @@ func run[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 	return v
 }
 
-func shot(t *testing.T, ctx context.Context, name string) {
+func shot(t *testing.T, ctx context.Context, name string, full bool) {
 	t.Helper()
 	if screenshots == "" {
 		return
 	}
-	png := run(t, ctx, "screenshot", chromedp.FullScreenshot(100))
+	a := chromedp.CaptureScreenshot()
+	if full {
+		a = chromedp.FullScreenshot(100)
+	}
+	png := run(t, ctx, "screenshot", a)
 	if err := os.WriteFile(filepath.Join(screenshots, name), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +111,11 @@ func TestBrowserLiveList(t *testing.T) {
 	if n := run(t, ctx, "rows", chromedp.Evaluate[int](`document.querySelectorAll('#rows .row').length`)); n != 3 {
 		t.Errorf("%d rows, want 3", n)
 	}
-	shot(t, ctx, "web-list.png")
+	if screenshots != "" {
+		run(t, ctx, "a short window", chromedp.EmulateViewport(1500, 300))
+		shot(t, ctx, "web-list.png", false)
+		run(t, ctx, "the window back", chromedp.EmulateViewport(1500, 900))
+	}
 
 	// The filter: the TLS 1.2 server's port, then an outcome.
 	port := old.URL[strings.LastIndex(old.URL, ":")+1:]
@@ -142,7 +150,7 @@ func TestBrowserLiveList(t *testing.T) {
 	if same := run(t, ctx, "an equal row", chromedp.Evaluate[string](`document.querySelector('tr[data-dimension="GREASE"]').className`)); same != "" {
 		t.Errorf("the GREASE row (no difference) has class %q", same)
 	}
-	shot(t, ctx, "web-connection.png")
+	shot(t, ctx, "web-connection.png", true)
 }
 
 // TestBrowserTenThousand: with the ring full (10 000 records, replayed over
