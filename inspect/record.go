@@ -29,6 +29,26 @@ const (
 	ModeHTTP Mode = "http"
 )
 
+// Via says how a client connection reached tlslens.
+type Via string
+
+// Ways a connection arrives. A record of a connection that came through the
+// proxy port (a CONNECT, a plain proxy request) has no via key: Via is empty
+// or ViaConnect then, and IsZero reports true.
+const (
+	ViaConnect     Via = "connect"     // a CONNECT or proxy request on the proxy port: the default, omitted
+	ViaTransparent Via = "transparent" // redirected to tlslens by the kernel (iptables/nftables REDIRECT)
+	ViaWireGuard   Via = "wireguard"   // carried by a WireGuard peer's tunnel
+	// ViaHTTPSWithoutConnect is an https:// URL sent to the proxy port in
+	// plain HTTP, without CONNECT (ReasonPlainHTTPS): tlslens made the TLS
+	// connection upstream itself.
+	ViaHTTPSWithoutConnect Via = "https_without_connect"
+)
+
+// IsZero reports whether v is the default, the proxy port (ViaConnect or
+// empty): the record omits it (encoding/json's omitzero).
+func (v Via) IsZero() bool { return v == "" || v == ViaConnect }
+
 // ReasonPlainHTTPS is the reason of a record for an https:// URL that a
 // client sent to the proxy in plain HTTP, without CONNECT: tlslens made the
 // TLS connection upstream, and the client side has no TLS at all.
@@ -66,6 +86,7 @@ type Record struct {
 	ID       string    `json:"id"`
 	Mode     Mode      `json:"mode"`
 	Target   string    `json:"target"`
+	Via      Via       `json:"via,omitzero"` // how the client connection arrived; omitted for the proxy port
 	Outcome  Outcome   `json:"outcome"`
 	Reason   string    `json:"reason,omitempty"` // why the mode was chosen, e.g. "auto_passthrough: 3 rejections"
 	Client   *Side     `json:"client"`

@@ -99,7 +99,7 @@ func (p *Proxy) recordHTTPError(r *http.Request, outcome inspect.Outcome, reason
 		target = net.JoinHostPort(strings.Trim(target, "[]"), "80")
 	}
 	rec := &inspect.Record{Schema: inspect.Schema, ID: claim(c), Mode: inspect.ModeHTTP, Target: target,
-		Outcome: outcome, Reason: reason,
+		Via: viaOf(c), Outcome: outcome, Reason: reason,
 		Client: &inspect.Side{Addr: c.RemoteAddr().String(), Local: c.LocalAddr().String()}}
 	if outcome == inspect.OutcomeDenied || outcome == inspect.OutcomeBadRequest {
 		rec.Client.Status = status
@@ -109,6 +109,14 @@ func (p *Proxy) recordHTTPError(r *http.Request, outcome inspect.Outcome, reason
 		}
 	}
 	p.emit(rec)
+}
+
+// viaOf is how c arrived: empty for the proxy port.
+func viaOf(c net.Conn) inspect.Via {
+	if ac, ok := c.(*acceptedConn); ok {
+		return ac.via
+	}
+	return ""
 }
 
 // closedUnrecorded writes the bad_request record of a proxy connection that
@@ -122,7 +130,7 @@ func (p *Proxy) closedUnrecorded(c net.Conn) {
 	answer, readErr := ac.answer, ac.readErr
 	ac.diag.Unlock()
 	status, said := parseAnswer(answer)
-	rec := &inspect.Record{Schema: inspect.Schema, ID: ac.id, Mode: inspect.ModeHTTP, Outcome: inspect.OutcomeBadRequest,
+	rec := &inspect.Record{Schema: inspect.Schema, ID: ac.id, Mode: inspect.ModeHTTP, Via: ac.via, Outcome: inspect.OutcomeBadRequest,
 		Client: &inspect.Side{Addr: c.RemoteAddr().String(), Local: c.LocalAddr().String(), Status: status,
 			Error: p.describeBadRequest(ac, status, said, readErr)}}
 	p.emit(rec)

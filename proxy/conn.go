@@ -38,6 +38,7 @@ type acceptedConn struct {
 	net.Conn
 	id       string
 	accepted time.Time
+	via      inspect.Via // how it arrived: empty on the proxy port, else set by Intercept
 
 	log     logrus.FieldLogger
 	sniffed bool // the first bytes were looked at

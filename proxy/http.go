@@ -73,8 +73,10 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 		overSession(ctx, s)
 		return r, nil
 	}
-	if resp := p.admitPlain(r); resp != nil {
-		return r, resp // refused by access control
+	if !intercepted(r) { // an intercepted connection's access control is its listener's
+		if resp := p.admitPlain(r); resp != nil {
+			return r, resp // refused by access control
+		}
 	}
 	if resp := p.onboardProxy(r); resp != nil {
 		p.recordHTTP(r, inspect.OutcomeOK, "onboarding", 0)
@@ -140,9 +142,24 @@ func sessionFrom(ctx context.Context) *session {
 	return s
 }
 
+// intercepted reports whether r came over a connection handed to Intercept.
+func intercepted(r *http.Request) bool {
+	c, _ := r.Context().Value(plainConnKey{}).(net.Conn)
+	return !viaOf(c).IsZero()
+}
+
+type plainInterceptedKey struct{}
+
+// connContext gives the requests of a connection the inner server serves
+// what they go over: a session (TLS terminated), or a connection handed to
+// Intercept that speaks plain HTTP, as the outer server's requests have
+// theirs (outerConnContext).
 func (p *Proxy) connContext(ctx context.Context, c net.Conn) context.Context {
-	if s, ok := p.conns.Load(c); ok {
-		return context.WithValue(ctx, sessionKey{}, s)
+	switch v, _ := p.conns.Load(c); v := v.(type) {
+	case *session:
+		return context.WithValue(ctx, sessionKey{}, v)
+	case *plainIntercepted:
+		return context.WithValue(context.WithValue(ctx, plainConnKey{}, net.Conn(v.conn)), plainInterceptedKey{}, v)
 	}
 	return ctx
 }
@@ -151,11 +168,15 @@ func (p *Proxy) connState(c net.Conn, st http.ConnState) {
 	if st != http.StateClosed && st != http.StateHijacked {
 		return
 	}
-	v, ok := p.conns.LoadAndDelete(c)
+	v, _ := p.conns.LoadAndDelete(c)
+	if pi, ok := v.(*plainIntercepted); ok {
+		p.closedUnrecorded(pi.conn) // a connection without a request has its record now
+		return
+	}
+	s, ok := v.(*session)
 	if !ok {
 		return
 	}
-	s := v.(*session)
 	if st == http.StateClosed {
 		s.close()
 	}
@@ -236,6 +257,15 @@ func (r *idleReader) Read(b []byte) (int, error) {
 // serveIntercepted handles one request from a terminated client connection.
 func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 	s := sessionFrom(r.Context())
+	if pi, ok := r.Context().Value(plainInterceptedKey{}).(*plainIntercepted); ok {
+		// Plain HTTP without a CONNECT: a plain proxy request to its Host.
+		r.URL.Scheme, r.URL.Host = "http", r.Host
+		if r.Host == "" { // HTTP/1.0 without Host: the original destination
+			r.URL.Host = pi.target
+		}
+		p.gp.ServeHTTP(w, r)
+		return
+	}
 	if s == nil {
 		http.Error(w, "tlslens: request on an unknown connection", http.StatusInternalServerError)
 		return

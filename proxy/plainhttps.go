@@ -120,6 +120,7 @@ func (p *Proxy) openPlain(ctx context.Context, s *session) {
 	s.next = nextPlain
 	defer p.finish(s)
 	s.rec.Reason = inspect.ReasonPlainHTTPS
+	s.rec.Via = inspect.ViaHTTPSWithoutConnect
 	hello, err := defaultOffer()
 	if err != nil {
 		s.upErr = err

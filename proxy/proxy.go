@@ -328,11 +328,7 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    p.opts.MaxHeaderBytes,
 		ErrorLog:          newStdLogger(p.log),
 	}
-	innerDone := make(chan struct{})
-	go func() {
-		defer close(innerDone)
-		p.inner.Serve(p.ln) // returns when p.ln is closed
-	}()
+	innerDone := p.serveInner()
 	errc := make(chan error, 1)
 	go func() {
 		errc <- outer.Serve(&acceptListener{Listener: p.live.listener(p.limit.listener(ln)), log: p.log})

@@ -20,6 +20,9 @@ func (p *Proxy) emit(r *inspect.Record) {
 	if r.Upstream != nil { // absent when never dialled
 		f["upstream"] = r.Upstream
 	}
+	if !r.Via.IsZero() { // absent for the proxy port
+		f["via"] = r.Via
+	}
 	if r.Probe != nil { // absent when not probed
 		f["probe"] = r.Probe
 	}

@@ -23,7 +23,8 @@ import (
 )
 
 // This file is one intercepted connection's life, in the order it happens:
-// made (the CONNECT hijacked, admitted or refused), its handshakes (the
+// made (the CONNECT hijacked, admitted or refused, or a connection that
+// arrived without one handed to Intercept), its handshakes (the
 // client's hello read, the upstream dialled and handshaken, the client's
 // handshake finished), its record (one deferred finish), then served.
 //
@@ -86,6 +87,7 @@ const (
 	nextRelay                   // not TLS: relay bytes as they are
 	nextPassthrough             // relay the TLS connection untouched; it writes its own record
 	nextPlain                   // https:// without CONNECT: the client connection's requests use it
+	nextHTTP                    // plain HTTP without CONNECT: served as plain proxy requests, which write its record
 )
 
 // name is the host the client meant: its SNI, else the CONNECT host.
@@ -127,6 +129,78 @@ func (p *Proxy) hijack(req *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
 	ctx := context.WithoutCancel(req.Context()) // the outer request's context ends with the hijack
 	p.open(ctx, req, s)
 	p.serve(ctx, s)
+}
+
+// Intercept serves a client connection that reached tlslens without a
+// CONNECT: redirected to it by the kernel (transparent mode) or carried by a
+// WireGuard peer. target is the connection's original destination,
+// host:port; via says how it arrived. Intercept takes ownership of c, writes
+// exactly one record for it, and returns when the connection is done.
+//
+// From its first bytes on, c goes the way a CONNECT's connection goes after
+// the 200: TLS is intercepted (the SNI names the leaf, the upstream is
+// target), plain HTTP is served as plain proxy requests to their Host, and
+// anything else is relayed to target and recorded as a tunnel. Policies,
+// passthrough, auto-passthrough and mTLS apply as they do to a CONNECT.
+// Access control is the listener's (its allow-list, WireGuard's keys):
+// neither Options.AllowCIDRs nor Options.ProxyAuth is applied here.
+//
+// The intercepted HTTP is served by the server Serve (or ServeTransparent)
+// runs: one of them must be running. Safe for concurrent use.
+func (p *Proxy) Intercept(ctx context.Context, c net.Conn, target string, via inspect.Via) {
+	ac, done := p.own(c)
+	ac.via = via
+	s := sessionFor(ac, ac.id, target) // claimed where its record is written (finish, or recordHTTP for plain HTTP)
+	s.rec.Via = via
+	p.openIntercepted(ctx, s)
+	p.serve(ctx, s)
+	<-done
+}
+
+// own prepares a connection handed to Intercept: an acceptedConn (its id,
+// and what badrequest.go needs), tracked by Shutdown and the metrics unless
+// a listener of the Proxy's accepted it, and a channel closed when it is.
+func (p *Proxy) own(c net.Conn) (*acceptedConn, <-chan struct{}) {
+	ac, ok := c.(*acceptedConn)
+	if !ok {
+		ac = &acceptedConn{Conn: p.live.add(c), id: newID(), accepted: time.Now()}
+	}
+	cn := &closeNotify{Conn: ac.Conn, done: make(chan struct{})}
+	ac.Conn = cn
+	return ac, cn.done
+}
+
+// closeNotify is a connection that closes done when it is closed.
+type closeNotify struct {
+	net.Conn
+	done   chan struct{}
+	closed sync.Once
+}
+
+func (c *closeNotify) Close() error {
+	err := c.Conn.Close()
+	c.closed.Do(func() { close(c.done) })
+	return err
+}
+
+// openIntercepted takes a connection handed to Intercept as far as its
+// record, as open takes a CONNECT: a policy that denies its target, or a
+// destination admitDestination refuses, closes it; else the handshakes.
+// Its deferred finish, as open's, decides the outcome and writes the record.
+func (p *Proxy) openIntercepted(ctx context.Context, s *session) {
+	defer p.finish(s)
+	if p.policy(s.host) == ActionDeny {
+		s.denied = true // no CONNECT to answer 403: the connection is closed
+		s.rec.Reason = "policy: deny"
+		s.rec.Client.Error = "denied by policy"
+		return
+	}
+	if ref := p.admitDestination(ctx, s); ref != nil {
+		s.refused(ref)          // a bad port, or an address denied
+		s.rec.Client.Status = 0 // no CONNECT to answer: nothing was sent
+		return
+	}
+	p.handshakes(ctx, s)
 }
 
 func (p *Proxy) newSession(req *http.Request, c net.Conn) *session {
@@ -255,6 +329,13 @@ func (p *Proxy) handshakes(ctx context.Context, s *session) {
 	raw, hello, err := p.readClientHello(c, first)
 	if err != nil {
 		if errors.Is(err, inspect.ErrNotTLS) && !errors.Is(err, inspect.ErrSSLv2) && len(raw) > 0 {
+			if !s.rec.Via.IsZero() && looksLikeHTTP(raw) {
+				// Plain HTTP without a CONNECT: served as plain proxy
+				// requests. Inside a CONNECT it stays a tunnel (a
+				// ws:// connection through the proxy, say).
+				s.next, s.toUpstream = nextHTTP, raw
+				return
+			}
 			p.tunnel(ctx, s, raw, err)
 			return
 		}
@@ -461,13 +542,14 @@ func (p *Proxy) handshakeAdvice(s *session) string {
 
 // finish ends a session's opening, however it went: it decides the outcome
 // from what the steps left in s, writes the record and closes what will not
-// be served. A passthrough writes its own record, once the server's clear
-// flight is in. The record of a connection served over HTTP whose
+// be served. A plain HTTP connection without CONNECT is recorded as plain
+// proxy connections are (badrequest.go). A passthrough writes its own
+// record, once the server's clear flight is in. The record of a connection served over HTTP whose
 // handshakes succeeded is held for settle: what the client does next may
 // be a rejection of the certificate.
 func (p *Proxy) finish(s *session) {
-	if s.next == nextPassthrough {
-		return
+	if s.next == nextPassthrough || s.next == nextHTTP {
+		return // recorded by passthrough; by its first request or its close
 	}
 	s.rec.Outcome = p.outcome(s)
 	if s.rec.Outcome == inspect.OutcomeOK && s.next == nextServe && overHTTP(s) {
@@ -531,7 +613,33 @@ func (p *Proxy) serve(ctx context.Context, s *session) {
 		p.relayRaw(s)
 	case nextPassthrough:
 		p.passthrough(ctx, s.client, s, s.toUpstream)
+	case nextHTTP:
+		p.servePlain(s)
 	}
+}
+
+// servePlain hands a connection that spoke plain HTTP without a CONNECT to
+// the inner server, its first bytes replayed: its requests go on as plain
+// proxy requests to their Host (serveIntercepted), and its record is theirs
+// (recordHTTP), or its close's when it carried none (closedUnrecorded).
+func (p *Proxy) servePlain(s *session) {
+	ac := s.client.(*acceptedConn)
+	c := newPrefixConn(ac, s.toUpstream)
+	s.toUpstream = nil
+	ac.SetDeadline(time.Time{}) // the inner server's timeouts apply from now on
+	p.conns.Store(c, &plainIntercepted{conn: ac, target: s.target})
+	if !p.ln.hand(c) {
+		p.conns.Delete(c)
+		c.Close()
+		p.closedUnrecorded(ac)
+	}
+}
+
+// plainIntercepted is a connection handed to Intercept that speaks plain
+// HTTP, served by the inner server.
+type plainIntercepted struct {
+	conn   *acceptedConn
+	target string // the original destination, for a request without Host
 }
 
 // overHTTP reports whether a session's terminated connection is served as

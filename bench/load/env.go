@@ -11,6 +11,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -109,14 +110,10 @@ func newEnv(o envOptions) (*env, error) {
 		UpstreamRoots:     e.upstreamCA,
 		UpstreamRootsName: "bench-root",
 		MaxConnections:    o.maxConns,
+		Resolver:          benchResolver{},
+		// tlslens dials the address it judged: benchResolver's loopback,
+		// where only the benchmark's upstream listens.
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			if host != benchDomain && !strings.HasSuffix(host, "."+benchDomain) {
-				return nil, fmt.Errorf("load: %s is not a benchmark name; this tool dials only loopback", host)
-			}
 			return dialer.DialContext(ctx, network, e.upstreamAddr)
 		},
 	})
@@ -256,3 +253,14 @@ func (l *lineCounter) Write(b []byte) (int, error) {
 // discardStdLogger silences net/http's server errors (clients closing
 // connections mid-request while the run ends).
 func discardStdLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// benchResolver resolves the benchmark's names to 127.0.0.1 and nothing
+// else: this tool sends traffic only to loopback.
+type benchResolver struct{}
+
+func (benchResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if host != benchDomain && !strings.HasSuffix(host, "."+benchDomain) {
+		return nil, fmt.Errorf("load: %s is not a benchmark name; this tool dials only loopback", host)
+	}
+	return []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}, nil
+}

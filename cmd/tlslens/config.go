@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 // Config is config.yaml. Every key has its default in defaults(), and
 // TestConfigYAML keeps config.yaml's values equal to them.
 type Config struct {
+	Mode              string        `yaml:"mode"`
 	Listen            string        `yaml:"listen"`
 	AdminListen       string        `yaml:"admin_listen"`
 	CADir             string        `yaml:"ca_dir"`
@@ -114,6 +116,7 @@ type ClientCert struct {
 // defaults returns config.yaml's values; TestConfigYAML keeps the two equal.
 func defaults() Config {
 	return Config{
+		Mode:             "regular",
 		Listen:           "127.0.0.1:8080",
 		AdminListen:      "127.0.0.1:9090",
 		CADir:            "",
@@ -171,6 +174,20 @@ func (c Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%v", err)
+	}
+	switch c.Mode {
+	case "regular":
+	case "transparent":
+		if runtime.GOOS != "linux" {
+			bad("mode", "transparent needs Linux (iptables or nftables REDIRECT, SO_ORIGINAL_DST); this is %s", runtime.GOOS)
+		}
+		if len(c.ProxyAuth) > 0 {
+			bad("proxy_auth", "redirected clients do not know they use a proxy and cannot send credentials: in mode transparent restrict them with allow_cidrs")
+		}
+	case "wireguard":
+		bad("mode", "wireguard is not built yet (issue 18); use regular or transparent")
+	default:
+		bad("mode", "%q is not regular, transparent or wireguard", c.Mode)
 	}
 	if c.AdminListen != "" {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {

@@ -82,6 +82,29 @@ func TestLoadConfig(t *testing.T) {
 			}
 		}
 	})
+	t.Run("mode", func(t *testing.T) {
+		for _, tc := range []struct {
+			mode      string
+			proxyAuth bool
+			want      string // in the error; "" for none
+		}{
+			{mode: "regular"},
+			{mode: "transparent"},
+			{mode: "transparent", proxyAuth: true, want: "proxy_auth: redirected clients"},
+			{mode: "wireguard", want: "mode: wireguard is not built yet"},
+			{mode: "socks", want: `mode: "socks" is not regular, transparent or wireguard`},
+		} {
+			c := defaults()
+			c.Mode = tc.mode
+			if tc.proxyAuth {
+				c.ProxyAuth = []ProxyUser{{Username: "u", Password: "p"}}
+			}
+			err := c.validate()
+			if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("mode %s (proxy_auth %v): validate() = %v, want %q", tc.mode, tc.proxyAuth, err, tc.want)
+			}
+		}
+	})
 }
 
 // TestDeployConfigs loads the configs shipped under deploy/ with the real

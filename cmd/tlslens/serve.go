@@ -53,6 +53,7 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 		v := fs.Duration(name, 0, help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
 	}
+	str("mode", "mode", "regular (clients use tlslens as their proxy) or transparent (Linux: connections redirected to listen by iptables or nftables)", func(c *Config) *string { return &c.Mode })
 	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
 	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
 	str("web-listen", "web_listen", "web view address (live list of connections); empty disables", func(c *Config) *string { return &c.WebListen })
@@ -233,14 +234,21 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	started := logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
-		"ca_sha256":    auth.Fingerprint(),
-		"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}
+	started := logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(), "ca_sha256": auth.Fingerprint()}
 	if u := webView.url(); u != "" {
 		started["web"] = u
 	}
-	log.WithFields(started).Info("tlslens listening")
-	err = p.Serve(ctx, ln)
+	if cfg.Mode == "transparent" {
+		started["mode"] = cfg.Mode
+		started["redirect"] = "send TCP to this port with iptables or nftables REDIRECT, exempting tlslens's own user (README \"Transparent mode\")"
+		started["trust_the_ca"] = "install " + auth.CertPath() + " on the clients"
+		log.WithFields(started).Info("tlslens listening")
+		err = p.ServeTransparent(ctx, ln)
+	} else {
+		started["trust_the_ca"] = "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"
+		log.WithFields(started).Info("tlslens listening")
+		err = p.Serve(ctx, ln)
+	}
 	log.WithField("timeout", cfg.ShutdownTimeout.String()).Info("shutting down: no new connections; waiting for open ones")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -307,7 +315,7 @@ func newRecordLogger(w io.Writer) *logrus.Logger {
 // allow-list, or allow_open (for those who mean it) lifts the refusal.
 func checkExposure(cfg Config) error {
 	if isLoopback(cfg.Listen) || len(cfg.ProxyAuth) > 0 || len(cfg.AllowCIDRs) > 0 || cfg.AllowOpen {
-		return nil
+		return nil // in mode transparent, validate has refused proxy_auth
 	}
 	return fmt.Errorf("listen: %s is reachable from other machines, and tlslens refuses to run an open MITM proxy there: "+
 		"anyone who reaches it could relay traffic through it and read what it decrypts. "+
