@@ -225,7 +225,10 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	// Files offered per connection beyond its record: /c/<id>.<ext>.
+	// Files the web view offers per connection beyond its record, at
+	// /c/<id>.<ext> and linked from its page: the capture of both legs
+	// (issue 13, deliverable 4: {Ext: "pcapng", Serve: ...} from an accessor
+	// on p) and the key log go here.
 	var downloads []web.Download
 	if err := webView.serve(ring, opts, downloads, log); err != nil {
 		return err

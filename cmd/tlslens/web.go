@@ -19,9 +19,10 @@ import (
 // webServer is the web view's listener (web_listen). A nil *webServer is a
 // disabled one.
 type webServer struct {
-	ln   net.Listener
-	srv  *http.Server
-	done chan struct{}
+	ln      net.Listener
+	srv     *http.Server
+	done    chan struct{}
+	streams context.CancelFunc // ends the event streams, which never go idle
 }
 
 // checkWebExposure refuses a web view on a non-loopback address open to
@@ -82,8 +83,12 @@ func (w *webServer) serve(ring *web.Ring, opts proxy.Options, downloads []web.Do
 	if err != nil {
 		return err
 	}
-	// No WriteTimeout: /events is a stream that stays open.
-	w.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// No WriteTimeout: /events is a stream that stays open, until close
+	// cancels the requests' base context.
+	base, cancel := context.WithCancel(context.Background())
+	w.streams = cancel
+	w.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return base }}
 	go func() {
 		defer close(w.done)
 		if err := w.srv.Serve(w.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -93,7 +98,8 @@ func (w *webServer) serve(ring *web.Ring, opts proxy.Options, downloads []web.Do
 	return nil
 }
 
-// close stops the web view: open event streams are closed at once.
+// close stops the web view: open event streams end at once, a download
+// in progress may finish.
 func (w *webServer) close() {
 	if w == nil {
 		return
@@ -102,10 +108,11 @@ func (w *webServer) close() {
 		w.ln.Close()
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	w.streams()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if w.srv.Shutdown(ctx) != nil {
-		w.srv.Close() // event streams never go idle
+		w.srv.Close()
 	}
 	<-w.done
 }
