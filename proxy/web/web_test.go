@@ -260,3 +260,35 @@ func TestDownloads(t *testing.T) {
 		t.Error("/style.css is not the report's styles followed by the web view's")
 	}
 }
+
+// TestRowsThenEvents: the page's first load, /rows.json, holds the ring's
+// rows and the newest seq; /events?after= that seq carries only what
+// follows.
+func TestRowsThenEvents(t *testing.T) {
+	ring := NewRing(10, nil)
+	for _, id := range []string{"A", "B", "C"} {
+		ring.Add(record(id, strings.ToLower(id)+".example:443", inspect.OutcomeOK))
+	}
+	srv := httptest.NewServer(New(Options{Ring: ring}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/rows.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []Row
+	err = json.NewDecoder(resp.Body).Decode(&rows)
+	resp.Body.Close()
+	if err != nil || len(rows) != 3 || rows[2].ID != "C" || resp.Header.Get("X-Last-Seq") != "3" {
+		t.Fatalf("/rows.json = %+v (%v), X-Last-Seq %q; want A, B, C and 3", rows, err, resp.Header.Get("X-Last-Seq"))
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/events?after=3", nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ring.Add(record("D", "d.example:443", inspect.OutcomeOK))
+	if e := readEvent(t, bufio.NewReader(resp.Body)); e.id != "4" || e.row.ID != "D" {
+		t.Errorf("first event after 3 = %+v, want id 4, record D", e)
+	}
+}
