@@ -74,6 +74,9 @@ func New(o Options) *Server {
 	return s
 }
 
+// ServeHTTP serves the web view: / (the live list), /events, /rows.json,
+// /records.jsonl, /c/<id> (a connection), /c/<id>.json and the downloads.
+// Its pages load nothing from elsewhere (Content-Security-Policy self).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
