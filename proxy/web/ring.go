@@ -37,7 +37,7 @@ type entry struct {
 	seq   uint64
 	row   Row
 	rec   []byte // the record, JSON, time set
-	data  []byte // row, JSON
+	data  []byte // row, JSON: inside frame
 	frame []byte // the Server-Sent Event carrying data
 }
 
@@ -77,7 +77,10 @@ func (g *Ring) Add(r *inspect.Record) {
 	g.last++
 	row := newRow(g.last, &c)
 	data, _ := json.Marshal(row)
-	e := entry{seq: g.last, row: row, rec: rec, data: data, frame: fmt.Appendf(nil, "id: %d\ndata: %s\n\n", g.last, data)}
+	frame := fmt.Appendf(nil, "id: %d\ndata: ", g.last)
+	at := len(frame)
+	frame = append(append(frame, data...), "\n\n"...)
+	e := entry{seq: g.last, row: row, rec: rec, data: frame[at : at+len(data)], frame: frame} // data shares frame's bytes
 	slot := &g.entries[g.last%uint64(len(g.entries))]
 	if slot.seq != 0 && g.byID[slot.row.ID] == slot.seq {
 		delete(g.byID, slot.row.ID)

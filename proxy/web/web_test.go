@@ -292,3 +292,23 @@ func TestRowsThenEvents(t *testing.T) {
 		t.Errorf("first event after 3 = %+v, want id 4, record D", e)
 	}
 }
+
+// TestRingMemory measures what the ring keeps per record, for the bound
+// README states (web_keep records of about 5-10 KB each), with the record
+// of a real connection.
+func TestRingMemory(t *testing.T) {
+	ring := NewRing(100, nil)
+	r := downgraded(t, ring)
+	for i := range 100 {
+		ring.Add(synthetic(r, i, inspect.OutcomeOK))
+	}
+	total := 0
+	for _, e := range ring.entries {
+		total += len(e.rec) + len(e.frame)
+	}
+	per := total / len(ring.entries)
+	t.Logf("the ring keeps %d bytes of JSON per record (record and row)", per)
+	if per > 10<<10 {
+		t.Errorf("%d bytes per record, more than README's about 10 KB", per)
+	}
+}
