@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -111,5 +112,23 @@ func TestWebExposure(t *testing.T) {
 	err := run(t.Context(), append(e.args, "--web-listen", "0.0.0.0:0"), strings.NewReader(""), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "web_listen") {
 		t.Errorf("run with an open web view beyond loopback = %v, want a web_listen refusal", err)
+	}
+}
+
+// TestWebBusyPort: a web_listen address that is busy is a warning, and
+// tlslens runs without the web view, as without the admin listener.
+func TestWebBusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	e := newEnv(t)
+	logs := e.startRun("--web-listen", busy.Addr().String(), "--records", filepath.Join(e.dir, "r.jsonl"))
+	if w := logs.wait(t, "web view disabled: cannot listen (set web_listen to a free address, or \"\" to disable it)"); w["addr"] != busy.Addr().String() {
+		t.Errorf("the warning names %v, want %s", w["addr"], busy.Addr())
+	}
+	if started := logs.wait(t, "tlslens listening"); started["web"] != nil {
+		t.Errorf("the start-up line names a web view (%v) that is not running", started["web"])
 	}
 }
