@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"net"
@@ -52,6 +53,26 @@ func TestWebViewThroughRun(t *testing.T) {
 		t.Errorf("GET / = %d, want the live list", status)
 	}
 
+	// An event stream open while the connection is made carries its row,
+	// and does not hold up the shutdown at cleanup.
+	req, _ := http.NewRequest("GET", webURL+"events", nil)
+	req.SetBasicAuth("ann", "s3cret")
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	rows := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stream.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data: ") {
+				rows <- sc.Text()
+				return
+			}
+		}
+	}()
+
 	c := e.client(addr)
 	c.Transport.(*http.Transport).Proxy = http.ProxyURL(&url.URL{Scheme: "http", Host: addr, User: url.UserPassword("ann", "s3cret")})
 	e.get(c, "/web", "hello /web")
@@ -65,6 +86,14 @@ func TestWebViewThroughRun(t *testing.T) {
 	}
 	if rec.Outcome != inspect.OutcomeOK {
 		t.Fatalf("the web view's records: %+v, want the connection made", rec)
+	}
+	select {
+	case row := <-rows:
+		if !strings.Contains(row, `"id":"`+rec.ID+`"`) {
+			t.Errorf("the event stream's row %s, want record %s", row, rec.ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no row on the event stream")
 	}
 	if status, body := webGet("/c/"+rec.ID, true); status != http.StatusOK || !strings.Contains(body, "tlslens offered the server") {
 		t.Errorf("GET /c/%s = %d, want its page", rec.ID, status)
