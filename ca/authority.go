@@ -73,6 +73,7 @@ type Authority struct {
 	cert     *x509.Certificate
 	key      crypto.Signer
 	certPath string // "" when in memory (New)
+	created  bool   // Open created the root: no client trusts it yet
 
 	now     func() time.Time
 	leafKey *ecdsa.PrivateKey               // one key for every leaf: minting is then a signature, not a keygen
@@ -123,6 +124,7 @@ func Open(opts Options) (*Authority, error) {
 		if err == nil {
 			err = save(dir, certPath, keyPath, cert, key)
 		}
+		a.created = err == nil
 	}
 	if err != nil {
 		return nil, err
@@ -145,6 +147,7 @@ func New(opts Options) (*Authority, error) {
 	if a.cert, a.key, err = a.createRoot(); err != nil {
 		return nil, err
 	}
+	a.created = true
 	return a, nil
 }
 
@@ -174,6 +177,11 @@ func newAuthority(opts Options) (*Authority, error) {
 
 // Certificate returns the root certificate. The caller must not modify it.
 func (a *Authority) Certificate() *x509.Certificate { return a.cert }
+
+// Created reports whether Open created the root on this call (the first
+// use of its directory), so that no client trusts it yet. It is true for a
+// CA made by New, which is never saved.
+func (a *Authority) Created() bool { return a.created }
 
 // CertPath returns the path of ca.pem, or "" for an Authority made by New.
 func (a *Authority) CertPath() string { return a.certPath }

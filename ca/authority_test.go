@@ -57,6 +57,9 @@ func TestOpenPersists(t *testing.T) {
 	if !bytes.Equal(certBefore, first.PEM()) {
 		t.Error("ca.pem differs from PEM()")
 	}
+	if !first.Created() || second.Created() {
+		t.Errorf("Created() = %v on the first Open, %v on the second; want true, then false", first.Created(), second.Created())
+	}
 
 	// A leaf from the reloaded CA verifies against the root written first.
 	leaf, err := second.Leaf("persist.example")

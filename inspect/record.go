@@ -96,6 +96,10 @@ type Record struct {
 	// completing it (mitm only); nil when no probe was sent.
 	Probe    *Side     `json:"probe,omitempty"`
 	Findings []Finding `json:"findings"`
+
+	// Ignored marks a connection to a host of ignore_hosts, relayed
+	// untouched and recorded only because record_ignored asked for it.
+	Ignored bool `json:"ignored,omitempty"`
 }
 
 // A Side is one leg of a connection: client ↔ proxy or proxy ↔ server.

@@ -26,6 +26,7 @@ type metrics struct {
 	handshakes *prometheus.CounterVec   // leg, outcome
 	duration   *prometheus.HistogramVec // leg
 	records    prometheus.Counter
+	ignores    prometheus.Counter
 }
 
 // newMetrics registers the proxy's collectors with reg; a nil reg gives a
@@ -49,6 +50,10 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) (*metrics, error) {
 			Name: "tlslens_records_written_total",
 			Help: "Records written, one per connection accepted by the proxy listener (bad requests included).",
 		}),
+		ignores: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tlslens_connections_ignored_total",
+			Help: "Connections to ignore_hosts relayed without a record (record_ignored off): records written plus these equal connections accepted.",
+		}),
 	}
 	for leg, outcomes := range legOutcomes {
 		m.duration.WithLabelValues(leg)
@@ -58,7 +63,7 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) (*metrics, error) {
 	}
 	auth := p.opts.Authority
 	collectors := []prometheus.Collector{
-		m.handshakes, m.duration, m.records,
+		m.handshakes, m.duration, m.records, m.ignores,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "tlslens_connections_total",
 			Help: "Client connections accepted by the proxy listener.",
@@ -86,6 +91,13 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// ignored counts a connection relayed without a record (ignore_hosts).
+func (m *metrics) ignored() {
+	if m != nil {
+		m.ignores.Inc()
+	}
 }
 
 // observe counts a record as it is written.

@@ -98,6 +98,7 @@ func (p *Proxy) onboard(r *http.Request, proxyAddr string) onboardPage {
 		Auth                        bool
 		Subject, NotAfter           string
 		Fingerprint, Hash, Serial   string
+		WireGuard                   *wireGuardPage // nil without WireGuard mode
 	}{
 		Proxy: proxyAddr, ProxyHost: strings.Trim(host, "[]"), ProxyPort: port,
 		Auth:        len(p.access.creds) > 0,
@@ -106,6 +107,7 @@ func (p *Proxy) onboard(r *http.Request, proxyAddr string) onboardPage {
 		Fingerprint: a.Fingerprint(),
 		Hash:        hash,
 		Serial:      cert.SerialNumber.Text(16),
+		WireGuard:   p.wireGuardPage(host),
 	}
 	var b bytes.Buffer
 	if err := onboardTemplate.Execute(&b, data); err != nil {

@@ -71,6 +71,21 @@ func (p *Policy) Action(host string) Action {
 	return ActionMITM
 }
 
+// match is the pattern of the first rule matching host (as Action matches
+// it), or "" when none does.
+func (p *Policy) match(host string) string {
+	if p == nil {
+		return ""
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	for _, c := range p.rules {
+		if c.match(host) {
+			return c.rule.Match
+		}
+	}
+	return ""
+}
+
 // addr is what the IP-range rules do with an address a target's name
 // resolved to, and the matching rule's range; ActionMITM and "" when none
 // matches. Name rules and "*" judge the name, not its addresses.

@@ -93,6 +93,19 @@ type Options struct {
 	// listeners only, local targets are allowed whatever this says (local
 	// debugging).
 	AllowLocalTargets bool
+	// IgnoreHosts are patterns (Rule.Match's: names, "*.example.com",
+	// IP ranges) of hosts whose connections tlslens relays untouched and
+	// does not record: a browser's background traffic. A connection (a
+	// CONNECT, or one handed to Intercept) is ignored when its target host,
+	// its server name or an address its target resolved to matches, unless
+	// the policy denies it. Each such connection counts in
+	// tlslens_connections_ignored_total instead of having a record. Nil
+	// ignores none.
+	IgnoreHosts []string
+	// RecordIgnored records the connections of IgnoreHosts after all, as
+	// passthrough records with "ignored": true; they are then not counted
+	// as ignored.
+	RecordIgnored bool
 	// Protected are the addresses of listeners never reachable through the
 	// proxy, whatever the listener and AllowLocalTargets: the admin
 	// listener. One on 0.0.0.0 or :: is protected on every address of the
@@ -146,6 +159,11 @@ type Options struct {
 	// (tlslens_connections_total, tlslens_handshakes_total, ...). Nil means
 	// no metrics.
 	Metrics prometheus.Registerer
+
+	// WireGuard, if set, configures the WireGuard server that
+	// ServeWireGuard runs (wireguard.go), and the onboarding page shows the
+	// peer's configuration. Nil means no WireGuard mode.
+	WireGuard *WireGuard
 }
 
 // AutoPassthrough configures Options.AutoPassthrough.
@@ -175,12 +193,20 @@ type Proxy struct {
 	inner *http.Server
 	ln    *chanListener
 	auto  *autoPassthrough // nil when off
+	wg    *wireGuard       // nil without Options.WireGuard
+	// ignore holds Options.IgnoreHosts, each a passthrough rule; nil for none.
+	ignore *Policy
 
 	prober *prober // nil when Options.Probe is off
 
 	keyLogMu sync.Mutex
 	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
 	plain    sync.Map // outer net.Conn → *plainConn: its absolute-form https:// sessions
+
+	// opening holds the CONNECT sessions from their hijack until they are
+	// served (*session → true): spare counts a client's connection to a
+	// host still in its handshakes, not yet in conns.
+	opening sync.Map
 
 	access   access         // allow-list and proxy authentication
 	live     liveConns      // the proxy listener's open connections
@@ -266,7 +292,19 @@ func New(opts Options) (*Proxy, error) {
 	if p.access, err = newAccess(opts.AllowCIDRs, opts.ProxyAuth); err != nil {
 		return nil, err
 	}
+	if len(opts.IgnoreHosts) > 0 {
+		rules := make([]Rule, len(opts.IgnoreHosts))
+		for i, h := range opts.IgnoreHosts {
+			rules[i] = Rule{Match: h, Action: ActionPassthrough}
+		}
+		if p.ignore, err = Rules(rules); err != nil {
+			return nil, fmt.Errorf("proxy: ignore_hosts: %w", err)
+		}
+	}
 	if p.metrics, err = newMetrics(opts.Metrics, p); err != nil {
+		return nil, err
+	}
+	if p.wg, err = newWireGuard(opts.WireGuard, opts.Metrics); err != nil {
 		return nil, err
 	}
 	p.limit = newConnLimit(opts.MaxConnections, p.log)

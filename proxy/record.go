@@ -29,6 +29,9 @@ func (p *Proxy) emit(r *inspect.Record) {
 	if r.Reason != "" {
 		f["reason"] = r.Reason
 	}
+	if r.Ignored {
+		f["ignored"] = true
+	}
 	p.recs.WithFields(f).Info("handshake")
 	p.metrics.observe(r)
 	if p.opts.OnRecord != nil {

@@ -200,30 +200,49 @@ func (p *Proxy) closedUnused(s *session) {
 // other connections to the host are checked again.
 const spareRecheck = 250 * time.Millisecond
 
-// unused warns about a connection closed at closed without a request, and
-// counts it as a rejection when it closed soon after its handshake.
+// unused judges a connection closed at closed without a request. Pinning
+// enforced after the handshake (OkHttp's CertificatePinner) closes at once:
+// within pinningCloseWindow of the handshake it is warned about and counted
+// as a rejection. A browser's preconnection completes the handshake and
+// idles until it is needed or dropped: one that idled past the window
+// before closing is neither warned about nor counted (its record, written
+// at the window, says ok).
 func (p *Proxy) unused(s *session, closed time.Time) {
+	if idle := closed.Sub(s.ready); idle >= pinningCloseWindow {
+		p.log.WithField("id", s.id).WithField("target", s.target).WithField("idle", idle.Round(time.Millisecond).String()).Debug(
+			"client closed an idle connection without a request: a preconnection it did not need, not a rejection")
+		return
+	}
 	p.log.WithField("id", s.id).WithField("target", s.target).Warn(
 		"client closed without sending a request after a successful handshake: the app may pin its certificate after the handshake")
-	// Pinning enforced after the handshake (OkHttp's CertificatePinner)
-	// closes at once; a browser's unused preconnection idles first.
-	if closed.Sub(s.ready) < pinningCloseWindow {
-		p.noteRejection(s)
-	}
+	p.noteRejection(s)
 }
 
 // spare reports whether the client that opened s still has another
-// connection open to the same host: browsers race several connections and
-// close the spare ones once an HTTP/2 connection is up, sometimes before its
-// first request arrives, so closing s unused was not a rejection. A pinning
-// client closes every connection, so the last of a parallel batch still
-// counts.
+// connection open to the same host, served or still in its handshakes:
+// browsers race several connections and close the spare ones once an
+// HTTP/2 connection is up, sometimes before its first request arrives (or
+// before the connection it keeps has finished its own handshakes), so
+// closing s unused was not a rejection. A pinning client closes every
+// connection, so the last of a parallel batch still counts.
 func (p *Proxy) spare(s *session) bool {
 	name := s.name()
 	found := false
 	p.conns.Range(func(_, v any) bool {
-		o := v.(*session)
-		if o != s && strings.EqualFold(o.name(), name) && o.clientIP == s.clientIP {
+		o, ok := v.(*session) // not a *plainIntercepted (plain HTTP handed to Intercept)
+		if ok && o != s && strings.EqualFold(o.name(), name) && o.clientIP == s.clientIP {
+			found = true
+		}
+		return !found
+	})
+	if found {
+		return true
+	}
+	// Sessions still opening: their CONNECT host (their server name is
+	// being read), which a browser's spare shares.
+	p.opening.Range(func(k, _ any) bool {
+		o := k.(*session)
+		if o != s && (strings.EqualFold(o.host, s.host) || strings.EqualFold(o.host, name)) && o.clientIP == s.clientIP {
 			found = true
 		}
 		return !found

@@ -87,6 +87,7 @@ const (
 	nextRelay                   // not TLS: relay bytes as they are
 	nextPassthrough             // relay the TLS connection untouched; it writes its own record
 	nextPlain                   // https:// without CONNECT: the client connection's requests use it
+	nextIgnored                 // a host of ignore_hosts: relay the TLS connection untouched, without a record
 	nextHTTP                    // plain HTTP without CONNECT: served as plain proxy requests, which write its record
 )
 
@@ -127,6 +128,8 @@ func (s *session) shed() {
 func (p *Proxy) hijack(req *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
 	s := p.newSession(req, c)
 	ctx := context.WithoutCancel(req.Context()) // the outer request's context ends with the hijack
+	p.opening.Store(s, true)
+	defer p.opening.Delete(s) // once served: handed to the inner server (in conns), or relayed to the end
 	p.open(ctx, req, s)
 	p.serve(ctx, s)
 }
@@ -346,11 +349,16 @@ func (p *Proxy) handshakes(ctx context.Context, s *session) {
 	s.hello = hello
 	s.sni = strings.ToLower(strings.TrimSuffix(hello.SNI, "."))
 	s.rec.Client.Hello = hello.Hello()
-	switch act, reason := p.hostAction(s); act {
-	case ActionDeny:
+	act, reason := p.hostAction(s)
+	if act == ActionDeny {
 		p.denyTLS(c, s, reason)
 		return
-	case ActionPassthrough:
+	}
+	if pattern := p.ignored(s); pattern != "" {
+		s.ignore(raw, pattern, p.opts.RecordIgnored)
+		return
+	}
+	if act == ActionPassthrough {
 		s.passOn(raw, reason)
 		return
 	}
@@ -385,6 +393,40 @@ func (p *Proxy) handshakes(ctx context.Context, s *session) {
 func (s *session) passOn(raw []byte, reason string) {
 	s.rec.Reason = reason
 	s.next, s.toUpstream = nextPassthrough, raw
+}
+
+// ignored is the ignore_hosts pattern that matches s (its CONNECT host,
+// its server name or an address its target resolved to), or "" when none
+// does.
+func (p *Proxy) ignored(s *session) string {
+	if p.ignore == nil {
+		return ""
+	}
+	for _, h := range []string{s.host, s.sni} {
+		if m := p.ignore.match(h); h != "" && m != "" {
+			return m
+		}
+	}
+	if s.dest != nil {
+		for _, a := range s.dest.addrs {
+			if _, m := p.ignore.addr(a.WithZone("")); m != "" {
+				return m
+			}
+		}
+	}
+	return ""
+}
+
+// ignore leaves a connection to a host of ignore_hosts (pattern) to be
+// relayed untouched, from its hello (raw) on: without a record, or, with
+// record, as a passthrough whose record says ignored.
+func (s *session) ignore(raw []byte, pattern string, record bool) {
+	if record {
+		s.passOn(raw, "ignore_hosts: "+pattern)
+		s.rec.Ignored = true
+		return
+	}
+	s.next, s.toUpstream = nextIgnored, raw
 }
 
 // tunnel prepares the relay of a client that did not speak TLS after its
@@ -548,8 +590,14 @@ func (p *Proxy) handshakeAdvice(s *session) string {
 // handshakes succeeded is held for settle: what the client does next may
 // be a rejection of the certificate.
 func (p *Proxy) finish(s *session) {
-	if s.next == nextPassthrough || s.next == nextHTTP {
+	switch s.next {
+	case nextPassthrough, nextHTTP:
 		return // recorded by passthrough; by its first request or its close
+	case nextIgnored:
+		s.rec = nil     // the one connection without a record: counted instead
+		claim(s.client) // accounted for: nothing writes a bad_request record for it at its close
+		p.metrics.ignored()
+		return
 	}
 	s.rec.Outcome = p.outcome(s)
 	if s.rec.Outcome == inspect.OutcomeOK && s.next == nextServe && overHTTP(s) {
@@ -613,6 +661,8 @@ func (p *Proxy) serve(ctx context.Context, s *session) {
 		p.relayRaw(s)
 	case nextPassthrough:
 		p.passthrough(ctx, s.client, s, s.toUpstream)
+	case nextIgnored:
+		p.relayIgnored(ctx, s)
 	case nextHTTP:
 		p.servePlain(s)
 	}
@@ -713,6 +763,20 @@ func (p *Proxy) transport(s *session) *http.Transport {
 		IdleConnTimeout:       p.opts.IdleTimeout,
 		ExpectContinueTimeout: time.Second,
 	}
+}
+
+// relayIgnored relays a connection to a host of ignore_hosts as it is: its
+// hello, then both ways until they end. Nothing is parsed or recorded; an
+// unreachable target is a debug line and a closed connection.
+func (p *Proxy) relayIgnored(ctx context.Context, s *session) {
+	up, err := p.dial(ctx, s)
+	if err != nil {
+		p.log.WithError(err).WithField("id", s.id).WithField("target", s.target).Debug("ignored host unreachable: closed the client's connection")
+		s.client.Close()
+		return
+	}
+	s.raw = up
+	p.relayRaw(s)
 }
 
 // relayRaw relays a connection that is not TLS: the bytes each side sent

@@ -62,7 +62,7 @@ func startAdmin(addr string, reg *prometheus.Registry, log logrus.FieldLogger) *
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		log.WithError(err).WithField("addr", addr).Warn("admin listener disabled: cannot listen (set admin_listen to a free address, or \"\" to disable it)")
+		log.WithError(listenError("admin_listen", addr, err)).WithField("addr", addr).Warn("admin listener disabled: cannot listen (set admin_listen to a free address, or \"\" to disable it)")
 		return nil
 	}
 	mux := http.NewServeMux()

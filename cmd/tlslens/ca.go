@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/tlslens/tlslens/ca"
 )
 
 func runCA(args []string, stdout, stderr io.Writer) error {
@@ -79,6 +81,7 @@ func runCAExport(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintln(stdout, path)
+		fmt.Fprintln(stderr, wrote(path, *format, *password, a))
 		return nil
 	default:
 		return fmt.Errorf("ca export: unknown format %q (want pem, der, p12 or android)", *format)
@@ -87,5 +90,25 @@ func runCAExport(args []string, stdout, stderr io.Writer) error {
 		_, err = stdout.Write(b)
 		return err
 	}
-	return os.WriteFile(*out, b, 0o644)
+	if err := os.WriteFile(*out, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, wrote(*out, *format, *password, a))
+	return nil
+}
+
+// wrote says what ca export wrote to path: the format, and the CA's
+// fingerprint to compare with what a device shows once it is installed.
+func wrote(path, format, password string, a *ca.Authority) string {
+	what := map[string]string{
+		"pem":     "PEM",
+		"der":     "DER",
+		"p12":     "PKCS#12 with an empty password",
+		"android": "PEM named for Android's system store (/system/etc/security/cacerts)",
+	}[format]
+	if format == "p12" && password != "" {
+		what = "PKCS#12 with the password given"
+	}
+	return fmt.Sprintf("wrote %s: the tlslens CA certificate (%s; never its key), %s, sha256 %s",
+		path, what, a.Certificate().Subject, a.Fingerprint())
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"time"
@@ -22,6 +23,8 @@ import (
 // TestConfigYAML keeps config.yaml's values equal to them.
 type Config struct {
 	Mode              string        `yaml:"mode"`
+	WireGuardListen   string        `yaml:"wireguard_listen"`
+	WireGuardEndpoint string        `yaml:"wireguard_endpoint"`
 	Listen            string        `yaml:"listen"`
 	AdminListen       string        `yaml:"admin_listen"`
 	CADir             string        `yaml:"ca_dir"`
@@ -52,6 +55,10 @@ type Config struct {
 	AutoPassthrough   AutoPass      `yaml:"auto_passthrough"`
 	Probe             string        `yaml:"probe"`
 	ProbeTTL          time.Duration `yaml:"probe_ttl"`
+
+	// ignore_hosts and record_ignored: hosts relayed untouched, unrecorded.
+	IgnoreHosts   []string `yaml:"ignore_hosts"`
+	RecordIgnored bool     `yaml:"record_ignored"`
 	// The web view (issue 13).
 	WebListen string `yaml:"web_listen"`
 	WebKeep   int    `yaml:"web_keep"`
@@ -116,29 +123,32 @@ type ClientCert struct {
 // defaults returns config.yaml's values; TestConfigYAML keeps the two equal.
 func defaults() Config {
 	return Config{
-		Mode:             "regular",
-		Listen:           "127.0.0.1:8080",
-		AdminListen:      "127.0.0.1:9090",
-		CADir:            "",
-		Records:          "-",
-		LogFormat:        "auto",
-		LogLevel:         "info",
-		HandshakeTimeout: 10 * time.Second,
-		DialTimeout:      10 * time.Second,
-		IdleTimeout:      5 * time.Minute,
-		MaxHelloSize:     64 << 10,
-		MaxConnections:   10000,
-		MaxHeaderBytes:   64 << 10,
-		UpstreamVerify:   "strict",
-		ClientMinVersion: "TLS 1.0",
-		Policies:         []PolicyRule{},
-		ClientCerts:      []ClientCert{},
-		ProxyAuth:        []ProxyUser{},
-		AllowCIDRs:       []string{},
-		ShutdownTimeout:  30 * time.Second,
-		AutoPassthrough:  AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
-		Probe:            proxy.ProbeFirst,
-		ProbeTTL:         10 * time.Minute,
+		Mode:              "regular",
+		WireGuardListen:   "0.0.0.0:51820",
+		WireGuardEndpoint: "",
+		Listen:            "127.0.0.1:8080",
+		AdminListen:       "127.0.0.1:9090",
+		CADir:             "",
+		Records:           "",
+		LogFormat:         "auto",
+		LogLevel:          "info",
+		HandshakeTimeout:  10 * time.Second,
+		DialTimeout:       10 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		MaxHelloSize:      64 << 10,
+		MaxConnections:    10000,
+		MaxHeaderBytes:    64 << 10,
+		UpstreamVerify:    "strict",
+		ClientMinVersion:  "TLS 1.0",
+		Policies:          []PolicyRule{},
+		ClientCerts:       []ClientCert{},
+		ProxyAuth:         []ProxyUser{},
+		AllowCIDRs:        []string{},
+		ShutdownTimeout:   30 * time.Second,
+		AutoPassthrough:   AutoPass{Rejections: 0, Window: 5 * time.Minute, TTL: time.Hour},
+		Probe:             proxy.ProbeFirst,
+		ProbeTTL:          10 * time.Minute,
+		IgnoreHosts:       []string{},
 		// The web view (issue 13).
 		WebListen: "127.0.0.1:8081",
 		WebKeep:   web.DefaultKeep,
@@ -157,11 +167,24 @@ func loadConfig(path string, explicit bool) (Config, error) {
 		return Config{}, err
 	}
 	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	dec.KnownFields(true) // a typo is an error, not a silent default
-	err = dec.Decode(&c)
-	if err != nil && !errors.Is(err, io.EOF) { // io.EOF: the file is empty
+	var doc yaml.Node
+	err = yaml.NewDecoder(f).Decode(&doc)
+	if errors.Is(err, io.EOF) { // the file is empty
+		return c, nil
+	}
+	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	// A typo is an error, not a silent default, and names the key meant.
+	if err := checkKeys(root, reflect.TypeFor[Config](), ""); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := root.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, explainDecode(err, root))
 	}
 	return c, nil
 }
@@ -185,9 +208,14 @@ func (c Config) validate() error {
 			bad("proxy_auth", "redirected clients do not know they use a proxy and cannot send credentials: in mode transparent restrict them with allow_cidrs")
 		}
 	case "wireguard":
-		bad("mode", "wireguard is not built yet (issue 18); use regular or transparent")
+		if _, _, err := net.SplitHostPort(c.WireGuardListen); err != nil {
+			bad("wireguard_listen", "%v", err)
+		}
 	default:
 		bad("mode", "%q is not regular, transparent or wireguard", c.Mode)
+	}
+	if e := c.WireGuardEndpoint; strings.ContainsAny(e, "/ ") {
+		bad("wireguard_endpoint", "%q is not a host or host:port", e)
 	}
 	if c.AdminListen != "" {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
@@ -244,6 +272,11 @@ func (c Config) validate() error {
 		key := fmt.Sprintf("policies[%d]", i)
 		if _, err := proxy.Rules([]proxy.Rule{{Match: r.Match, Action: proxy.Action(r.Action)}}); err != nil {
 			bad(key, "%v", err)
+		}
+	}
+	for i, h := range c.IgnoreHosts {
+		if _, err := proxy.Rules([]proxy.Rule{{Match: h, Action: proxy.ActionPassthrough}}); err != nil {
+			bad(fmt.Sprintf("ignore_hosts[%d]", i), "%v", err)
 		}
 	}
 	for i, u := range c.ProxyAuth {

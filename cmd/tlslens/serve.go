@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -30,35 +32,42 @@ type proxyFlags struct {
 	fs     *flag.FlagSet
 	config string
 	set    map[string]func(*Config)
+	keys   map[string]bool // the config keys a flag sets
 }
 
 func newProxyFlags(stderr io.Writer) *proxyFlags {
-	pf := &proxyFlags{fs: flag.NewFlagSet("tlslens", flag.ContinueOnError), set: map[string]func(*Config){}}
+	pf := &proxyFlags{fs: flag.NewFlagSet("tlslens", flag.ContinueOnError), set: map[string]func(*Config){}, keys: map[string]bool{}}
 	fs := pf.fs
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage, "\nProxy flags (each overrides the config key of the same name):\n")
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, configOnly(pf.keys))
 	}
 	fs.StringVar(&pf.config, "config", "", "config file (default <user config dir>/tlslens/config.yaml, if present)")
 	str := func(name, key, help string, dst func(*Config) *string) {
 		v := fs.String(name, "", help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
+		pf.keys[key] = true
 	}
 	boolean := func(name, key, help string, dst func(*Config) *bool) {
 		v := fs.Bool(name, false, help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
+		pf.keys[key] = true
 	}
 	duration := func(name, key, help string, dst func(*Config) *time.Duration) {
 		v := fs.Duration(name, 0, help+" (config: "+key+")")
 		pf.set[name] = func(c *Config) { *dst(c) = *v }
+		pf.keys[key] = true
 	}
-	str("mode", "mode", "regular (clients use tlslens as their proxy) or transparent (Linux: connections redirected to listen by iptables or nftables)", func(c *Config) *string { return &c.Mode })
+	str("mode", "mode", "regular (clients use tlslens as their proxy), transparent (Linux: connections redirected to listen by iptables or nftables) or wireguard (also a WireGuard server on wireguard_listen, for phones)", func(c *Config) *string { return &c.Mode })
+	str("wireguard-listen", "wireguard_listen", "UDP address of the WireGuard server (mode wireguard)", func(c *Config) *string { return &c.WireGuardListen })
+	str("wireguard-endpoint", "wireguard_endpoint", "host or host:port phones reach the WireGuard server at; empty: the onboarding page's host", func(c *Config) *string { return &c.WireGuardEndpoint })
 	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
 	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
 	str("web-listen", "web_listen", "web view address (live list of connections); empty disables", func(c *Config) *string { return &c.WebListen })
 	str("ca-dir", "ca_dir", "CA directory", func(c *Config) *string { return &c.CADir })
-	str("records", "records", "record file (JSON Lines, appended), - for stdout", func(c *Config) *string { return &c.Records })
+	str("records", "records", "record file (JSON Lines, appended), - for stdout; unset: stdout, or <state dir>/tlslens/records.jsonl when stdout is a terminal", func(c *Config) *string { return &c.Records })
 	str("log-format", "log_format", "auto, text or json", func(c *Config) *string { return &c.LogFormat })
 	str("log-level", "log_level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel })
 	str("upstream-ca", "upstream_ca", "PEM file of extra roots trusted upstream", func(c *Config) *string { return &c.UpstreamCA })
@@ -72,6 +81,34 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	duration("handshake-timeout", "handshake_timeout", "limit on reading the hello and each handshake", func(c *Config) *time.Duration { return &c.HandshakeTimeout })
 	duration("shutdown-timeout", "shutdown_timeout", "on SIGTERM, how long open connections may take to finish", func(c *Config) *time.Duration { return &c.ShutdownTimeout })
 	return pf
+}
+
+// configOnly is --help's list of the config keys no flag sets, with where
+// they are described.
+func configOnly(flagged map[string]bool) string {
+	var keys []string
+	for name := range yamlFields(reflect.TypeFor[Config]()) {
+		if !flagged[name] {
+			keys = append(keys, name)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("\nSettings in the config file only (--config FILE; default <user config dir>/tlslens/config.yaml).\n" +
+		"config.yaml in the repository lists each with its default and a comment:\n")
+	line := " "
+	for i, k := range keys {
+		if i < len(keys)-1 {
+			k += ","
+		}
+		if len(line)+1+len(k) > 78 {
+			b.WriteString(line + "\n")
+			line = " "
+		}
+		line += " " + k
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }
 
 // load parses args and returns the config file overridden by the flags set.
@@ -140,7 +177,11 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	records, err := openRecords(cfg.Records, stdout, files)
+	recPath, err := recordsPath(cfg.Records, stdout)
+	if err != nil {
+		return err
+	}
+	records, err := openRecords(recPath, stdout, files)
 	if err != nil {
 		return err
 	}
@@ -169,6 +210,8 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		AllowLocalTargets: cfg.AllowLocalTargets,
 		Probe:             cfg.Probe,
 		ProbeTTL:          cfg.ProbeTTL,
+		IgnoreHosts:       cfg.IgnoreHosts,
+		RecordIgnored:     cfg.RecordIgnored,
 	}
 	for _, u := range cfg.ProxyAuth {
 		opts.ProxyAuth = append(opts.ProxyAuth, proxy.Credential{Username: u.Username, Password: u.Password})
@@ -221,6 +264,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	webView := listenWeb(cfg.WebListen, log)
 	defer webView.close()
 	opts.Protected = append(admin.addrs(), webView.addrs()...)
+	if opts.WireGuard, err = wireGuardOptions(cfg, auth); err != nil {
+		return err
+	}
 	p, err := proxy.New(opts)
 	if err != nil {
 		return err
@@ -235,11 +281,25 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return listenError("listen", cfg.Listen, err)
 	}
-	started := logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(), "ca_sha256": auth.Fingerprint()}
+	started := logrus.Fields{"addr": ln.Addr().String(), "ca": auth.CertPath(),
+		"ca_sha256":    auth.Fingerprint(),
+		"records":      recPath,
+		"trust_the_ca": "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"}
+	if recPath == "-" {
+		started["records"] = "stdout"
+	}
+	if auth.Created() {
+		started["ca_created"] = "just now: no client trusts it yet"
+	}
 	if u := webView.url(); u != "" {
 		started["web"] = u
+	}
+	wg, err := startWireGuard(ctx, cfg, p, ln.Addr().String(), log)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	if cfg.Mode == "transparent" {
 		started["mode"] = cfg.Mode
@@ -248,7 +308,6 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.WithFields(started).Info("tlslens listening")
 		err = p.ServeTransparent(ctx, ln)
 	} else {
-		started["trust_the_ca"] = "open http://" + ln.Addr().String() + "/ (or http://tlslens/ through the proxy)"
 		log.WithFields(started).Info("tlslens listening")
 		err = p.Serve(ctx, ln)
 	}
@@ -258,6 +317,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if serr := p.Shutdown(sctx); serr != nil {
 		log.WithError(serr).Warn("shutdown_timeout reached: closed the connections still open")
 	}
+	wg.stop(log) // after Shutdown: the tunnel carried the connections it waited for
 	if ferr := records.Close(); ferr != nil {
 		log.WithError(ferr).Error("flushing records")
 	}
