@@ -46,7 +46,7 @@ func listenWeb(addr string, log logrus.FieldLogger) *webServer {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		log.WithError(err).WithField("addr", addr).Warn("web view disabled: cannot listen (set web_listen to a free address, or \"\" to disable it)")
+		log.WithError(listenError("web_listen", addr, err)).WithField("addr", addr).Warn("web view disabled: cannot listen (set web_listen to a free address, or \"\" to disable it)")
 		return nil
 	}
 	return &webServer{ln: ln, done: make(chan struct{})}

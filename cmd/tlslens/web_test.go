@@ -154,8 +154,9 @@ func TestWebBusyPort(t *testing.T) {
 	defer busy.Close()
 	e := newEnv(t)
 	logs := e.startRun("--web-listen", busy.Addr().String(), "--records", filepath.Join(e.dir, "r.jsonl"))
-	if w := logs.wait(t, "web view disabled: cannot listen (set web_listen to a free address, or \"\" to disable it)"); w["addr"] != busy.Addr().String() {
-		t.Errorf("the warning names %v, want %s", w["addr"], busy.Addr())
+	w := logs.wait(t, "web view disabled: cannot listen (set web_listen to a free address, or \"\" to disable it)")
+	if want := "web_listen " + busy.Addr().String() + ": address already in use: set web_listen (or --web-listen) to another port"; w["addr"] != busy.Addr().String() || w["error"] != want {
+		t.Errorf("the warning: addr %v, error %v; want %s, %q", w["addr"], w["error"], busy.Addr(), want)
 	}
 	if started := logs.wait(t, "tlslens listening"); started["web"] != nil {
 		t.Errorf("the start-up line names a web view (%v) that is not running", started["web"])
