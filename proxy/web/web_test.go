@@ -312,3 +312,19 @@ func TestRingMemory(t *testing.T) {
 		t.Errorf("%d bytes per record, more than README's about 10 KB", per)
 	}
 }
+
+// TestConnectionPageSparse: a record with as little as a record can hold
+// (no hellos, no upstream, an upstream without a client side) still has a
+// page.
+func TestConnectionPageSparse(t *testing.T) {
+	ring := NewRing(10, nil)
+	ring.Add(&inspect.Record{ID: "A", Target: "a.example:443", Outcome: inspect.OutcomeNotTLS, Client: &inspect.Side{Error: "the client spoke no TLS"}})
+	ring.Add(&inspect.Record{ID: "B", Target: "b.example:443", Outcome: inspect.OutcomeUpstreamUnreachable, Upstream: &inspect.Side{Error: "connection refused"}})
+	srv := httptest.NewServer(New(Options{Ring: ring}))
+	defer srv.Close()
+	for id, want := range map[string]string{"A": "the client spoke no TLS", "B": "connection refused"} {
+		if status, page := get(t, srv, "/c/"+id); status != 200 || !strings.Contains(page, want) {
+			t.Errorf("GET /c/%s = %d, want the page with %q:\n%s", id, status, want, page)
+		}
+	}
+}
