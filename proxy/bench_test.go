@@ -86,7 +86,10 @@ func BenchmarkInterceptNewConn(b *testing.B) { benchNewConn(b, true) }
 // benchKeepAlive: requests over one persistent connection per goroutine,
 // 8 per GOMAXPROCS.
 func benchKeepAlive(b *testing.B, intercept bool) {
-	lh := newLoadHarness(b, 0)
+	benchKeepAliveOn(b, newLoadHarness(b, 0), intercept)
+}
+
+func benchKeepAliveOn(b *testing.B, lh *loadHarness, intercept bool) {
 	b.SetParallelism(8)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

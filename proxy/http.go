@@ -97,6 +97,9 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 		return r, resp
 	} else if s != nil {
 		// An https:// URL without CONNECT: over its own recorded upstream.
+		if fl := flowFrom(r.Context()); fl != nil {
+			fl.f.ID = s.id // a second target's session has an id of its own
+		}
 		if s.upErr != nil {
 			return r, errorResponse(r, http.StatusBadGateway, "tlslens could not connect securely to "+s.target, s.upErr.Error(), s)
 		}
@@ -272,6 +275,11 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 	}
 	s.requests.Add(1)
 	p.settle(s, time.Time{}) // the first request: the record is written now
+	if p.flows != nil {
+		fl, fw, fr := p.flows.start(w, r, s.id, interceptedFlowURL(r, s))
+		defer fl.end()
+		w, r = fw, fr
+	}
 	if s.upErr != nil {
 		writeError(w, r, http.StatusBadGateway, "tlslens could not connect securely to "+s.target, s.upErr.Error(), s)
 		return
@@ -366,6 +374,7 @@ func errorPage(status int, title, detail string, s *session) string {
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, title, detail string, s *session) {
+	flowFrom(r.Context()).fail(title + ": " + detail)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -373,6 +382,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, title, detai
 }
 
 func errorResponse(r *http.Request, status int, title, detail string, s *session) *http.Response {
+	flowFrom(r.Context()).fail(title + ": " + detail)
 	resp := goproxy.NewResponse(r, "text/html; charset=utf-8", status, errorPage(status, title, detail, s))
 	resp.Header.Set("Cache-Control", "no-store")
 	return resp

@@ -53,6 +53,28 @@ type Options struct {
 	// report.Line). It must not keep or modify the record.
 	OnRecord func(*inspect.Record)
 
+	// Flows receives one "flow" entry per HTTP request on a recorded
+	// connection (inspect.Flow, flow.go), apart from the records; the
+	// values of Authorization, Proxy-Authorization, Cookie and Set-Cookie
+	// are redacted unless FlowSecrets. Flows are captured only when Flows
+	// or OnFlow is set: nil for both turns them off, at no cost.
+	Flows logrus.FieldLogger
+	// OnFlow, if set, is called with each flow once its answer is done,
+	// from the request's goroutine (calls may be concurrent), with the
+	// flow as kept in memory: headers unredacted, bodies as kept. It must
+	// not keep or modify the flow.
+	OnFlow func(*inspect.Flow)
+	// FlowSecrets writes credential header values to Flows as they are.
+	FlowSecrets bool
+	// FlowBodyMax is how many bytes of each request and response body are
+	// kept in memory with their flow (Proxy.Flows); 0 means 1 MiB,
+	// negative keeps none. Bodies are never written to Flows.
+	FlowBodyMax int
+	// FlowMemory bounds the bytes of bodies kept in memory across flows,
+	// those in progress included: the oldest flows leave first; 0 means
+	// 64 MiB, negative keeps no flow in memory (sizes only).
+	FlowMemory int64
+
 	// UpstreamRoots verifies upstream chains; nil means the system roots.
 	UpstreamRoots *x509.CertPool
 	// UpstreamRootsName names UpstreamRoots in records; "" means "system".
@@ -200,8 +222,9 @@ type Proxy struct {
 	prober *prober // nil when Options.Probe is off
 
 	keyLogMu sync.Mutex
-	conns    sync.Map // *tls.Conn → *session, for the inner server's ConnContext
-	plain    sync.Map // outer net.Conn → *plainConn: its absolute-form https:// sessions
+	conns    sync.Map   // *tls.Conn → *session, for the inner server's ConnContext
+	plain    sync.Map   // outer net.Conn → *plainConn: its absolute-form https:// sessions
+	flows    *flowStore // nil when flows are off
 
 	// opening holds the CONNECT sessions from their hijack until they are
 	// served (*session → true): spare counts a client's connection to a
@@ -309,6 +332,7 @@ func New(opts Options) (*Proxy, error) {
 	}
 	p.limit = newConnLimit(opts.MaxConnections, p.log)
 	p.verified = newVerifyCache()
+	p.flows = newFlowStore(opts)
 	p.certs = newCertSummaries()
 	rand.Read(p.ticketKey[:]) // never fails (crypto/rand)
 	p.ln = newChanListener()
@@ -346,6 +370,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		http.Error(w, "tlslens: the proxy port speaks HTTP/1.1; HTTP/2 without TLS (h2c) is not served", http.StatusHTTPVersionNotSupported)
 		return
+	}
+	if p.flows != nil && r.Method != http.MethodConnect {
+		fl, fw, fr := p.flows.start(w, r, connFlowID(r), plainFlowURL(r))
+		defer fl.end()
+		w, r = fw, fr
 	}
 	p.gp.ServeHTTP(withEarly(w, r))
 }

@@ -43,6 +43,10 @@ type Config struct {
 	UpstreamVerify    string        `yaml:"upstream_verify"`
 	ClientMinVersion  string        `yaml:"client_min_version"`
 	KeyLog            string        `yaml:"key_log"`
+	Flows             string        `yaml:"flows"`
+	FlowsRedact       bool          `yaml:"flows_redact"`
+	FlowBodyMax       int           `yaml:"flow_body_max"`
+	FlowMemory        int64         `yaml:"flow_memory"`
 	LogFileGroup      string        `yaml:"log_file_group"`
 	Policies          []PolicyRule  `yaml:"policies"`
 	ClientCerts       []ClientCert  `yaml:"client_certs"`
@@ -140,6 +144,9 @@ func defaults() Config {
 		MaxHeaderBytes:    64 << 10,
 		UpstreamVerify:    "strict",
 		ClientMinVersion:  "TLS 1.0",
+		FlowsRedact:       true,
+		FlowBodyMax:       1 << 20,
+		FlowMemory:        64 << 20,
 		Policies:          []PolicyRule{},
 		ClientCerts:       []ClientCert{},
 		ProxyAuth:         []ProxyUser{},
@@ -268,6 +275,7 @@ func (c Config) validate() error {
 	if c.MaxHeaderBytes < 1024 {
 		bad("max_header_bytes", "%d is below 1024 bytes", c.MaxHeaderBytes)
 	}
+	c.validateFlows(bad)
 	for i, r := range c.Policies {
 		key := fmt.Sprintf("policies[%d]", i)
 		if _, err := proxy.Rules([]proxy.Rule{{Match: r.Match, Action: proxy.Action(r.Action)}}); err != nil {

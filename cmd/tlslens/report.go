@@ -42,6 +42,12 @@ Examples:
   tlslens report --since 24h --format html records.jsonl records.jsonl.1.gz > report.html
   tlslens report --target '*.example.com' --format markdown - < records.jsonl
   tlslens report --client t13d1516h2_8daaf6152771_d8a2da3f94cd records.jsonl
+  tlslens report --format har records.jsonl flows.jsonl > requests.har
+
+--format har writes a HAR 1.2 log (for browsers' DevTools, HTTP Toolkit,
+Charles) of the requests in a flow file (flows: FILE), each entry joined to
+its connection's record: _tls names the negotiated version, cipher suite and
+the client's JA4. The other flags do not apply to it.
 
 Flags:
 `
@@ -55,7 +61,7 @@ func runReport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		until     = fs.String("until", "", "keep records before `TIME`, in the same forms as --since")
 		client    = fs.String("client", "", "keep records from this client: a JA4 (or JA3, JA3N) fingerprint, an ip:port, or an ip")
 		target    = fs.String("target", "", "keep records whose target matches `PATTERN` (path.Match glob on host:port or host, e.g. '*.example.com', '*:8443')")
-		format    = fs.String("format", "text", "output `FORMAT`: "+strings.Join(report.Formats, ", "))
+		format    = fs.String("format", "text", "output `FORMAT`: "+strings.Join(report.Formats, ", ")+", or har (HAR 1.2 of the requests in a flow file: RECORDS FLOWS)")
 		top       = fs.Int("top", 50, "list at most `N` client and server groups, largest first (0: all); totals count all")
 		maxGroups = fs.Int("max-groups", report.DefaultMaxGroups, "keep at most `N` distinct JA4s and targets; the rest count as \"(other)\"")
 	)
@@ -70,8 +76,11 @@ func runReport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
+	if *format == "har" {
+		return reportHAR(files, stdout)
+	}
 	if !slices.Contains(report.Formats, *format) {
-		return fmt.Errorf("report: unknown --format %q (want %s)", *format, strings.Join(report.Formats, ", "))
+		return fmt.Errorf("report: unknown --format %q (want %s or har)", *format, strings.Join(report.Formats, ", "))
 	}
 
 	now := time.Now()

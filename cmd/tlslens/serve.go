@@ -73,6 +73,7 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	str("upstream-ca", "upstream_ca", "PEM file of extra roots trusted upstream", func(c *Config) *string { return &c.UpstreamCA })
 	str("upstream-verify", "upstream_verify", "strict or log", func(c *Config) *string { return &c.UpstreamVerify })
 	str("client-min-version", "client_min_version", "lowest TLS version accepted from clients", func(c *Config) *string { return &c.ClientMinVersion })
+	str("flows", "flows", "flow file: one JSON line per HTTP request (JSON Lines, appended), - for stdout; empty for none", func(c *Config) *string { return &c.Flows })
 	str("key-log", "key_log", "NSS key log file for both legs (SSLKEYLOGFILE is used when unset)", func(c *Config) *string { return &c.KeyLog })
 	boolean("allow-open", "allow_open", "allow a non-loopback listen address without proxy_auth or allow_cidrs", func(c *Config) *bool { return &c.AllowOpen })
 	boolean("allow-local-targets", "allow_local_targets", "let clients of a non-loopback proxy reach the proxy host's own addresses", func(c *Config) *bool { return &c.AllowLocalTargets })
@@ -186,7 +187,12 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer records.Close()
-	stopHUP := reopenOnHUP(records, log)
+	flows, err := openFlows(cfg, stdout, files)
+	if err != nil {
+		return err
+	}
+	defer flows.Close()
+	stopHUP := reopenOnHUP(records, log, flows)
 	defer stopHUP()
 	reg, err := newRegistry()
 	if err != nil {
@@ -213,6 +219,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		IgnoreHosts:       cfg.IgnoreHosts,
 		RecordIgnored:     cfg.RecordIgnored,
 	}
+	flowOptions(cfg, flows, &opts)
 	for _, u := range cfg.ProxyAuth {
 		opts.ProxyAuth = append(opts.ProxyAuth, proxy.Credential{Username: u.Username, Password: u.Password})
 	}
@@ -320,6 +327,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	wg.stop(log) // after Shutdown: the tunnel carried the connections it waited for
 	if ferr := records.Close(); ferr != nil {
 		log.WithError(ferr).Error("flushing records")
+	}
+	if ferr := flows.Close(); ferr != nil {
+		log.WithError(ferr).Error("flushing flows")
 	}
 	log.Info("tlslens stopped")
 	return err
@@ -431,6 +441,7 @@ func upstreamRoots(file string) (*x509.CertPool, string, error) {
 // that can be reopened after log rotation. Safe for concurrent use.
 type recordFile struct {
 	mu    sync.Mutex
+	key   string // the config key naming it in errors; "" means records
 	path  string
 	files logFiles // the mode and group of each file opened
 	w     io.Writer
@@ -450,7 +461,7 @@ func (r *recordFile) Reopen() error {
 	if r.path == "-" || r.path == "" {
 		return nil
 	}
-	f, err := r.files.open("records", r.path)
+	f, err := r.files.open(r.configKey(), r.path)
 	if err != nil {
 		return err
 	}
@@ -470,7 +481,19 @@ func (r *recordFile) Write(b []byte) (int, error) {
 	return r.w.Write(b)
 }
 
+// configKey is the config key of r's path: records, or flows.
+func (r *recordFile) configKey() string {
+	if r.key == "" {
+		return "records"
+	}
+	return r.key
+}
+
+// Close syncs the file; a nil recordFile (no flow file) has none.
 func (r *recordFile) Close() error {
+	if r == nil {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.f != nil {

@@ -1,0 +1,426 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// Flows: every request that reaches goproxy on a recorded connection (an
+// intercepted one, a plain http:// request, an https:// URL without
+// CONNECT) becomes one inspect.Flow, written once its answer is done: its
+// body written whole, the connection hijacked for a WebSocket, or the
+// exchange failed. The request's ResponseWriter and body are wrapped to
+// count bytes as they stream and, when bodies are kept in memory, to copy
+// the first FlowBodyMax bytes of each (a tee that stops at the bound: it
+// never holds the stream back). Flows never touch the record: a connection's
+// record is written by the same calls, flows on or off.
+
+// Defaults of the flow options.
+const (
+	defaultFlowBodyMax = 1 << 20  // bytes kept of each body
+	defaultFlowMemory  = 64 << 20 // bytes of bodies kept across recent flows
+	maxKeptFlows       = 10000    // flows kept in memory, bodies or not
+)
+
+// flowStore writes finished flows and keeps the recent ones in memory. Safe
+// for concurrent use.
+type flowStore struct {
+	log     logrus.FieldLogger  // nil: not written
+	on      func(*inspect.Flow) // Options.OnFlow
+	secrets bool                // Options.FlowSecrets
+	bodyMax int                 // bytes kept of each body
+	memMax  int64               // bytes of bodies kept in all; < 0: no flows kept
+
+	// mem is the capacity of every body buffer allocated, for flows in
+	// progress and kept: a capture that would take it over memMax stops.
+	mem atomic.Int64
+
+	mu   sync.Mutex
+	kept []*inspect.Flow // oldest first
+}
+
+// newFlowStore returns the flow store for opts, or nil when flows are off.
+func newFlowStore(opts Options) *flowStore {
+	if opts.Flows == nil && opts.OnFlow == nil {
+		return nil
+	}
+	st := &flowStore{log: opts.Flows, on: opts.OnFlow, secrets: opts.FlowSecrets,
+		bodyMax: opts.FlowBodyMax, memMax: opts.FlowMemory}
+	if st.bodyMax == 0 {
+		st.bodyMax = defaultFlowBodyMax
+	}
+	if st.memMax == 0 {
+		st.memMax = defaultFlowMemory
+	}
+	if st.bodyMax < 0 {
+		st.bodyMax = 0
+	}
+	return st
+}
+
+// Flows returns the flows kept in memory of the connection whose record id
+// is id, oldest first, with the bodies kept (Options.FlowBodyMax); nil when
+// there are none or flows are off. Flows leave memory oldest first, beyond
+// Options.FlowMemory or 10000 flows. The flows are shared: callers must not
+// modify them. Safe for concurrent use.
+func (p *Proxy) Flows(id string) []*inspect.Flow {
+	st := p.flows
+	if st == nil {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []*inspect.Flow
+	for _, f := range st.kept {
+		if f.ID == id {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// done writes a finished flow and keeps it. A flow line has two keys of its
+// own: the record id, as records have it, and the flow (inspect.Flow's
+// JSON); nested, a line costs a logrus entry of two fields, not sixteen.
+func (st *flowStore) done(f *inspect.Flow) {
+	if st.log != nil {
+		line := *f // the file's copy: credentials redacted
+		if !st.secrets {
+			line.Request, line.Response = inspect.Redact(f.Request), inspect.Redact(f.Response)
+		}
+		st.log.WithFields(logrus.Fields{"id": f.ID, "flow": &line}).Info("flow")
+	}
+	if st.on != nil {
+		st.on(f)
+	}
+	if st.memMax < 0 {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.kept = append(st.kept, f)
+	// Keep a quarter of the bound free for the bodies of flows in progress.
+	for len(st.kept) > maxKeptFlows || len(st.kept) > 1 && st.mem.Load() > st.memMax-st.memMax/4 {
+		old := st.kept[0]
+		st.kept[0] = nil
+		st.kept = st.kept[1:]
+		st.mem.Add(-int64(cap(old.RequestBody) + cap(old.ResponseBody)))
+	}
+}
+
+// keep appends b to buf, a body kept in memory, as far as the bounds allow:
+// bodyMax for the body, memMax for all. The first allocation is hint bytes
+// (the body's Content-Length) when known. It reports false once the body
+// is cut.
+func (st *flowStore) keep(buf, b []byte, hint int64) ([]byte, bool) {
+	if st.memMax < 0 {
+		return buf, true // sizes only: nothing is kept, nothing is cut
+	}
+	k := min(len(b), st.bodyMax-len(buf))
+	if k <= 0 {
+		return buf, len(b) == 0
+	}
+	if need := len(buf) + k; need > cap(buf) {
+		size := max(need, 2*cap(buf), 512)
+		if cap(buf) == 0 && hint >= int64(need) {
+			size = int(min(hint, int64(st.bodyMax))) // the whole body, at once
+		}
+		size = min(size, st.bodyMax)
+		grow := int64(size - cap(buf))
+		if st.mem.Add(grow) > st.memMax {
+			st.mem.Add(-grow)
+			return buf, false
+		}
+		nb := make([]byte, len(buf), size)
+		copy(nb, buf)
+		buf = nb
+	}
+	return append(buf, b[:k]...), k == len(b)
+}
+
+// flowRun is one flow in progress.
+type flowRun struct {
+	st    *flowStore
+	f     inspect.Flow
+	ended bool // the flow was handed to the store (the handler's goroutine only)
+	first time.Time
+
+	// The request body is read by the transport, perhaps in a goroutine of
+	// its own and past the answer's end: what it learns is under reqMu.
+	reqMu     sync.Mutex
+	reqN      int64
+	reqBody   []byte
+	reqCut    bool
+	reqSent   time.Time // the body's end was read
+	reqClosed bool      // the flow is done: stop copying
+	reqHint   int64
+	reqErr    error
+
+	respHint int64
+}
+
+type flowKey struct{}
+
+// flowFrom returns the flow in progress of a request's context, or nil.
+func flowFrom(ctx context.Context) *flowRun {
+	fl, _ := ctx.Value(flowKey{}).(*flowRun)
+	return fl
+}
+
+// startFlow begins the flow of r, on the connection recorded as id, and
+// returns the ResponseWriter and request to serve it with. The flow is
+// written by end, or at a hijack.
+func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url string) (*flowRun, http.ResponseWriter, *http.Request) {
+	fl := &flowRun{st: st, reqHint: r.ContentLength}
+	fl.f = inspect.Flow{ID: id, Method: r.Method, URL: url, Proto: r.Proto, Start: time.Now(),
+		Request: headerList(r.Host, r.Header), SentMS: 0, FirstByteMS: -1}
+	r = r.WithContext(context.WithValue(r.Context(), flowKey{}, fl))
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &flowBody{ReadCloser: r.Body, fl: fl}
+		fl.f.SentMS = -1
+	}
+	fw := &flowWriter{ResponseWriter: w, fl: fl}
+	if hj, ok := w.(http.Hijacker); ok {
+		return fl, &flowHijacker{flowWriter: fw, hj: hj}, r
+	}
+	return fl, fw, r
+}
+
+// headerList is h as a list, sorted by name, Host first when not empty.
+func headerList(host string, h http.Header) []inspect.Header {
+	names := make([]string, 0, len(h))
+	n := 0
+	for k, vs := range h {
+		if len(vs) > 0 {
+			names = append(names, k)
+			n += len(vs)
+		}
+	}
+	slices.Sort(names)
+	out := make([]inspect.Header, 0, n+1)
+	if host != "" {
+		out = append(out, inspect.Header{Name: "Host", Value: host})
+	}
+	for _, k := range names {
+		for _, v := range h[k] {
+			out = append(out, inspect.Header{Name: k, Value: v})
+		}
+	}
+	return out
+}
+
+// fail notes why the exchange failed; the first reason stays.
+func (fl *flowRun) fail(why string) {
+	if fl != nil && fl.f.Error == "" {
+		fl.f.Error = why
+	}
+}
+
+// answer notes the answer's status and headers, when they are written.
+func (fl *flowRun) answer(status int, h http.Header) {
+	if fl.f.Status != 0 && fl.f.Status != http.StatusContinue && fl.f.Status != http.StatusEarlyHints {
+		return
+	}
+	fl.f.Status = status
+	fl.first = time.Now()
+	fl.f.Response = headerList("", h)
+	if ct := h["Content-Type"]; len(ct) > 0 {
+		fl.f.ContentType = ct[0]
+	}
+	fl.respHint = -1
+	if cl := h["Content-Length"]; len(cl) > 0 {
+		if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil {
+			fl.respHint = n
+		}
+	}
+}
+
+// end finishes the flow and hands it to the store, once.
+func (fl *flowRun) end() {
+	if fl.ended {
+		return
+	}
+	fl.ended = true
+	f := &fl.f
+	f.DoneMS = msSince(f.Start)
+	if !fl.first.IsZero() {
+		f.FirstByteMS = ms(fl.first.Sub(f.Start))
+	}
+	fl.reqMu.Lock()
+	fl.reqClosed = true
+	f.RequestSize, f.RequestBody, f.RequestTruncated = fl.reqN, fl.reqBody, fl.reqCut
+	if !fl.reqSent.IsZero() {
+		f.SentMS = ms(fl.reqSent.Sub(f.Start))
+	}
+	if fl.reqErr != nil && f.Error == "" && f.Status == 0 {
+		f.Error = "reading the client's request body: " + fl.reqErr.Error()
+	}
+	fl.reqMu.Unlock()
+	fl.st.done(f)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// flowBody counts (and copies, within bounds) a request body as the
+// transport reads it.
+type flowBody struct {
+	io.ReadCloser
+	fl *flowRun
+}
+
+func (b *flowBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	fl := b.fl
+	fl.reqMu.Lock()
+	fl.reqN += int64(n)
+	if !fl.reqClosed && !fl.reqCut && n > 0 {
+		var whole bool
+		fl.reqBody, whole = fl.st.keep(fl.reqBody, p[:n], fl.reqHint)
+		fl.reqCut = !whole
+	}
+	if err == io.EOF && fl.reqSent.IsZero() {
+		fl.reqSent = time.Now()
+	} else if err != nil && err != io.EOF {
+		fl.reqErr = err
+	}
+	fl.reqMu.Unlock()
+	return n, err
+}
+
+// flowWriter counts (and copies, within bounds) the answer as it is
+// written to the client.
+type flowWriter struct {
+	http.ResponseWriter
+	fl *flowRun
+}
+
+func (w *flowWriter) WriteHeader(status int) {
+	w.fl.answer(status, w.Header())
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *flowWriter) Write(b []byte) (int, error) {
+	if w.fl.f.Status == 0 {
+		w.fl.answer(http.StatusOK, w.Header())
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.written(b[:n])
+	if err != nil {
+		w.fl.fail("writing the answer to the client: " + err.Error())
+	}
+	return n, err
+}
+
+func (w *flowWriter) written(b []byte) {
+	fl := w.fl
+	fl.f.ResponseSize += int64(len(b))
+	if !fl.f.ResponseTruncated && len(b) > 0 {
+		var whole bool
+		fl.f.ResponseBody, whole = fl.st.keep(fl.f.ResponseBody, b, fl.respHint)
+		fl.f.ResponseTruncated = !whole
+	}
+}
+
+// ReadFrom keeps the underlying writer's ReadFrom (net/http copies through
+// a pooled buffer), reading through a tee.
+func (w *flowWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.fl.f.Status == 0 {
+		w.fl.answer(http.StatusOK, w.Header())
+	}
+	t := &flowTee{r: r, w: w}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(t)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, t)
+	}
+	switch {
+	case t.err != nil && !errors.Is(t.err, io.EOF):
+		w.fl.fail("reading the upstream's answer: " + t.err.Error())
+	case err != nil:
+		w.fl.fail("writing the answer to the client: " + err.Error())
+	}
+	return n, err
+}
+
+func (w *flowWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying ResponseWriter.
+func (w *flowWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// flowTee counts what a ReadFrom reads: bytes read are bytes written, or
+// the copy fails.
+type flowTee struct {
+	r   io.Reader
+	w   *flowWriter
+	err error
+}
+
+func (t *flowTee) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.w.written(p[:n])
+	t.err = err
+	return n, err
+}
+
+// flowHijacker is a flowWriter over a ResponseWriter that can be hijacked:
+// a WebSocket's flow is done once its 101 is sent and the connection taken.
+type flowHijacker struct {
+	*flowWriter
+	hj http.Hijacker
+}
+
+func (w *flowHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := w.hj.Hijack()
+	if err != nil {
+		w.fl.fail("taking over the client connection: " + err.Error())
+	}
+	w.fl.end()
+	return c, rw, err
+}
+
+// connFlowID is the record id plain requests on connection c carry: c's
+// own id, under which its first record is written (badrequest.go).
+func connFlowID(r *http.Request) string {
+	if ac, ok := r.Context().Value(plainConnKey{}).(*acceptedConn); ok {
+		return ac.id
+	}
+	return ""
+}
+
+// plainFlowURL is the URL of a request to the proxy: its absolute URL, or
+// the proxy's own address for one addressed to it (the onboarding page).
+func plainFlowURL(r *http.Request) string {
+	if r.URL.IsAbs() {
+		return r.URL.String()
+	}
+	return "http://" + r.Host + r.URL.RequestURI()
+}
+
+// interceptedFlowURL is the URL of a request on a terminated connection:
+// https, the host the client named (or the target), the request's path.
+func interceptedFlowURL(r *http.Request, s *session) string {
+	host := r.Host
+	if host == "" {
+		host = s.target
+	}
+	return "https://" + host + r.URL.RequestURI()
+}

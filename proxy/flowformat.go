@@ -1,0 +1,193 @@
+package proxy
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// A FlowFormatter is a logrus.Formatter for Options.Flows: it writes the
+// lines logrus's JSONFormatter writes (keys sorted, "level", "msg" and
+// "time" added, times in TimestampFormat), value for value, with the
+// values a flow line has (strings, numbers, the *inspect.Flow) encoded
+// without reflection, any other through encoding/json. A flow line is
+// written for every HTTP request, and JSONFormatter (a map through
+// encoding/json) costs more than the rest of the flow. Safe for concurrent
+// use.
+type FlowFormatter struct {
+	TimestampFormat string // "" means time.RFC3339
+}
+
+// Format implements logrus.Formatter.
+func (f FlowFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	layout := f.TimestampFormat
+	if layout == "" {
+		layout = time.RFC3339
+	}
+	keys := make([]string, 0, len(e.Data)+3)
+	for k := range e.Data {
+		keys = append(keys, k)
+	}
+	keys = append(keys, "level", "msg", "time") // what logrus adds; the proxy never sets them
+	slices.Sort(keys)
+	var b []byte
+	if e.Buffer != nil {
+		// logrus's pooled buffer (reset before each entry): no allocation
+		// per line once it has grown to a line's size.
+		b = e.Buffer.AvailableBuffer()
+	}
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		var v any
+		switch k {
+		case "level":
+			v = e.Level.String()
+		case "msg":
+			v = e.Message
+		case "time":
+			v = e.Time.Format(layout)
+		default:
+			v = e.Data[k]
+		}
+		var err error
+		if b, err = appendJSON(b, v); err != nil {
+			return nil, err
+		}
+	}
+	b = append(b, '}', '\n')
+	if e.Buffer != nil {
+		e.Buffer.Write(b) // in place: b is the buffer's own free space, or a copy once it outgrew it
+		return e.Buffer.Bytes(), nil
+	}
+	return b, nil
+}
+
+func appendJSON(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case string:
+		return appendJSONString(b, v), nil
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case float64:
+		return strconv.AppendFloat(b, v, 'f', -1, 64), nil
+	case time.Time:
+		return appendJSONString(b, v.Format(time.RFC3339Nano)), nil
+	case []inspect.Header:
+		return appendHeaders(b, v), nil
+	case *inspect.Flow:
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		return appendFlow(b, v), nil
+	}
+	j, err := json.Marshal(v)
+	return append(b, j...), err
+}
+
+// appendFlow appends f as encoding/json writes it (its json tags, in order).
+func appendFlow(b []byte, f *inspect.Flow) []byte {
+	b = append(b, '{')
+	if !f.Time.IsZero() {
+		b = append(b, `"time":`...)
+		b = appendJSONString(b, f.Time.Format(time.RFC3339Nano))
+		b = append(b, ',')
+	}
+	str := func(key, v string) {
+		b = append(b, key...)
+		b = appendJSONString(b, v)
+	}
+	num := func(key string, v float64) {
+		b = append(b, key...)
+		b = strconv.AppendFloat(b, v, 'f', -1, 64)
+	}
+	str(`"id":`, f.ID)
+	str(`,"method":`, f.Method)
+	str(`,"url":`, f.URL)
+	str(`,"http_version":`, f.Proto)
+	if f.Status != 0 {
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(f.Status), 10)
+	}
+	b = appendHeaders(append(b, `,"request_headers":`...), f.Request)
+	b = appendHeaders(append(b, `,"response_headers":`...), f.Response)
+	b = strconv.AppendInt(append(b, `,"request_size":`...), f.RequestSize, 10)
+	b = strconv.AppendInt(append(b, `,"response_size":`...), f.ResponseSize, 10)
+	if f.ContentType != "" {
+		str(`,"content_type":`, f.ContentType)
+	}
+	str(`,"start":`, f.Start.Format(time.RFC3339Nano))
+	num(`,"sent_ms":`, f.SentMS)
+	num(`,"first_byte_ms":`, f.FirstByteMS)
+	num(`,"done_ms":`, f.DoneMS)
+	if f.Error != "" {
+		str(`,"error":`, f.Error)
+	}
+	return append(b, '}')
+}
+
+func appendHeaders(b []byte, hs []inspect.Header) []byte {
+	if hs == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, h := range hs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendJSONString(b, h.Name)
+		b = append(b, `,"value":`...)
+		b = appendJSONString(b, h.Value)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes
+// U+FFFD, as encoding/json writes it.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,43 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// TestFlowFormatter: the flow formatter writes what logrus's JSON formatter
+// writes, value for value, for a flow line and for strings that need
+// escaping.
+func TestFlowFormatter(t *testing.T) {
+	f := &inspect.Flow{ID: "01ID", Method: "GET", URL: "https://example.com/a?b=<c>&d=\"e\"\\\x01\xff", Proto: "HTTP/2.0", Status: 200,
+		Request:     []inspect.Header{{Name: "Host", Value: "example.com"}, {Name: "X-Ünïcode", Value: "\t☃\n"}},
+		RequestSize: 0, ResponseSize: 12345, ContentType: "text/html; charset=utf-8",
+		Start: time.Date(2026, 12, 3, 6, 0, 0, 123456789, time.UTC), SentMS: 0, FirstByteMS: 1.25, DoneMS: 1e-3,
+		Error: "reading the upstream's answer: unexpected EOF"}
+	bare := &inspect.Flow{ID: "01ID", Method: "CONNECT", Response: []inspect.Header{}, FirstByteMS: -1, Time: time.Now()}
+	fields := logrus.Fields{"id": "01ID", "flow": f, "bare": bare, "n": 3, "other": map[string]int{"x": 1}}
+	e := &logrus.Entry{Data: fields, Message: "flow", Level: logrus.InfoLevel, Time: time.Date(2026, 12, 3, 6, 0, 1, 5e8, time.UTC)}
+	got, err := FlowFormatter{TimestampFormat: "2006-01-02T15:04:05.000Z07:00"}.Format(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := (&logrus.JSONFormatter{TimestampFormat: "2006-01-02T15:04:05.000Z07:00"}).Format(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w map[string]any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("flow formatter wrote invalid JSON (%v): %s", err, got)
+	}
+	json.Unmarshal(want, &w)
+	if !reflect.DeepEqual(g, w) || !bytes.HasSuffix(got, []byte("}\n")) {
+		t.Errorf("flow formatter:\n%s\nJSON formatter:\n%s", got, want)
+	}
+}
