@@ -278,12 +278,15 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	wo := web.Options{Ring: ring}
+	if opts.Flows != nil || opts.OnFlow != nil { // flows are captured (a flow file): list them
+		wo.Flows = p.Flows
+	}
 	// Files the web view offers per connection beyond its record, at
-	// /c/<id>.<ext> and linked from its page: the capture of both legs
-	// (issue 13, deliverable 4: {Ext: "pcapng", Serve: ...} from an accessor
-	// on p) and the key log go here.
-	var downloads []web.Download
-	if err := webView.serve(ring, opts, downloads, log); err != nil {
+	// /c/<id>.<ext> and linked from its page, go in wo.Downloads: the
+	// capture of both legs (issue 13, deliverable 4: {Ext: "pcapng",
+	// Serve: ...} from an accessor on p) and the key log.
+	if err := webView.serve(wo, opts, log); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)

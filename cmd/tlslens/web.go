@@ -73,13 +73,13 @@ func (w *webServer) url() string {
 	return "http://" + w.ln.Addr().String() + "/"
 }
 
-// serve serves the web view of ring, with the proxy's access rules on every
-// request. downloads are the files offered per connection beyond its record.
-func (w *webServer) serve(ring *web.Ring, opts proxy.Options, downloads []web.Download, log logrus.FieldLogger) error {
+// serve serves the web view wo describes, with the proxy's access rules
+// (opts) on every request.
+func (w *webServer) serve(wo web.Options, opts proxy.Options, log logrus.FieldLogger) error {
 	if w == nil {
 		return nil
 	}
-	h, err := proxy.Guard(web.New(web.Options{Ring: ring, Downloads: downloads}), opts.AllowCIDRs, opts.ProxyAuth)
+	h, err := proxy.Guard(web.New(wo), opts.AllowCIDRs, opts.ProxyAuth)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func TestWebViewThroughRun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte("proxy_auth: [{username: ann, password: s3cret}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := e.startRun("--web-listen", "127.0.0.1:0", "--records", filepath.Join(e.dir, "r.jsonl"))
+	logs := e.startRun("--web-listen", "127.0.0.1:0", "--records", filepath.Join(e.dir, "r.jsonl"), "--flows", filepath.Join(e.dir, "flows.jsonl"))
 	started := logs.wait(t, "tlslens listening")
 	addr := started["addr"].(string)
 	webURL, _ := started["web"].(string)
@@ -97,6 +97,14 @@ func TestWebViewThroughRun(t *testing.T) {
 	}
 	if status, body := webGet("/c/"+rec.ID, true); status != http.StatusOK || !strings.Contains(body, "tlslens offered the server") {
 		t.Errorf("GET /c/%s = %d, want its page", rec.ID, status)
+	}
+	// With a flow file, the page lists the connection's requests.
+	var page string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(page, "/web</td>"); {
+		_, page = webGet("/c/"+rec.ID, true)
+	}
+	if !strings.Contains(page, "<code>GET</code>") || !strings.Contains(page, "/web</td>") {
+		t.Errorf("the page of %s does not list its GET /web flow", rec.ID)
 	}
 
 	// Through the proxy, the web listener is a protected address.

@@ -28,6 +28,7 @@ type liveProxy struct {
 	roots   *x509.CertPool // the proxy's CA
 	records chan *inspect.Record
 	up      *x509.CertPool // the upstreams' certificates, trusted upstream
+	p       *proxy.Proxy   // flows on: p.Flows has each connection's
 }
 
 func newLiveProxy(t *testing.T, ring *Ring, upstreams ...*httptest.Server) *liveProxy {
@@ -45,6 +46,7 @@ func newLiveProxy(t *testing.T, ring *Ring, upstreams ...*httptest.Server) *live
 		OnRecord:         func(r *inspect.Record) { ring.Add(r); c := *r; lp.records <- &c },
 		UpstreamRoots:    lp.up,
 		HandshakeTimeout: 5 * time.Second,
+		OnFlow:           func(*inspect.Flow) {}, // flows kept in memory
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +59,7 @@ func newLiveProxy(t *testing.T, ring *Ring, upstreams ...*httptest.Server) *live
 	served := make(chan struct{})
 	go func() { defer close(served); p.Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); p.Close(); <-served })
-	lp.addr = ln.Addr().String()
+	lp.addr, lp.p = ln.Addr().String(), p
 	return lp
 }
 

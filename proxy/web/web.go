@@ -43,6 +43,9 @@ type Options struct {
 	// Downloads are the files offered for each connection beyond its
 	// record (/c/<id>.json). Nil offers none.
 	Downloads []Download
+	// Flows, if set, returns the HTTP flows kept of a connection
+	// (proxy.Proxy.Flows), listed on its page. Nil lists none.
+	Flows func(id string) []*inspect.Flow
 }
 
 // A Server is the web view's handler. Safe for concurrent use.
@@ -50,13 +53,14 @@ type Server struct {
 	ring      *Ring
 	downloads map[string]Download
 	order     []Download
+	flows     func(id string) []*inspect.Flow
 	mux       *http.ServeMux
 	conn      *template.Template
 }
 
 // New returns the web view of o.Ring.
 func New(o Options) *Server {
-	s := &Server{ring: o.Ring, downloads: map[string]Download{}, order: o.Downloads, mux: http.NewServeMux()}
+	s := &Server{ring: o.Ring, downloads: map[string]Download{}, order: o.Downloads, flows: o.Flows, mux: http.NewServeMux()}
 	for _, d := range o.Downloads {
 		s.downloads[d.Ext] = d
 	}
@@ -220,7 +224,10 @@ func (s *Server) connection(w http.ResponseWriter, r *http.Request) {
 	}
 	var pretty bytes.Buffer
 	json.Indent(&pretty, raw, "", "  ")
-	v := connView{R: &rec, Compare: report.Compare(&rec), Raw: pretty.String(), Downloads: s.order}
+	v := connView{R: &rec, Compare: report.Compare(&rec), Raw: pretty.String(), Downloads: s.order, FlowsKept: s.flows != nil}
+	if s.flows != nil {
+		v.Flows = s.flows(id)
+	}
 	var b bytes.Buffer
 	if err := s.conn.Execute(&b, v); err != nil {
 		http.Error(w, "tlslens: "+err.Error(), http.StatusInternalServerError)
@@ -236,6 +243,8 @@ type connView struct {
 	Compare   report.Comparison
 	Raw       string
 	Downloads []Download
+	FlowsKept bool // flows are captured: list them, or say there are none
+	Flows     []*inspect.Flow
 }
 
 // Legs are the record's sides with their names, for the chains and key

@@ -328,3 +328,31 @@ func TestConnectionPageSparse(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionFlows: a connection's page lists the HTTP flows the proxy
+// kept of it (Options.Flows: proxy.Proxy.Flows).
+func TestConnectionFlows(t *testing.T) {
+	ring := NewRing(10, nil)
+	up := modernUpstream(t)
+	lp := newLiveProxy(t, ring, up)
+	if got := lp.get(up.URL + "/some/page?x=1"); got != 200 {
+		t.Fatalf("GET through the proxy: %d", got)
+	}
+	r := lp.record()
+	srv := httptest.NewServer(New(Options{Ring: ring, Flows: lp.p.Flows}))
+	defer srv.Close()
+	var page string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); { // the flow is kept when its body is done
+		if _, page = get(t, srv, "/c/"+r.ID); strings.Contains(page, "/some/page?x=1") {
+			break
+		}
+	}
+	if !strings.Contains(page, "<h2>HTTP flows") || !strings.Contains(page, "<code>GET</code>") || !strings.Contains(page, `<td class="num">200</td>`) {
+		t.Errorf("the page does not list the GET /some/page?x=1 → 200 flow:\n%s", page)
+	}
+	srv2 := httptest.NewServer(New(Options{Ring: ring}))
+	defer srv2.Close()
+	if _, page := get(t, srv2, "/c/"+r.ID); strings.Contains(page, "HTTP flows") {
+		t.Error("without Options.Flows the page has a flows section")
+	}
+}
