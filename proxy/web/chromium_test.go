@@ -76,11 +76,11 @@ func shot(t *testing.T, ctx context.Context, name string, full bool) {
 // explains the differences.
 func TestBrowserLiveList(t *testing.T) {
 	ring := NewRing(0, nil)
-	srv := httptest.NewServer(New(Options{Ring: ring}))
-	t.Cleanup(srv.Close) // after the browser's cleanup has closed its streams
-	ctx := browser(t)
 	modern, old, untrusted := modernUpstream(t), tls12Upstream(t), untrustedUpstream(t)
 	lp := newLiveProxy(t, ring, modern, old)
+	srv := httptest.NewServer(New(Options{Ring: ring, Flows: lp.p.Flows}))
+	t.Cleanup(srv.Close) // after the browser's cleanup has closed its streams
+	ctx := browser(t)
 
 	run(t, ctx, "open the list", chromedp.Navigate(srv.URL+"/"))
 	run(t, ctx, "stream connected", chromedp.Poll[bool](`document.getElementById('status').textContent === 'live'`, chromedp.WithPollingTimeout(10*time.Second)))
