@@ -7,8 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/inspect"
 )
 
@@ -111,6 +116,56 @@ func benchKeepAliveOn(b *testing.B, lh *loadHarness, intercept bool) {
 
 func BenchmarkDirectKeepAlive(b *testing.B)    { benchKeepAlive(b, false) }
 func BenchmarkInterceptKeepAlive(b *testing.B) { benchKeepAlive(b, true) }
+
+// BenchmarkInterceptH2: requests multiplexed on one intercepted HTTP/2
+// connection, 8 streams at once per GOMAXPROCS; the rapid-reset guard reads
+// every frame header of it.
+func BenchmarkInterceptH2(b *testing.B) {
+	pki := testpki.Root(b, "Upstream Test Root")
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	up.EnableHTTP2 = true
+	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf(b, "example.com")}}
+	up.StartTLS()
+	b.Cleanup(up.Close)
+	h := newHarness(b, func(o *Options) {
+		o.UpstreamRoots = pki.Pool()
+		o.Log = nil
+		recs := logrus.New()
+		recs.Formatter, recs.Out = &logrus.JSONFormatter{}, io.Discard
+		o.Records = recs
+		o.OnRecord = nil
+	})
+	u, _ := url.Parse("http://" + h.addr)
+	tr := &http.Transport{Proxy: http.ProxyURL(u), TLSClientConfig: &tls.Config{RootCAs: h.roots()}, ForceAttemptHTTP2: true}
+	b.Cleanup(tr.CloseIdleConnections)
+	target := "https://example.com:" + listenerPort(up.Listener) + "/"
+	get := func() error {
+		req, _ := http.NewRequest("GET", target, nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.ProtoMajor != 2 {
+			err = fmt.Errorf("%s, want HTTP/2", resp.Proto)
+		}
+		return err
+	}
+	if err := get(); err != nil { // the one connection, before the clock starts
+		b.Fatal(err)
+	}
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := get(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
 
 // benchRecord returns a full record from a real intercepted connection.
 func benchRecord(b *testing.B) (*loadHarness, *inspect.Record) {

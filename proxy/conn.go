@@ -167,11 +167,17 @@ func (c *prefixConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 type chanListener struct {
 	ch     chan net.Conn
 	done   chan struct{}
-	closed sync.Once
+	closed *sync.Once // shared with siblings
 }
 
 func newChanListener() *chanListener {
-	return &chanListener{ch: make(chan net.Conn), done: make(chan struct{})}
+	return &chanListener{ch: make(chan net.Conn), done: make(chan struct{}), closed: new(sync.Once)}
+}
+
+// sibling is a listener fed separately that closes with l (either's Close
+// closes both).
+func (l *chanListener) sibling() *chanListener {
+	return &chanListener{ch: make(chan net.Conn), done: l.done, closed: l.closed}
 }
 
 var errListenerClosed = errors.New("proxy: listener closed")

@@ -23,10 +23,11 @@ var handshakeBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5,
 // metrics are the proxy's Prometheus collectors. A nil *metrics records
 // nothing. Safe for concurrent use.
 type metrics struct {
-	handshakes *prometheus.CounterVec   // leg, outcome
-	duration   *prometheus.HistogramVec // leg
-	records    prometheus.Counter
-	ignores    prometheus.Counter
+	handshakes  *prometheus.CounterVec   // leg, outcome
+	duration    *prometheus.HistogramVec // leg
+	records     prometheus.Counter
+	ignores     prometheus.Counter
+	rapidResets prometheus.Counter
 }
 
 // newMetrics registers the proxy's collectors with reg; a nil reg gives a
@@ -54,6 +55,10 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) (*metrics, error) {
 			Name: "tlslens_connections_ignored_total",
 			Help: "Connections to ignore_hosts relayed without a record (record_ignored off): records written plus these equal connections accepted.",
 		}),
+		rapidResets: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tlslens_h2_rapid_reset_total",
+			Help: "Intercepted HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM for resetting streams faster than the bound (rapid reset, CVE-2023-44487).",
+		}),
 	}
 	for leg, outcomes := range legOutcomes {
 		m.duration.WithLabelValues(leg)
@@ -63,7 +68,7 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) (*metrics, error) {
 	}
 	auth := p.opts.Authority
 	collectors := []prometheus.Collector{
-		m.handshakes, m.duration, m.records, m.ignores,
+		m.handshakes, m.duration, m.records, m.ignores, m.rapidResets,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "tlslens_connections_total",
 			Help: "Client connections accepted by the proxy listener.",
@@ -118,6 +123,14 @@ func (m *metrics) observe(r *inspect.Record) {
 	if o := upstreamLegOutcome(r.Upstream); o != "" {
 		m.handshakes.WithLabelValues("upstream", o).Inc()
 		m.duration.WithLabelValues("upstream").Observe(r.Upstream.DurationMS / 1000)
+	}
+}
+
+// rapidReset counts a connection closed for resetting HTTP/2 streams too
+// fast.
+func (m *metrics) rapidReset() {
+	if m != nil {
+		m.rapidResets.Inc()
 	}
 }
 

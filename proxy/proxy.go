@@ -137,6 +137,11 @@ type Options struct {
 	// connection (SSLKEYLOGFILE format). Safe to share; writes are serialised.
 	KeyLog io.Writer
 
+	// Capture, if set, keeps the bytes of both legs of each intercepted
+	// connection and their key log lines, for Proxy.Capture and
+	// Proxy.KeyLogLines, within its bounds. Nil keeps nothing, at no cost.
+	Capture *Capture
+
 	// ClientCertificate returns the client certificate to present when the
 	// server named host asks for one (mTLS); nil, or a nil result, sends none.
 	ClientCertificate func(host string) *tls.Certificate
@@ -208,18 +213,21 @@ const (
 // A Proxy is an intercepting HTTP(S) proxy. It is an http.Handler for the
 // outer (proxy) listener; Serve runs it on a listener. Safe for concurrent use.
 type Proxy struct {
-	opts  Options
-	log   logrus.FieldLogger
-	recs  logrus.FieldLogger
-	gp    *goproxy.ProxyHttpServer
-	inner *http.Server
-	ln    *chanListener
-	auto  *autoPassthrough // nil when off
-	wg    *wireGuard       // nil without Options.WireGuard
+	opts    Options
+	log     logrus.FieldLogger
+	recs    logrus.FieldLogger
+	gp      *goproxy.ProxyHttpServer
+	inner   *http.Server     // HTTP/1, and HTTP/2 under TLS 1.2 (refused)
+	ln      *chanListener    // to inner
+	innerH2 *http.Server     // HTTP/2 inside a resetGuard (h2reset.go)
+	lnH2    *chanListener    // to innerH2; p.ln's sibling, closed with it
+	auto    *autoPassthrough // nil when off
+	wg      *wireGuard       // nil without Options.WireGuard
 	// ignore holds Options.IgnoreHosts, each a passthrough rule; nil for none.
 	ignore *Policy
 
-	prober *prober // nil when Options.Probe is off
+	prober   *prober   // nil when Options.Probe is off
+	captures *captures // nil without Options.Capture
 
 	keyLogMu sync.Mutex
 	conns    sync.Map   // *tls.Conn → *session, for the inner server's ConnContext
@@ -302,6 +310,9 @@ func New(opts Options) (*Proxy, error) {
 		p.resolver = net.DefaultResolver
 	}
 	p.prober = newProber(opts.Probe, opts.ProbeTTL)
+	p.captures = newCaptures(opts.Capture, func(id string, err error) {
+		p.log.WithField("id", id).WithError(err).Warn("capture file write failed")
+	})
 	if a := opts.AutoPassthrough; a.Threshold > 0 {
 		p.auto = newAutoPassthrough(a.Threshold, a.Window, a.TTL, nil)
 	}
@@ -336,8 +347,25 @@ func New(opts Options) (*Proxy, error) {
 	p.certs = newCertSummaries()
 	rand.Read(p.ticketKey[:]) // never fails (crypto/rand)
 	p.ln = newChanListener()
+	p.lnH2 = p.ln.sibling()
 	p.gp = p.newGoproxy()
-	p.inner = &http.Server{
+	p.inner = p.newInner(nil)
+	// An h2 client connection reaches its server inside a resetGuard, not as
+	// a *tls.Conn (h2reset.go): that server serves HTTP/2 without TLS, the
+	// engine having done the TLS, and nothing else. p.inner never does, so
+	// no plain connection can speak HTTP/2 past the guard.
+	var h2 http.Protocols
+	h2.SetUnencryptedHTTP2(true)
+	p.innerH2 = p.newInner(&h2)
+	return p, nil
+}
+
+// newInner is a server for the HTTP of intercepted connections, speaking
+// protocols (nil: net/http's default, HTTP/1 and HTTP/2 over TLS).
+func (p *Proxy) newInner(protocols *http.Protocols) *http.Server {
+	opts := p.opts
+	return &http.Server{
+		Protocols:         protocols,
 		Handler:           http.HandlerFunc(p.serveIntercepted),
 		ConnContext:       p.connContext,
 		ConnState:         p.connState,
@@ -351,7 +379,6 @@ func New(opts Options) (*Proxy, error) {
 		// connection that carried nothing.
 		HTTP2: &http.HTTP2Config{PermitProhibitedCipherSuites: true},
 	}
-	return p, nil
 }
 
 func discardLogger() logrus.FieldLogger {
@@ -423,7 +450,9 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 // or, when it waits for its probe, before Shutdown returns.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.stopping.Store(true)
-	err := p.inner.Shutdown(ctx)
+	h2err := make(chan error, 1)
+	go func() { h2err <- p.innerH2.Shutdown(ctx) }()
+	err := errors.Join(p.inner.Shutdown(ctx), <-h2err)
 	if werr := p.live.wait(ctx); werr != nil {
 		p.live.closeAll()
 		return werr
@@ -437,7 +466,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 // Close closes every intercepted connection now.
 func (p *Proxy) Close() error {
 	p.stopping.Store(true)
-	return p.inner.Close()
+	return errors.Join(p.inner.Close(), p.innerH2.Close())
 }
 
 func (p *Proxy) writeKeyLog(b []byte) {

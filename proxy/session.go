@@ -59,9 +59,10 @@ type session struct {
 	// upstream is the connection dialled for this client, handed to the
 	// transport on its first dial; nil when the upstream failed.
 	upstream atomic.Pointer[tls.Conn]
-	upErr    error  // why the upstream cannot be used; served as a 502
-	probe    *probe // the probe in flight (probe.go); record puts it on the record
-	compat   bool   // the upstream needed the legacy-compatible offer
+	upErr    error    // why the upstream cannot be used; served as a 502
+	probe    *probe   // the probe in flight (probe.go); record puts it on the record
+	cap      *capture // both legs' bytes (capture.go); nil without Options.Capture
+	compat   bool     // the upstream needed the legacy-compatible offer
 	tr       *http.Transport
 	requests atomic.Int64
 	held     atomic.Bool // the record waits for settle (first request, close, or pinningCloseWindow)
@@ -367,6 +368,7 @@ func (p *Proxy) handshakes(ctx context.Context, s *session) {
 		return
 	}
 
+	s.cap = p.captures.start(s.id, c, raw)
 	s.probe = p.startProbe(ctx, s, raw) // runs while the upstream handshakes
 	upCtx, cancel := context.WithTimeout(ctx, p.opts.DialTimeout+p.opts.HandshakeTimeout)
 	up, upErr := p.dialUpstream(upCtx, s)
@@ -477,7 +479,7 @@ func (p *Proxy) handshakeClient(c net.Conn, s *session, hello []byte, up *tls.Co
 		side.Error = fmt.Sprintf("minting a certificate for %q: %v", s.name(), err)
 		return nil
 	}
-	rc := newRecordingConn(c, 256<<10)
+	rc := newRecordingConn(s.cap.clientConn(c), 256<<10)
 	rc.writeSize = recordingSize // tlslens's flight, with its chain
 	keys := &keyLog{out: p.keyLogOut()}
 	sent := leaf // the leaf the client is shown: leafFor's choice
@@ -521,11 +523,13 @@ func (p *Proxy) handshakeClient(c net.Conn, s *session, hello []byte, up *tls.Co
 		// tlslens asks the client for no certificate, so after a handshake
 		// that succeeded the client's flight holds only its Finished:
 		// nothing to decrypt for the record.
+		s.cap.keyLog(keys.Bytes())
 		keys.release()
 		side.Negotiated = negotiated(st)
 		return dc
 	}
 	cf, _ := inspect.ParseClientFlight(read, suite, keys.Bytes())
+	s.cap.keyLog(keys.Bytes())
 	keys.release()
 	if cf != nil && len(cf.Certificates) > 0 {
 		if certs, _ := inspect.ParseChain(cf.Certificates); len(certs) > 0 {
@@ -611,6 +615,7 @@ func (p *Proxy) finish(s *session) {
 	}
 	s.close()
 	s.client.Close()
+	s.cap.clientClosed()
 }
 
 // record writes a session's record, its outcome decided, and lets it go.
@@ -708,8 +713,13 @@ func (p *Proxy) serveTLS(s *session) {
 	s.tr = p.transport(s)
 	proto := dc.ConnectionState().NegotiatedProtocol
 	var conn net.Conn = dc
+	ln := p.ln
 	switch {
-	case proto == "h2" || proto == "http/1.1":
+	case proto == "h2":
+		if g := p.guardResets(dc, s); g != nil {
+			conn, ln = g, p.lnH2
+		}
+	case proto == "http/1.1":
 	case proto != "" || nonHTTPPorts[portOf(s.target)]:
 		p.relayTLS(dc, s)
 		return
@@ -738,7 +748,7 @@ func (p *Proxy) serveTLS(s *session) {
 		}
 	}
 	p.conns.Store(conn, s)
-	if !p.ln.hand(conn) {
+	if !ln.hand(conn) {
 		p.conns.Delete(conn)
 		s.close()
 		conn.Close()

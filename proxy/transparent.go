@@ -61,14 +61,20 @@ func (p *Proxy) ServeTransparent(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// serveInner runs the inner HTTP server, which serves the HTTP of
+// serveInner runs the inner HTTP servers, which serve the HTTP of
 // intercepted connections, until p.ln is closed; the channel is closed when
-// it has returned.
+// both have returned.
 func (p *Proxy) serveInner() <-chan struct{} {
 	done := make(chan struct{})
+	h2 := make(chan struct{})
+	go func() {
+		defer close(h2)
+		p.innerH2.Serve(p.lnH2) // returns when p.ln (its sibling) is closed
+	}()
 	go func() {
 		defer close(done)
 		p.inner.Serve(p.ln) // returns when p.ln is closed
+		<-h2
 	}()
 	return done
 }

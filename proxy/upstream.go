@@ -88,7 +88,7 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 	}
 	side.Addr, side.Local = raw.RemoteAddr().String(), raw.LocalAddr().String()
 
-	rc := newRecordingConn(raw, 256<<10)
+	rc := newRecordingConn(s.cap.upstreamConn(raw), 256<<10)
 	rc.readSize = recordingSize // the server's flight, with its chain
 	keys := &keyLog{out: p.keyLogOut()}
 	var verify *inspect.Verify
@@ -151,6 +151,7 @@ func (p *Proxy) upstreamAttempt(ctx context.Context, s *session, side *inspect.S
 		side.OfferDelta = inspect.OfferDelta(s.hello, h, gotls.Stack(), compat)
 	}
 	flight, _ := inspect.ParseServerFlight(read, keys.Bytes())
+	s.cap.keyLog(keys.Bytes())
 	keys.release()
 	if flight != nil {
 		side.ServerHello = flight.ServerHelloRecord()

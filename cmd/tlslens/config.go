@@ -66,6 +66,20 @@ type Config struct {
 	// The web view (issue 13).
 	WebListen string `yaml:"web_listen"`
 	WebKeep   int    `yaml:"web_keep"`
+
+	// capture: both legs' bytes of each connection, for Wireshark.
+	Capture CaptureConfig `yaml:"capture"`
+}
+
+// CaptureConfig is capture: keep both legs' bytes of each intercepted
+// connection, to hand it to Wireshark as a pcapng.
+type CaptureConfig struct {
+	// Enabled keeps captures for the web view's downloads; a File enables
+	// them too.
+	Enabled        bool   `yaml:"enabled"`
+	MaxBytesPerLeg int    `yaml:"max_bytes_per_leg"` // bytes kept of each TCP connection
+	MaxBytes       int64  `yaml:"max_bytes"`         // bytes kept by all captures together
+	File           string `yaml:"file"`              // every connection appended to this pcapng
 }
 
 // AutoPass is auto_passthrough: pass a host through after its clients
@@ -156,6 +170,7 @@ func defaults() Config {
 		Probe:             proxy.ProbeFirst,
 		ProbeTTL:          10 * time.Minute,
 		IgnoreHosts:       []string{},
+		Capture:           CaptureConfig{MaxBytesPerLeg: 1 << 20, MaxBytes: 256 << 20},
 		// The web view (issue 13).
 		WebListen: "127.0.0.1:8081",
 		WebKeep:   web.DefaultKeep,
@@ -265,6 +280,9 @@ func (c Config) validate() error {
 	}
 	if a := c.AutoPassthrough; a.Rejections < 0 || a.Rejections > 0 && (a.Window <= 0 || a.TTL <= 0) {
 		bad("auto_passthrough", "rejections must be 0 (off) or positive, with a positive window and ttl")
+	}
+	if c.Capture.MaxBytesPerLeg < 1 || c.Capture.MaxBytes < 1 {
+		bad("capture", "max_bytes_per_leg and max_bytes must be positive byte counts, e.g. 1048576")
 	}
 	if c.MaxHelloSize < 1024 {
 		bad("max_hello_size", "%d is below 1024 bytes", c.MaxHelloSize)

@@ -253,6 +253,18 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opts.KeyLog = f
 		log.WithField("path", keyLogPath).Warn("writing TLS session keys: anyone with this file can decrypt captured traffic")
 	}
+	if c := cfg.Capture; c.Enabled || c.File != "" {
+		opts.Capture = &proxy.Capture{MaxBytesPerLeg: c.MaxBytesPerLeg, MaxBytes: c.MaxBytes}
+		if c.File != "" {
+			f, err := files.open("capture.file", c.File)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			opts.Capture.File = f
+			log.WithField("path", c.File).Warn("writing every connection's packets and TLS session keys: anyone with this file can read the decrypted traffic")
+		}
+	}
 	if !cfg.Quiet && cfg.LogFormat != "json" {
 		if cfg.LogFormat == "text" || isTerminal(stderr) {
 			opts.OnRecord = terminalLines(stderr, isTerminal(stderr), cfg.Verbose)
@@ -283,9 +295,10 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		wo.Flows = p.Flows
 	}
 	// Files the web view offers per connection beyond its record, at
-	// /c/<id>.<ext> and linked from its page, go in wo.Downloads: the
-	// capture of both legs (issue 13, deliverable 4: {Ext: "pcapng",
-	// Serve: ...} from an accessor on p) and the key log.
+	// /c/<id>.<ext> and linked from its page.
+	if opts.Capture != nil {
+		wo.Downloads = captureDownloads(p)
+	}
 	if err := webView.serve(wo, opts, log); err != nil {
 		return err
 	}

@@ -131,3 +131,26 @@ func chainRecords(fs ...func(*inspect.Record)) func(*inspect.Record) {
 		}
 	}
 }
+
+// captureDownloads offers each connection's capture on its web page (issue
+// 13, deliverable 4): the pcapng of both legs with their secrets
+// (p.Capture), and the NSS key log lines (p.KeyLogLines).
+func captureDownloads(p *proxy.Proxy) []web.Download {
+	serve := func(get func(string) ([]byte, bool), ext, ctype string) func(http.ResponseWriter, *http.Request, string) {
+		return func(w http.ResponseWriter, r *http.Request, id string) {
+			b, ok := get(id)
+			if !ok {
+				http.Error(w, "tlslens: no capture of "+id+" kept (only intercepted connections are captured, and the oldest leave when capture.max_bytes is reached)", http.StatusNotFound)
+				return
+			}
+			w.Header().Set("Content-Type", ctype)
+			w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.`+ext+`"`)
+			w.Header().Set("Cache-Control", "no-store")
+			w.Write(b)
+		}
+	}
+	return []web.Download{
+		{Ext: "pcapng", Label: "pcapng of both legs (Wireshark decrypts it)", Serve: serve(p.Capture, "pcapng", "application/octet-stream")},
+		{Ext: "keylog", Label: "key log (both legs)", Serve: serve(p.KeyLogLines, "keylog", "text/plain; charset=utf-8")},
+	}
+}

@@ -22,7 +22,7 @@ import (
 // each request must sign in with a proxy_auth credential.
 func TestWebViewThroughRun(t *testing.T) {
 	e := newEnv(t)
-	if err := os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte("proxy_auth: [{username: ann, password: s3cret}]\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(e.dir, "config.yaml"), []byte("proxy_auth: [{username: ann, password: s3cret}]\ncapture: {enabled: true}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logs := e.startRun("--web-listen", "127.0.0.1:0", "--records", filepath.Join(e.dir, "r.jsonl"), "--flows", filepath.Join(e.dir, "flows.jsonl"))
@@ -98,10 +98,23 @@ func TestWebViewThroughRun(t *testing.T) {
 	if status, body := webGet("/c/"+rec.ID, true); status != http.StatusOK || !strings.Contains(body, "tlslens offered the server") {
 		t.Errorf("GET /c/%s = %d, want its page", rec.ID, status)
 	}
+	// With captures on, the page offers the pcapng and the key log.
+	if status, pcapng := webGet("/c/"+rec.ID+".pcapng", true); status != http.StatusOK || !strings.HasPrefix(pcapng, "\x0a\x0d\x0d\x0a") {
+		t.Errorf("GET /c/%s.pcapng = %d, %d bytes; want a pcapng", rec.ID, status, len(pcapng))
+	}
+	if status, keys := webGet("/c/"+rec.ID+".keylog", true); status != http.StatusOK || !strings.Contains(keys, "CLIENT_TRAFFIC_SECRET_0 ") {
+		t.Errorf("GET /c/%s.keylog = %d %q; want key log lines", rec.ID, status, keys)
+	}
+	if status, _ := webGet("/c/NOSUCHID.pcapng", true); status != http.StatusNotFound {
+		t.Errorf("GET the pcapng of an unknown id = %d, want 404", status)
+	}
 	// With a flow file, the page lists the connection's requests.
 	var page string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(page, "/web</td>"); {
 		_, page = webGet("/c/"+rec.ID, true)
+	}
+	if !strings.Contains(page, `href="/c/`+rec.ID+`.pcapng"`) {
+		t.Errorf("the page of %s does not link its pcapng", rec.ID)
 	}
 	if !strings.Contains(page, "<code>GET</code>") || !strings.Contains(page, "/web</td>") {
 		t.Errorf("the page of %s does not list its GET /web flow", rec.ID)
