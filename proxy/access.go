@@ -226,3 +226,32 @@ func (p *Proxy) refuse(c net.Conn, s *session, ref *refusal) {
 	s.rec.Reason = ref.reason
 	s.rec.Client.Error = ref.err
 }
+
+// Guard wraps h, an HTTP listener of tlslens's own (the web view), in the
+// proxy's access rules, applied to every request: the allow-list on the
+// source address (403), then Basic authentication (RFC 7617, the
+// Authorization header) with one of creds (401 and a challenge). With no
+// allow-list and no credentials every request reaches h. The handler
+// returned is safe for concurrent use.
+func Guard(h http.Handler, allow []netip.Prefix, creds []Credential) (http.Handler, error) {
+	a, err := newAccess(allow, creds)
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ref := a.checkAddr(r.RemoteAddr); ref != nil {
+			ref.write(w)
+			return
+		}
+		if len(a.creds) > 0 {
+			user, pass, ok := r.BasicAuth()
+			if !ok || !a.match(user, pass) {
+				w.Header().Set("WWW-Authenticate", proxyAuthenticate)
+				w.Header().Set("Cache-Control", "no-store")
+				http.Error(w, "tlslens: sign in with a proxy_auth username and password", http.StatusUnauthorized)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	}), nil
+}

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tlslens/tlslens/proxy"
+	"github.com/tlslens/tlslens/proxy/web"
 )
 
 // Config is config.yaml. Every key has its default in defaults(), and
@@ -62,6 +63,9 @@ type Config struct {
 	// ignore_hosts and record_ignored: hosts relayed untouched, unrecorded.
 	IgnoreHosts   []string `yaml:"ignore_hosts"`
 	RecordIgnored bool     `yaml:"record_ignored"`
+	// The web view (issue 13).
+	WebListen string `yaml:"web_listen"`
+	WebKeep   int    `yaml:"web_keep"`
 
 	// capture: both legs' bytes of each connection, for Wireshark.
 	Capture CaptureConfig `yaml:"capture"`
@@ -167,6 +171,9 @@ func defaults() Config {
 		ProbeTTL:          10 * time.Minute,
 		IgnoreHosts:       []string{},
 		Capture:           CaptureConfig{MaxBytesPerLeg: 1 << 20, MaxBytes: 256 << 20},
+		// The web view (issue 13).
+		WebListen: "127.0.0.1:8081",
+		WebKeep:   web.DefaultKeep,
 	}
 }
 
@@ -236,6 +243,15 @@ func (c Config) validate() error {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
 			bad("admin_listen", "%v", err)
 		}
+	}
+	// The web view (issue 13).
+	if c.WebListen != "" {
+		if _, _, err := net.SplitHostPort(c.WebListen); err != nil {
+			bad("web_listen", "%v", err)
+		}
+	}
+	if c.WebKeep <= 0 {
+		bad("web_keep", "must be positive: the records the web view keeps, e.g. 10000")
 	}
 	switch c.LogFormat {
 	case "auto", "text", "json":

@@ -24,6 +24,7 @@ import (
 	"github.com/tlslens/tlslens/inspect"
 	"github.com/tlslens/tlslens/inspect/report"
 	"github.com/tlslens/tlslens/proxy"
+	"github.com/tlslens/tlslens/proxy/web"
 )
 
 // proxyFlags registers the flags that override config keys.
@@ -64,6 +65,7 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	str("wireguard-endpoint", "wireguard_endpoint", "host or host:port phones reach the WireGuard server at; empty: the onboarding page's host", func(c *Config) *string { return &c.WireGuardEndpoint })
 	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
 	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
+	str("web-listen", "web_listen", "web view address (live list of connections); empty disables", func(c *Config) *string { return &c.WebListen })
 	str("ca-dir", "ca_dir", "CA directory", func(c *Config) *string { return &c.CADir })
 	str("records", "records", "record file (JSON Lines, appended), - for stdout; unset: stdout, or <state dir>/tlslens/records.jsonl when stdout is a terminal", func(c *Config) *string { return &c.Records })
 	str("log-format", "log_format", "auto, text or json", func(c *Config) *string { return &c.LogFormat })
@@ -159,8 +161,14 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkExposure(cfg); err != nil {
 		return err
 	}
+	if err := checkWebExposure(cfg); err != nil {
+		return err
+	}
 	if cfg.AllowOpen && !isLoopback(cfg.Listen) && len(cfg.ProxyAuth) == 0 && len(cfg.AllowCIDRs) == 0 {
 		log.WithField("addr", cfg.Listen).Warn("allow_open: running an open MITM proxy; anyone who can reach it may use it")
+	}
+	if cfg.AllowOpen && cfg.WebListen != "" && !isLoopback(cfg.WebListen) && len(cfg.ProxyAuth) == 0 && len(cfg.AllowCIDRs) == 0 {
+		log.WithField("addr", cfg.WebListen).Warn("allow_open: the web view is open; anyone who can reach it sees every connection")
 	}
 	auth, err := openCA(cfg.CADir)
 	if err != nil {
@@ -262,16 +270,36 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			opts.OnRecord = terminalLines(stderr, isTerminal(stderr), cfg.Verbose)
 		}
 	}
-	// The admin listener first: the proxy must know its address to keep
-	// clients from reaching it through the proxy.
+	// The web view keeps the records it shows, fed after the terminal.
+	var ring *web.Ring
+	if cfg.WebListen != "" {
+		ring = web.NewRing(cfg.WebKeep, nil)
+		opts.OnRecord = chainRecords(opts.OnRecord, ring.Add)
+	}
+	// The admin and web listeners first: the proxy must know their
+	// addresses to keep clients from reaching them through the proxy.
 	admin := startAdmin(cfg.AdminListen, reg, log)
 	defer admin.close()
-	opts.Protected = admin.addrs()
+	webView := listenWeb(cfg.WebListen, log)
+	defer webView.close()
+	opts.Protected = append(admin.addrs(), webView.addrs()...)
 	if opts.WireGuard, err = wireGuardOptions(cfg, auth); err != nil {
 		return err
 	}
 	p, err := proxy.New(opts)
 	if err != nil {
+		return err
+	}
+	wo := web.Options{Ring: ring}
+	if opts.Flows != nil || opts.OnFlow != nil { // flows are captured (a flow file): list them
+		wo.Flows = p.Flows
+	}
+	// Files the web view offers per connection beyond its record, at
+	// /c/<id>.<ext> and linked from its page.
+	if opts.Capture != nil {
+		wo.Downloads = captureDownloads(p)
+	}
+	if err := webView.serve(wo, opts, log); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -287,6 +315,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if auth.Created() {
 		started["ca_created"] = "just now: no client trusts it yet"
+	}
+	if u := webView.url(); u != "" {
+		started["web"] = u
 	}
 	wg, err := startWireGuard(ctx, cfg, p, ln.Addr().String(), log)
 	if err != nil {

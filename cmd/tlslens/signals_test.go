@@ -143,7 +143,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.args = []string{"--config", config, "--ca-dir", filepath.Join(dir, "ca"), "--upstream-ca", upCA,
-		"--listen", "127.0.0.1:0", "--log-format", "json", "--quiet"}
+		"--listen", "127.0.0.1:0", "--web-listen=", "--log-format", "json", "--quiet"}
 	return e
 }
 

@@ -12,6 +12,13 @@ import (
 //go:embed report.html.tmpl
 var htmlSource string
 
+// CSS is the stylesheet of the HTML report, shared with tlslens's web view
+// so that both read alike: its colours (--offered, --negotiated, --bad,
+// --warn), tables, tags and severity badges.
+//
+//go:embed style.css
+var CSS string
+
 // htmlTemplate is parsed once; it is read-only after.
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"join":     join,
@@ -24,6 +31,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"expired":  expired,
 	"day":      day,
 	"clock":    clock,
+	"css":      func() template.CSS { return template.CSS(CSS) },
 }).Parse(htmlSource))
 
 // expired reports whether a certificate's not_after is before now; false
