@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.zx2c4.com/wireguard/tun/netstack"
 
 	"github.com/tlslens/tlslens/ca"
 	"github.com/tlslens/tlslens/ca/testpki"
@@ -37,9 +38,10 @@ type env struct {
 	proxyAddr    string         // 127.0.0.1:port of tlslens
 	proxyCA      *x509.CertPool // trusts tlslens's CA
 	proxyRoot    *x509.Certificate
-	bareAddr     string       // 127.0.0.1:port of the bare MITM (-baseline bare), or ""
-	records      *lineCounter // counts the JSON records tlslens writes
-	bulk         []byte       // the body of /bulk
+	bareAddr     string        // 127.0.0.1:port of the bare MITM (-baseline bare), or ""
+	peer         *netstack.Net // the WireGuard peer's network (wireguard scenario), or nil
+	records      *lineCounter  // counts the JSON records tlslens writes
+	bulk         []byte        // the body of /bulk
 
 	stop func()
 }
@@ -51,6 +53,7 @@ type envOptions struct {
 	upstreamIdle   time.Duration // the upstream server's keep-alive idle timeout
 	operationalLog io.Writer     // tlslens's operational log (warnings); nil discards
 	bare           bool          // also start the bare MITM baseline
+	wireGuard      bool          // also run tlslens's WireGuard server and a peer
 }
 
 func newEnv(o envOptions) (*env, error) {
@@ -102,6 +105,13 @@ func newEnv(o envOptions) (*env, error) {
 		ops.Out = o.operationalLog
 		ops.Level = logrus.WarnLevel
 	}
+	var wg *proxy.WireGuard
+	if o.wireGuard {
+		if wg, err = newWireGuardKeys(); err != nil {
+			up.Close()
+			return nil, err
+		}
+	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	p, err := proxy.New(proxy.Options{
 		Authority:         auth,
@@ -111,9 +121,14 @@ func newEnv(o envOptions) (*env, error) {
 		UpstreamRootsName: "bench-root",
 		MaxConnections:    o.maxConns,
 		Resolver:          benchResolver{},
+		WireGuard:         wg,
 		// tlslens dials the address it judged: benchResolver's loopback,
-		// where only the benchmark's upstream listens.
+		// where only the benchmark's upstream listens, or the WireGuard
+		// peer's wireGuardTarget; both go to the upstream, nothing else.
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if ap, err := netip.ParseAddrPort(addr); err != nil || !ap.Addr().IsLoopback() && addr != wireGuardTarget {
+				return nil, fmt.Errorf("load: %s is neither loopback nor %s; this tool dials only its upstream", addr, wireGuardTarget)
+			}
 			return dialer.DialContext(ctx, network, e.upstreamAddr)
 		},
 	})
@@ -138,7 +153,19 @@ func newEnv(o envOptions) (*env, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() { defer close(served); p.Serve(ctx, pLn) }()
+	stopWG := func() {}
+	if o.wireGuard {
+		if e.peer, stopWG, err = startWireGuard(ctx, p, wg); err != nil {
+			cancel()
+			p.Close()
+			<-served
+			stopBare()
+			up.Close()
+			return nil, err
+		}
+	}
 	e.stop = func() {
+		stopWG()
 		cancel()
 		p.Close()
 		<-served
@@ -160,16 +187,19 @@ func (e *env) serveUpstream(w http.ResponseWriter, r *http.Request) {
 }
 
 // client opens connections to the upstream, directly or through tlslens
-// (or, with bare, through the bare MITM).
+// (or, with bare, through the bare MITM; with wireGuard, from the WireGuard
+// peer through tlslens's WireGuard server).
 type client struct {
-	e       *env
-	proxied bool
-	bare    bool
-	dialer  net.Dialer
+	e         *env
+	proxied   bool
+	bare      bool
+	wireGuard bool
+	dialer    net.Dialer
 }
 
 // dial opens a TLS connection for name: directly to the upstream, or a
-// CONNECT tunnel through tlslens and a handshake with its leaf.
+// CONNECT tunnel through tlslens, or a TCP connection from the WireGuard
+// peer to wireGuardTarget, then a handshake with tlslens's leaf.
 func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 	cfg := &tls.Config{ServerName: name, RootCAs: c.e.upstreamCA, NextProtos: []string{"http/1.1"}}
 	addr := c.e.upstreamAddr
@@ -179,8 +209,16 @@ func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 		cfg.RootCAs, addr = c.e.proxyCA, c.e.proxyAddr
 	case c.bare:
 		cfg.RootCAs, addr = c.e.proxyCA, c.e.bareAddr
+	case c.wireGuard:
+		cfg.RootCAs = c.e.proxyCA
 	}
-	conn, err := c.dialer.DialContext(ctx, "tcp", addr)
+	var conn net.Conn
+	var err error
+	if c.wireGuard {
+		conn, err = c.e.peer.DialContext(ctx, "tcp", wireGuardTarget)
+	} else {
+		conn, err = c.dialer.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -263,4 +301,18 @@ func (benchResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Add
 		return nil, fmt.Errorf("load: %s is not a benchmark name; this tool dials only loopback", host)
 	}
 	return []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}, nil
+}
+
+// newWireGuardKeys makes the server's and the peer's keys, as tlslens does
+// on its first run in WireGuard mode.
+func newWireGuardKeys() (*proxy.WireGuard, error) {
+	server, err := proxy.NewWireGuardKey()
+	if err != nil {
+		return nil, err
+	}
+	peer, err := proxy.NewWireGuardKey()
+	if err != nil {
+		return nil, err
+	}
+	return &proxy.WireGuard{PrivateKey: server, PeerKey: peer}, nil
 }

@@ -12,10 +12,14 @@
 // (requests over persistent connections), bulk (a large response body over
 // persistent connections), idle (memory per idle intercepted connection),
 // flat (heap sampled across many connections; records == connections) and
-// hold (many concurrent intercepted connections held by child processes).
+// hold (many concurrent intercepted connections held by child processes)
+// and wireguard (new connections, one host, through tlslens's WireGuard
+// server from a WireGuard peer in this process, as a ratio to the same
+// through its CONNECT proxy).
 //
-// Everything stays on loopback: the proxy's dialer refuses any name outside
-// bench.test and sends those to the in-process upstream.
+// Everything stays on loopback: the proxy's resolver refuses any name
+// outside bench.test, and its dialer sends those, and the WireGuard peer's
+// one destination, to the in-process upstream.
 package main
 
 import (
@@ -69,7 +73,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.baseline, "baseline", "direct", "what tlslens is compared with: direct (client to upstream) or bare (a MITM that only relays)")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent workers per side")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds per scenario; direct and tlslens alternate which goes first")
-	fs.StringVar(&c.scenarios, "scenarios", "newconn,hosts,keepalive,bulk,idle,flat", "comma-separated: newconn, hosts, keepalive, bulk, idle, flat, hold, or all")
+	fs.StringVar(&c.scenarios, "scenarios", "newconn,hosts,keepalive,bulk,idle,flat", "comma-separated: newconn, hosts, keepalive, bulk, idle, flat, hold, wireguard, or all")
 	fs.IntVar(&c.bulkSize, "bulk-size", 8<<20, "bytes per /bulk response")
 	fs.IntVar(&c.idle, "idle", 2000, "idle connections opened to measure memory per connection (4 descriptors each)")
 	fs.IntVar(&c.flat, "flat", 20000, "connections made while sampling the heap (flat)")
@@ -94,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-baseline %q: want direct or bare", c.baseline)
 	}
 	if c.scenarios == "all" {
-		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold"
+		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold,wireguard"
 	}
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
@@ -120,6 +124,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			err = compare(c, stdout, "keep-alive requests/s", keepAliveOp("/"))
 		case "bulk":
 			err = compare(c, stdout, "bulk MB/s", keepAliveOp("/bulk"))
+		case "wireguard":
+			err = compareWireGuard(c, stdout, "new connections/s, WireGuard", newConnOp(false))
 		case "idle":
 			err = idleMemory(c, stdout)
 		case "flat":
@@ -319,11 +325,8 @@ func keepAliveOp(path string) workload {
 	}
 }
 
-// compare runs a workload directly and through tlslens and prints each
-// round's ratios and their range. Within a round the two sides alternate in
-// slices of c.slice until each has run for c.duration (which goes first
-// alternates between rounds), so a machine whose speed drifts, as a shared
-// one does, slows both sides alike instead of whichever ran second.
+// compare runs a workload directly (or through the bare MITM) and through
+// tlslens, and prints the ratios tlslens / baseline; see compareSides.
 func compare(c config, w io.Writer, title string, wl workload) error {
 	bare := c.baseline == "bare"
 	e, err := newEnv(envOptions{bulkSize: c.bulkSize, bare: bare})
@@ -331,18 +334,40 @@ func compare(c config, w io.Writer, title string, wl workload) error {
 		return err
 	}
 	defer e.stop()
-	bulk := strings.HasPrefix(title, "bulk")
 	base := "direct"
 	if bare {
 		base = "bare MITM"
 	}
+	return compareSides(c, w, title, wl, e, base, &client{e: e, bare: bare}, "tlslens", &client{e: e, proxied: true})
+}
+
+// compareWireGuard runs a workload through tlslens's CONNECT proxy and
+// through its WireGuard server, from a WireGuard peer in this process, and
+// prints the ratios wireguard / CONNECT; -baseline does not apply.
+func compareWireGuard(c config, w io.Writer, title string, wl workload) error {
+	e, err := newEnv(envOptions{bulkSize: c.bulkSize, wireGuard: true})
+	if err != nil {
+		return err
+	}
+	defer e.stop()
+	return compareSides(c, w, title, wl, e, "CONNECT", &client{e: e, proxied: true}, "wireguard", &client{e: e, wireGuard: true})
+}
+
+// compareSides runs a workload through two clients, the baseline (named
+// base) and the one measured (named name), and prints each round's ratios
+// name / base and their range. Within a round the two sides alternate in
+// slices of c.slice until each has run for c.duration (which goes first
+// alternates between rounds), so a machine whose speed drifts, as a shared
+// one does, slows both sides alike instead of whichever ran second.
+func compareSides(c config, w io.Writer, title string, wl workload, e *env, base string, baseClient *client, name string, nameClient *client) error {
+	bulk := strings.HasPrefix(title, "bulk")
 	slice := min(c.slice, c.duration)
 	var ratios, cpuRatios, p50s, p99s []float64
-	fmt.Fprintf(w, "\n%s (tlslens / %s)\n", title, base)
+	fmt.Fprintf(w, "\n%s (%s / %s)\n", title, name, base)
 	for round := range c.rounds {
 		var direct, mitm result
-		d := newSide(e, &client{e: e, bare: bare}, c.concurrency, wl)
-		m := newSide(e, &client{e: e, proxied: true}, c.concurrency, wl)
+		d := newSide(e, baseClient, c.concurrency, wl)
+		m := newSide(e, nameClient, c.concurrency, wl)
 		first, second := d, m
 		firstR, secondR := &direct, &mitm
 		if round%2 == 1 {
@@ -359,7 +384,7 @@ func compare(c config, w io.Writer, title string, wl workload) error {
 		for _, r := range []struct {
 			name string
 			r    result
-		}{{base, direct}, {"tlslens", mitm}} {
+		}{{base, direct}, {name, mitm}} {
 			if r.r.ops == 0 {
 				return fmt.Errorf("%s: no successful operation (%d errors, first: %v)", r.name, r.r.errs, r.r.firstErr)
 			}
@@ -376,11 +401,11 @@ func compare(c config, w io.Writer, title string, wl workload) error {
 		ratios = append(ratios, ratio)
 		p50s = append(p50s, float64(m50)/float64(d50))
 		p99s = append(p99s, float64(m99)/float64(d99))
-		fmt.Fprintf(w, "  round %d: %s %.0f %s, tlslens %.0f %s, ratio %.3f; per CPU-second %.0f vs %.0f, ratio %.3f; latency p50 %v vs %v (x%.2f), p99 %v vs %v (x%.2f); errors %d/%d\n",
-			round+1, base, dv, unit, mv, unit, ratio, direct.perCPU(bulk), mitm.perCPU(bulk), cpuRatio,
+		fmt.Fprintf(w, "  round %d: %s %.0f %s, %s %.0f %s, ratio %.3f; per CPU-second %.0f vs %.0f, ratio %.3f; latency p50 %v vs %v (x%.2f), p99 %v vs %v (x%.2f); errors %d/%d\n",
+			round+1, base, dv, unit, name, mv, unit, ratio, direct.perCPU(bulk), mitm.perCPU(bulk), cpuRatio,
 			d50.Round(time.Microsecond), m50.Round(time.Microsecond), p50s[round], d99.Round(time.Microsecond), m99.Round(time.Microsecond), p99s[round], direct.errs, mitm.errs)
 		if mitm.errs > 0 {
-			fmt.Fprintf(w, "    first tlslens error: %v\n", mitm.firstErr)
+			fmt.Fprintf(w, "    first %s error: %v\n", name, mitm.firstErr)
 		}
 	}
 	fmt.Fprintf(w, "  RATIO %s: wall-clock median %.3f (range %.3f-%.3f); per CPU-second median %.3f (range %.3f-%.3f); latency p50 x%.2f, p99 x%.2f (medians)\n",

@@ -8,6 +8,7 @@ import (
 )
 
 // TestCompareSmoke runs the ratio scenarios briefly against both baselines
+// (wireguard compares with CONNECT whatever the baseline)
 // and checks that every scenario printed a ratio from error-free rounds. It
 // asserts no figure: those are for the full runs on a quiet machine.
 func TestCompareSmoke(t *testing.T) {
@@ -17,14 +18,14 @@ func TestCompareSmoke(t *testing.T) {
 	for _, baseline := range []string{"direct", "bare"} {
 		t.Run(baseline, func(t *testing.T) {
 			var out, errs bytes.Buffer
-			args := []string{"-scenarios", "newconn,hosts,keepalive,bulk", "-duration", "300ms", "-slice", "100ms",
+			args := []string{"-scenarios", "newconn,hosts,keepalive,bulk,wireguard", "-duration", "300ms", "-slice", "100ms",
 				"-rounds", "1", "-concurrency", "2", "-bulk-size", "262144", "-baseline", baseline}
 			if err := run(args, &out, &errs); err != nil {
 				t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
 			}
 			ratios := regexp.MustCompile(`RATIO [^:]+: wall-clock median ([0-9.]+).*per CPU-second median ([0-9.]+)`).FindAllStringSubmatch(out.String(), -1)
-			if len(ratios) != 4 {
-				t.Fatalf("%d RATIO lines, want 4:\n%s", len(ratios), out.String())
+			if len(ratios) != 5 {
+				t.Fatalf("%d RATIO lines, want 5:\n%s", len(ratios), out.String())
 			}
 			for _, m := range ratios {
 				for _, v := range m[1:] {
