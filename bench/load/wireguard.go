@@ -70,7 +70,7 @@ func startPeer(conf string) (*netstack.Net, func(), error) {
 	}
 	addr, err := netip.ParsePrefix(kv["Address"])
 	if err != nil {
-		return nil, nil, fmt.Errorf("Address in the peer configuration: %w", err)
+		return nil, nil, fmt.Errorf("the peer configuration's Address: %w", err)
 	}
 	dns, err := netip.ParseAddr(kv["DNS"])
 	if err != nil {
