@@ -38,6 +38,7 @@ type env struct {
 	proxyAddr    string         // 127.0.0.1:port of tlslens
 	proxyCA      *x509.CertPool // trusts tlslens's CA
 	proxyRoot    *x509.Certificate
+	probeAddr    string        // 127.0.0.1:port of a second tlslens with probe: first (envOptions.probe), or ""
 	bareAddr     string        // 127.0.0.1:port of the bare MITM (-baseline bare), or ""
 	peer         *netstack.Net // the WireGuard peer's network (wireguard scenario), or nil
 	records      *lineCounter  // counts the JSON records tlslens writes
@@ -54,6 +55,7 @@ type envOptions struct {
 	operationalLog io.Writer     // tlslens's operational log (warnings); nil discards
 	bare           bool          // also start the bare MITM baseline
 	wireGuard      bool          // also run tlslens's WireGuard server and a peer
+	probe          bool          // also start a second tlslens, probing with proxy.ProbeFirst
 }
 
 func newEnv(o envOptions) (*env, error) {
@@ -113,7 +115,7 @@ func newEnv(o envOptions) (*env, error) {
 		}
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	p, err := proxy.New(proxy.Options{
+	opts := proxy.Options{
 		Authority:         auth,
 		Log:               ops,
 		Records:           recs,
@@ -131,7 +133,8 @@ func newEnv(o envOptions) (*env, error) {
 			}
 			return dialer.DialContext(ctx, network, e.upstreamAddr)
 		},
-	})
+	}
+	p, err := proxy.New(opts)
 	if err != nil {
 		up.Close()
 		return nil, err
@@ -153,15 +156,18 @@ func newEnv(o envOptions) (*env, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() { defer close(served); p.Serve(ctx, pLn) }()
-	stopWG := func() {}
+	stopWG, stopProbe := func() {}, func() {}
+	var stop func()
 	if o.wireGuard {
-		if e.peer, stopWG, err = startWireGuard(ctx, p, wg); err != nil {
-			cancel()
-			p.Close()
-			<-served
-			stopBare()
-			up.Close()
-			return nil, err
+		if e.peer, stop, err = startWireGuard(ctx, p, wg); err == nil {
+			stopWG = stop
+		}
+	}
+	if err == nil && o.probe {
+		// The same tlslens but probing, on the same CA and upstream.
+		opts.WireGuard, opts.Probe = nil, proxy.ProbeFirst
+		if e.probeAddr, stop, err = startProxy(ctx, opts); err == nil {
+			stopProbe = stop
 		}
 	}
 	e.stop = func() {
@@ -169,10 +175,31 @@ func newEnv(o envOptions) (*env, error) {
 		cancel()
 		p.Close()
 		<-served
+		stopProbe()
 		stopBare()
 		up.Close()
 	}
+	if err != nil {
+		e.stop()
+		return nil, err
+	}
 	return e, nil
+}
+
+// startProxy starts a tlslens proxy with opts on 127.0.0.1, serving until
+// ctx is done, and returns its address and how to stop it.
+func startProxy(ctx context.Context, opts proxy.Options) (addr string, stop func(), err error) {
+	p, err := proxy.New(opts)
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("listening for the proxy: %w", err)
+	}
+	served := make(chan struct{})
+	go func() { defer close(served); p.Serve(ctx, ln) }()
+	return ln.Addr().String(), func() { p.Close(); <-served }, nil
 }
 
 // serveUpstream answers "/" with a short body and "/bulk" with e.bulk.
@@ -192,6 +219,7 @@ func (e *env) serveUpstream(w http.ResponseWriter, r *http.Request) {
 type client struct {
 	e         *env
 	proxied   bool
+	probe     bool // through the probing tlslens (env.probeAddr)
 	bare      bool
 	wireGuard bool
 	dialer    net.Dialer
@@ -203,8 +231,10 @@ type client struct {
 func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 	cfg := &tls.Config{ServerName: name, RootCAs: c.e.upstreamCA, NextProtos: []string{"http/1.1"}}
 	addr := c.e.upstreamAddr
-	tunnel := c.proxied || c.bare
+	tunnel := c.proxied || c.probe || c.bare
 	switch {
+	case c.probe:
+		cfg.RootCAs, addr = c.e.proxyCA, c.e.probeAddr
 	case c.proxied:
 		cfg.RootCAs, addr = c.e.proxyCA, c.e.proxyAddr
 	case c.bare:
@@ -280,11 +310,13 @@ func (h *httpConn) do(deadline time.Time) (int64, error) {
 	return n, err
 }
 
-// lineCounter counts newline-terminated lines written to it and discards them.
-type lineCounter struct{ n atomic.Int64 }
+// lineCounter counts newline-terminated lines written to it, and the
+// records with a probe side among them, and discards them.
+type lineCounter struct{ n, probes atomic.Int64 }
 
 func (l *lineCounter) Write(b []byte) (int, error) {
 	l.n.Add(int64(bytes.Count(b, []byte{'\n'})))
+	l.probes.Add(int64(bytes.Count(b, []byte(`"probe":{`))))
 	return len(b), nil
 }
 

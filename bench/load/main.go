@@ -15,7 +15,12 @@
 // hold (many concurrent intercepted connections held by child processes)
 // and wireguard (new connections, one host, through tlslens's WireGuard
 // server from a WireGuard peer in this process, as a ratio to the same
-// through its CONNECT proxy).
+// through its CONNECT proxy). probe compares tlslens with the default
+// probe: first against tlslens with the probe off (proxy.Options' default),
+// both on one upstream: new connections over 1000 hosts that each side of
+// each round has not seen before (so each host's first connection is
+// probed), then new connections to one host (repeat connections: only the
+// first is probed).
 //
 // Everything stays on loopback: the proxy's resolver refuses any name
 // outside bench.test, and its dialer sends those, and the WireGuard peer's
@@ -73,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.baseline, "baseline", "direct", "what tlslens is compared with: direct (client to upstream) or bare (a MITM that only relays)")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent workers per side")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds per scenario; direct and tlslens alternate which goes first")
-	fs.StringVar(&c.scenarios, "scenarios", "newconn,hosts,keepalive,bulk,idle,flat", "comma-separated: newconn, hosts, keepalive, bulk, idle, flat, hold, wireguard, or all")
+	fs.StringVar(&c.scenarios, "scenarios", "newconn,hosts,keepalive,bulk,idle,flat", "comma-separated: newconn, hosts, keepalive, bulk, idle, flat, hold, wireguard, probe, or all")
 	fs.IntVar(&c.bulkSize, "bulk-size", 8<<20, "bytes per /bulk response")
 	fs.IntVar(&c.idle, "idle", 2000, "idle connections opened to measure memory per connection (4 descriptors each)")
 	fs.IntVar(&c.flat, "flat", 20000, "connections made while sampling the heap (flat)")
@@ -98,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-baseline %q: want direct or bare", c.baseline)
 	}
 	if c.scenarios == "all" {
-		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold,wireguard"
+		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold,wireguard,probe"
 	}
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
@@ -126,6 +131,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			err = compare(c, stdout, "bulk MB/s", keepAliveOp("/bulk"))
 		case "wireguard":
 			err = compareWireGuard(c, stdout, "new connections/s, WireGuard", newConnOp(false))
+		case "probe":
+			err = compareProbe(c, stdout)
 		case "idle":
 			err = idleMemory(c, stdout)
 		case "flat":
@@ -280,12 +287,37 @@ func settle() time.Duration {
 // newConnOp makes a new connection for each request: TCP, (CONNECT,) TLS,
 // one GET, close. With manyHosts the SNI cycles through 1000 names.
 func newConnOp(manyHosts bool) workload {
+	return newConnNamed(func(names *atomic.Int64) string {
+		if manyHosts {
+			return fmt.Sprintf("h%03d.%s", names.Add(1)%1000, benchDomain)
+		}
+		return benchDomain
+	}, nil)
+}
+
+// newHostsOp is newConnOp over 1000 hosts, with names no earlier side has
+// used: tlslens meets each host afresh on each side of each round (mints
+// its leaf and, probing, probes it), however many rounds ran before.
+func newHostsOp() workload {
+	var sides, side atomic.Int64
+	return newConnNamed(func(names *atomic.Int64) string {
+		return fmt.Sprintf("s%d-h%03d.%s", side.Load(), names.Add(1)%1000, benchDomain)
+	}, func(w int) {
+		if w == 0 { // newSide makes a side's workers in order
+			side.Store(sides.Add(1))
+		}
+	})
+}
+
+// newConnNamed is newConnOp with the SNI name from name, given the side's
+// counter; start, if not nil, is called as each worker is made.
+func newConnNamed(name func(names *atomic.Int64) string, start func(w int)) workload {
 	return func(e *env, cl *client, w int, names *atomic.Int64) (op, func()) {
+		if start != nil {
+			start(w)
+		}
 		return func(ctx context.Context) (int64, error) {
-			name := benchDomain
-			if manyHosts {
-				name = fmt.Sprintf("h%03d.%s", names.Add(1)%1000, benchDomain)
-			}
+			name := name(names)
 			c, err := cl.dial(ctx, name)
 			if err != nil {
 				return 0, err
@@ -351,6 +383,35 @@ func compareWireGuard(c config, w io.Writer, title string, wl workload) error {
 	}
 	defer e.stop()
 	return compareSides(c, w, title, wl, e, "CONNECT", &client{e: e, proxied: true}, "wireguard", &client{e: e, wireGuard: true})
+}
+
+// compareProbe runs new connections through tlslens probing with
+// proxy.ProbeFirst and through tlslens not probing, and prints the ratios
+// probe first / probe off and how many connections were probed: over 1000
+// hosts new to each side of each round, then to one host (repeat).
+func compareProbe(c config, w io.Writer) error {
+	for _, s := range []struct {
+		title string
+		wl    workload
+	}{
+		{"probe, new connections/s, 1000 hosts", newHostsOp()},
+		{"probe, new connections/s, one host (repeat)", newConnOp(false)},
+	} {
+		e, err := newEnv(envOptions{bulkSize: c.bulkSize, probe: true})
+		if err != nil {
+			return err
+		}
+		err = compareSides(c, w, s.title, s.wl, e, "probe off", &client{e: e, proxied: true}, "probe first", &client{e: e, probe: true})
+		if err == nil {
+			settle() // the last records are written
+			fmt.Fprintf(w, "  probed connections: %d in all rounds\n", e.records.probes.Load())
+		}
+		e.stop()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // compareSides runs a workload through two clients, the baseline (named

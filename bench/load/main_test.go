@@ -53,3 +53,44 @@ func TestBadBaseline(t *testing.T) {
 		t.Error("-baseline nope accepted")
 	}
 }
+
+// TestProbeSmoke runs the probe scenario briefly: a ratio for new
+// connections over 1000 hosts, where connections were probed, and one for
+// repeat connections to one host, where at most the first was. It asserts
+// no figure.
+func TestProbeSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives real handshakes for a few seconds")
+	}
+	var out, errs bytes.Buffer
+	args := []string{"-scenarios", "probe", "-duration", "300ms", "-slice", "100ms", "-rounds", "1", "-concurrency", "2"}
+	if err := run(args, &out, &errs); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
+	}
+	ratios := regexp.MustCompile(`RATIO probe, ([^:]+): wall-clock median ([0-9.]+).*per CPU-second median ([0-9.]+)`).FindAllStringSubmatch(out.String(), -1)
+	if len(ratios) != 2 || ratios[0][1] != "new connections/s, 1000 hosts" || ratios[1][1] != "new connections/s, one host (repeat)" {
+		t.Fatalf("RATIO lines %q, want 1000 hosts then one host:\n%s", ratios, out.String())
+	}
+	for _, m := range ratios {
+		for _, v := range m[2:] {
+			if f, err := strconv.ParseFloat(v, 64); err != nil || f <= 0 {
+				t.Errorf("ratio %q in %q", v, m[0])
+			}
+		}
+	}
+	probed := regexp.MustCompile(`probed connections: (\d+) in all rounds`).FindAllStringSubmatch(out.String(), -1)
+	if len(probed) != 2 {
+		t.Fatalf("%d probed lines, want 2:\n%s", len(probed), out.String())
+	}
+	if n, _ := strconv.Atoi(probed[0][1]); n == 0 {
+		t.Errorf("1000 hosts: no connection probed:\n%s", out.String())
+	}
+	if n, _ := strconv.Atoi(probed[1][1]); n > 1 {
+		t.Errorf("one host: %d connections probed, want at most the first:\n%s", n, out.String())
+	}
+	for _, m := range regexp.MustCompile(`errors (\d+)/(\d+)`).FindAllStringSubmatch(out.String(), -1) {
+		if m[1] != "0" || m[2] != "0" {
+			t.Errorf("round with errors: %s\n%s", m[0], out.String())
+		}
+	}
+}
