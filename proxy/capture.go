@@ -402,3 +402,18 @@ func (p *Proxy) KeyLogLines(id string) ([]byte, bool) {
 	defer cp.mu.Unlock()
 	return bytes.Clone(cp.keys), true
 }
+
+// CaptureBytes reports what the captures kept hold: bytes, those of the
+// legs closed (bounded by Capture.MaxBytes; each leg still open holds at
+// most Capture.MaxBytesPerLeg more), and conns, the connections kept
+// (bounded by Capture.Keep). Both are 0 when captures are off. Safe for
+// concurrent use.
+func (p *Proxy) CaptureBytes() (bytes int64, conns int) {
+	cs := p.captures
+	if cs == nil {
+		return 0, 0
+	}
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.bytes, len(cs.byID)
+}

@@ -11,6 +11,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/tlslens/tlslens/ca"
 	"github.com/tlslens/tlslens/ca/testpki"
 	"github.com/tlslens/tlslens/proxy"
+	"github.com/tlslens/tlslens/proxy/web"
 )
 
 // benchDomain is the parent of every name the tool uses; the proxy's dialer
@@ -40,6 +42,10 @@ type env struct {
 	proxyRoot    *x509.Certificate
 	probeAddr    string        // 127.0.0.1:port of a second tlslens with probe: first (envOptions.probe), or ""
 	bareAddr     string        // 127.0.0.1:port of the bare MITM (-baseline bare), or ""
+	webAddr      string        // 127.0.0.1:port of a second tlslens feeding the web view (envOptions.web), or ""
+	webProxy     *proxy.Proxy  // that tlslens, for its captures' size
+	ring         *web.Ring     // the web view's ring it feeds
+	sseFrames    atomic.Int64  // events read by the web view's one SSE client
 	peer         *netstack.Net // the WireGuard peer's network (wireguard scenario), or nil
 	records      *lineCounter  // counts the JSON records tlslens writes
 	bulk         []byte        // the body of /bulk
@@ -56,6 +62,7 @@ type envOptions struct {
 	bare           bool          // also start the bare MITM baseline
 	wireGuard      bool          // also run tlslens's WireGuard server and a peer
 	probe          bool          // also start a second tlslens, probing with proxy.ProbeFirst
+	web            bool          // also start a second tlslens with capture on, feeding a web view read by one SSE client
 }
 
 func newEnv(o envOptions) (*env, error) {
@@ -156,18 +163,38 @@ func newEnv(o envOptions) (*env, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() { defer close(served); p.Serve(ctx, pLn) }()
-	stopWG, stopProbe := func() {}, func() {}
+	stopWG, stopProbe, stopWeb := func() {}, func() {}, func() {}
 	var stop func()
 	if o.wireGuard {
 		if e.peer, stop, err = startWireGuard(ctx, p, wg); err == nil {
 			stopWG = stop
 		}
 	}
+	baseOpts := opts
 	if err == nil && o.probe {
 		// The same tlslens but probing, on the same CA and upstream.
 		opts.WireGuard, opts.Probe = nil, proxy.ProbeFirst
-		if e.probeAddr, stop, err = startProxy(ctx, opts); err == nil {
+		if e.probeAddr, _, stop, err = startProxy(ctx, opts); err == nil {
 			stopProbe = stop
+		}
+	}
+	if err == nil && o.web {
+		// The same tlslens with the page open: capture on with its
+		// defaults, records into the web view's ring, one browser streaming.
+		opts = baseOpts
+		opts.WireGuard = nil
+		opts.Capture = &proxy.Capture{}
+		e.ring = web.NewRing(0, nil)
+		opts.OnRecord = e.ring.Add
+		if e.webAddr, e.webProxy, stop, err = startProxy(ctx, opts); err == nil {
+			stopWeb = stop
+			stop, err = e.openPage()
+			if err != nil {
+				stopWeb()
+			} else {
+				stopProxy := stopWeb
+				stopWeb = func() { stop(); stopProxy() }
+			}
 		}
 	}
 	e.stop = func() {
@@ -176,6 +203,7 @@ func newEnv(o envOptions) (*env, error) {
 		p.Close()
 		<-served
 		stopProbe()
+		stopWeb()
 		stopBare()
 		up.Close()
 	}
@@ -188,18 +216,64 @@ func newEnv(o envOptions) (*env, error) {
 
 // startProxy starts a tlslens proxy with opts on 127.0.0.1, serving until
 // ctx is done, and returns its address and how to stop it.
-func startProxy(ctx context.Context, opts proxy.Options) (addr string, stop func(), err error) {
-	p, err := proxy.New(opts)
+func startProxy(ctx context.Context, opts proxy.Options) (addr string, p *proxy.Proxy, stop func(), err error) {
+	p, err = proxy.New(opts)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, fmt.Errorf("listening for the proxy: %w", err)
+		return "", nil, nil, fmt.Errorf("listening for the proxy: %w", err)
 	}
 	served := make(chan struct{})
 	go func() { defer close(served); p.Serve(ctx, ln) }()
-	return ln.Addr().String(), func() { p.Close(); <-served }, nil
+	return ln.Addr().String(), p, func() { p.Close(); <-served }, nil
+}
+
+// openPage serves the web view of e.ring, with e.webProxy's captures as
+// its downloads, from an httptest server on loopback, and reads /events
+// from it continuously as a browser with the page open does, counting the
+// events in e.sseFrames; a stream the ring ends for falling behind is
+// reopened after the last event read, as the browser's EventSource does.
+func (e *env) openPage() (stop func(), err error) {
+	capture := func(w http.ResponseWriter, r *http.Request, id string) {
+		b, ok := e.webProxy.Capture(id)
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	}
+	srv := httptest.NewServer(web.New(web.Options{Ring: e.ring, Downloads: []web.Download{{Ext: "pcapng", Label: "pcapng", Serve: capture}}}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := ""
+		for ctx.Err() == nil {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
+			if last != "" {
+				req.Header.Set("Last-Event-ID", last)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(nil, 1<<20)
+			for sc.Scan() {
+				line := sc.Text()
+				if id, ok := strings.CutPrefix(line, "id: "); ok {
+					last = id
+				} else if strings.HasPrefix(line, "data: ") {
+					e.sseFrames.Add(1)
+				}
+			}
+			resp.Body.Close()
+		}
+	}()
+	return func() { cancel(); <-done; srv.Close() }, nil
 }
 
 // serveUpstream answers "/" with a short body and "/bulk" with e.bulk.
@@ -220,6 +294,7 @@ type client struct {
 	e         *env
 	proxied   bool
 	probe     bool // through the probing tlslens (env.probeAddr)
+	web       bool // through the tlslens feeding the web view (env.webAddr)
 	bare      bool
 	wireGuard bool
 	dialer    net.Dialer
@@ -231,10 +306,12 @@ type client struct {
 func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 	cfg := &tls.Config{ServerName: name, RootCAs: c.e.upstreamCA, NextProtos: []string{"http/1.1"}}
 	addr := c.e.upstreamAddr
-	tunnel := c.proxied || c.probe || c.bare
+	tunnel := c.proxied || c.probe || c.web || c.bare
 	switch {
 	case c.probe:
 		cfg.RootCAs, addr = c.e.proxyCA, c.e.probeAddr
+	case c.web:
+		cfg.RootCAs, addr = c.e.proxyCA, c.e.webAddr
 	case c.proxied:
 		cfg.RootCAs, addr = c.e.proxyCA, c.e.proxyAddr
 	case c.bare:

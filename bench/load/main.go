@@ -20,7 +20,11 @@
 // both on one upstream: new connections over 1000 hosts that each side of
 // each round has not seen before (so each host's first connection is
 // probed), then new connections to one host (repeat connections: only the
-// first is probed).
+// first is probed). web compares tlslens with the web view's page open
+// (records into its ring, one client streaming /events, capture on with
+// its defaults) against tlslens with default options, on new connections
+// to one host, then prints the ring's and the captures' size and the heap
+// against their documented bounds.
 //
 // Everything stays on loopback: the proxy's resolver refuses any name
 // outside bench.test, and its dialer sends those, and the WireGuard peer's
@@ -42,6 +46,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tlslens/tlslens/proxy/web"
 )
 
 func main() {
@@ -78,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.baseline, "baseline", "direct", "what tlslens is compared with: direct (client to upstream) or bare (a MITM that only relays)")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent workers per side")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds per scenario; direct and tlslens alternate which goes first")
-	fs.StringVar(&c.scenarios, "scenarios", "newconn,hosts,keepalive,bulk,idle,flat", "comma-separated: newconn, hosts, keepalive, bulk, idle, flat, hold, wireguard, probe, or all")
+	fs.StringVar(&c.scenarios, "scenarios", "newconn,hosts,keepalive,bulk,idle,flat", "comma-separated: newconn, hosts, keepalive, bulk, idle, flat, hold, wireguard, probe, web, or all")
 	fs.IntVar(&c.bulkSize, "bulk-size", 8<<20, "bytes per /bulk response")
 	fs.IntVar(&c.idle, "idle", 2000, "idle connections opened to measure memory per connection (4 descriptors each)")
 	fs.IntVar(&c.flat, "flat", 20000, "connections made while sampling the heap (flat)")
@@ -103,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-baseline %q: want direct or bare", c.baseline)
 	}
 	if c.scenarios == "all" {
-		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold,wireguard,probe"
+		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold,wireguard,probe,web"
 	}
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
@@ -133,6 +139,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			err = compareWireGuard(c, stdout, "new connections/s, WireGuard", newConnOp(false))
 		case "probe":
 			err = compareProbe(c, stdout)
+		case "web":
+			err = compareWeb(c, stdout)
 		case "idle":
 			err = idleMemory(c, stdout)
 		case "flat":
@@ -413,6 +421,47 @@ func compareProbe(c config, w io.Writer) error {
 	}
 	return nil
 }
+
+// compareWeb runs new connections to one host through tlslens with default
+// options and through tlslens with the web view's page open: its records
+// fed to a web.Ring (OnRecord), one client reading /events all along, and
+// capture on with its defaults. It prints the ratios page open / default,
+// then what the ring and the captures hold and the heap, against their
+// documented bounds: web_keep records (web.DefaultKeep), capture.max_bytes
+// and 10 000 connections.
+func compareWeb(c config, w io.Writer) error {
+	e, err := newEnv(envOptions{bulkSize: c.bulkSize, web: true})
+	if err != nil {
+		return err
+	}
+	defer e.stop()
+	if err := compareSides(c, w, "web, new connections/s, one host", newConnOp(false), e, "default", &client{e: e, proxied: true}, "page open", &client{e: e, web: true}); err != nil {
+		return err
+	}
+	settle() // the last records are added and streamed
+	runtime.GC()
+	m := sampleMem()
+	kept, conns := e.webProxy.CaptureBytes()
+	status := func(ok bool) string {
+		if ok {
+			return "within"
+		}
+		return "OVER"
+	}
+	ringLen := e.ring.Len()
+	fmt.Fprintf(w, "  MEMORY web: ring %d records (bound web_keep %d: %s); events streamed %d; captures %d connections, %.1f MiB kept (bounds %d connections, capture.max_bytes %d MiB: %s); heap %.1f MiB, stacks %.1f MiB\n",
+		ringLen, web.DefaultKeep, status(ringLen <= web.DefaultKeep), e.sseFrames.Load(),
+		conns, float64(kept)/(1<<20), captureKeep, captureMaxBytes>>20, status(conns <= captureKeep && kept <= captureMaxBytes),
+		float64(m.heap)/(1<<20), float64(m.stacks)/(1<<20))
+	return nil
+}
+
+// The documented bounds of the captures with their defaults (README,
+// "capture"): proxy.Capture's Keep and MaxBytes when 0.
+const (
+	captureKeep     = 10_000
+	captureMaxBytes = 256 << 20
+)
 
 // compareSides runs a workload through two clients, the baseline (named
 // base) and the one measured (named name), and prints each round's ratios
