@@ -94,3 +94,41 @@ func TestProbeSmoke(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSmoke runs the web scenario briefly: a ratio for new connections
+// with the page open, from error-free rounds, and the ring and captures
+// within their documented bounds, the page's stream having received
+// records and the captures holding connections. The 3 % is for full runs.
+func TestWebSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives real handshakes for a few seconds")
+	}
+	var out, errs bytes.Buffer
+	args := []string{"-scenarios", "web", "-duration", "300ms", "-slice", "100ms", "-rounds", "1", "-concurrency", "2"}
+	if err := run(args, &out, &errs); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
+	}
+	if !regexp.MustCompile(`RATIO web, new connections/s, one host: wall-clock median [0-9.]+`).MatchString(out.String()) {
+		t.Fatalf("no RATIO line:\n%s", out.String())
+	}
+	for _, m := range regexp.MustCompile(`errors (\d+)/(\d+)`).FindAllStringSubmatch(out.String(), -1) {
+		if m[1] != "0" || m[2] != "0" {
+			t.Errorf("round with errors: %s\n%s", m[0], out.String())
+		}
+	}
+	mem := regexp.MustCompile(`MEMORY web: ring (\d+) records \(bound web_keep (\d+): (\w+)\); events streamed (\d+); captures (\d+) connections, ([0-9.]+) MiB kept \(bounds (\d+) connections, capture.max_bytes (\d+) MiB: (\w+)\)`).FindStringSubmatch(out.String())
+	if mem == nil {
+		t.Fatalf("no MEMORY line:\n%s", out.String())
+	}
+	n := func(i int) float64 { f, _ := strconv.ParseFloat(mem[i], 64); return f }
+	ring, keep, streamed, conns, kept, keepConns, maxMiB := n(1), n(2), n(4), n(5), n(6), n(7), n(8)
+	if ring == 0 || ring > keep || mem[3] != "within" {
+		t.Errorf("ring %v records, bound %v (%s)", ring, keep, mem[3])
+	}
+	if streamed == 0 || streamed > ring {
+		t.Errorf("events streamed %v, want 1..%v (the ring's records)", streamed, ring)
+	}
+	if conns == 0 || conns > keepConns || kept > maxMiB || mem[9] != "within" {
+		t.Errorf("captures %v connections %v MiB, bounds %v connections %v MiB (%s)", conns, kept, keepConns, maxMiB, mem[9])
+	}
+}
