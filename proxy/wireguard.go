@@ -562,6 +562,12 @@ type udpBind struct {
 
 func newUDPBind(pc *net.UDPConn) *udpBind { return &udpBind{pc: pc} }
 
+// WireGuardBind returns a wireguard-go conn.Bind that sends and receives on
+// pc alone, the socket the caller opened (wireguard-go's default bind listens
+// on every interface). Closing the bind closes pc. Tools that run a
+// WireGuard peer beside tlslens, such as bench/load, use it.
+func WireGuardBind(pc *net.UDPConn) conn.Bind { return newUDPBind(pc) }
+
 // Open returns the socket's receive function. The device closes the bind
 // before it first opens it, so Close before Open keeps the socket.
 func (b *udpBind) Open(uint16) ([]conn.ReceiveFunc, uint16, error) {

@@ -13,9 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 
-	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun/netstack"
 
@@ -85,7 +83,7 @@ func startPeer(conf string) (*netstack.Net, func(), error) {
 		tdev.Close()
 		return nil, nil, fmt.Errorf("listening for the wireguard peer: %w", err)
 	}
-	dev := device.NewDevice(tdev, &loopbackBind{pc: pc}, device.NewLogger(device.LogLevelSilent, ""))
+	dev := device.NewDevice(tdev, proxy.WireGuardBind(pc), device.NewLogger(device.LogLevelSilent, ""))
 	uapi := fmt.Sprintf("private_key=%s\npublic_key=%s\nendpoint=%s\n", keys[0], keys[1], kv["Endpoint"])
 	for _, p := range strings.Split(kv["AllowedIPs"], ",") {
 		uapi += "allowed_ip=" + strings.TrimSpace(p) + "\n"
@@ -99,88 +97,4 @@ func startPeer(conf string) (*netstack.Net, func(), error) {
 		return nil, nil, fmt.Errorf("starting the wireguard peer: %w", err)
 	}
 	return tnet, dev.Close, nil
-}
-
-// loopbackBind is a conn.Bind over one UDP socket opened by the caller on
-// 127.0.0.1 (wireguard-go's own bind listens on every interface).
-type loopbackBind struct {
-	mu   sync.Mutex
-	pc   *net.UDPConn // nil once closed
-	open bool
-}
-
-// Open returns the socket's receive function. The device closes the bind
-// before it first opens it, so Close before Open keeps the socket.
-func (b *loopbackBind) Open(uint16) ([]conn.ReceiveFunc, uint16, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch {
-	case b.pc == nil:
-		return nil, 0, net.ErrClosed
-	case b.open:
-		return nil, 0, conn.ErrBindAlreadyOpen
-	}
-	b.open = true
-	pc := b.pc
-	recv := func(packets [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
-		n, from, err := pc.ReadFromUDPAddrPort(packets[0])
-		if err != nil {
-			return 0, err
-		}
-		sizes[0], eps[0] = n, udpEndpoint(from)
-		return 1, nil
-	}
-	return []conn.ReceiveFunc{recv}, uint16(pc.LocalAddr().(*net.UDPAddr).Port), nil
-}
-
-func (b *loopbackBind) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.open {
-		return nil
-	}
-	b.open = false
-	err := b.pc.Close()
-	b.pc = nil
-	return err
-}
-
-func (b *loopbackBind) SetMark(uint32) error { return nil }
-func (b *loopbackBind) BatchSize() int       { return 1 }
-
-func (b *loopbackBind) Send(bufs [][]byte, ep conn.Endpoint) error {
-	b.mu.Lock()
-	pc := b.pc
-	b.mu.Unlock()
-	if pc == nil {
-		return net.ErrClosed
-	}
-	to := netip.AddrPort(ep.(udpEndpoint))
-	if !to.Addr().IsLoopback() {
-		return fmt.Errorf("load: %s is not loopback; this tool sends only to loopback", to)
-	}
-	for _, buf := range bufs {
-		if _, err := pc.WriteToUDPAddrPort(buf, to); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (b *loopbackBind) ParseEndpoint(s string) (conn.Endpoint, error) {
-	ap, err := netip.ParseAddrPort(s)
-	return udpEndpoint(ap), err
-}
-
-// udpEndpoint is the server's UDP address.
-type udpEndpoint netip.AddrPort
-
-func (e udpEndpoint) ClearSrc()           {}
-func (e udpEndpoint) SrcToString() string { return "" }
-func (e udpEndpoint) DstToString() string { return netip.AddrPort(e).String() }
-func (e udpEndpoint) DstIP() netip.Addr   { return netip.AddrPort(e).Addr() }
-func (e udpEndpoint) SrcIP() netip.Addr   { return netip.Addr{} }
-func (e udpEndpoint) DstToBytes() []byte {
-	b, _ := netip.AddrPort(e).MarshalBinary()
-	return b
 }
