@@ -126,6 +126,19 @@ type Side struct {
 	Stage              string        `json:"stage,omitempty"`    // client: when it failed, if not during the handshake ("after_handshake")
 	Error              string        `json:"error,omitempty"`    // why this side failed, in words a person can act on
 	Status             int           `json:"status,omitempty"`   // client: the HTTP status tlslens answered with itself (bad_request, a refused http:// request)
+	// Identity is, on the client leg, which known client sent the hello,
+	// from the known-client table; nil when the hello matches none.
+	Identity *Identity `json:"identity,omitempty"`
+	// HTTP2Fingerprint is, on the client leg of an h2 connection, the
+	// client's connection preface in the Akamai form:
+	// SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order.
+	HTTP2Fingerprint string `json:"http2_fingerprint,omitempty"`
+}
+
+// An Identity names the client software a hello came from.
+type Identity struct {
+	Name  string `json:"name"`  // e.g. "curl 7.88", "Chromium 120-156"
+	Match string `json:"match"` // "exact" (ja4_r matched) or "ja4" (only ja4 matched)
 }
 
 // An Attempt is an upstream handshake that failed before the one the Side
