@@ -27,6 +27,7 @@ type Config struct {
 	WireGuardEndpoint string        `yaml:"wireguard_endpoint"`
 	Listen            string        `yaml:"listen"`
 	AdminListen       string        `yaml:"admin_listen"`
+	AdminPprof        bool          `yaml:"admin_pprof"`
 	CADir             string        `yaml:"ca_dir"`
 	Records           string        `yaml:"records"`
 	LogFormat         string        `yaml:"log_format"`

@@ -65,6 +65,7 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	str("wireguard-endpoint", "wireguard_endpoint", "host or host:port phones reach the WireGuard server at; empty: the onboarding page's host", func(c *Config) *string { return &c.WireGuardEndpoint })
 	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
 	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
+	boolean("admin-pprof", "admin_pprof", "serve Go's profiler at /debug/pprof/ on the admin listener", func(c *Config) *bool { return &c.AdminPprof })
 	str("web-listen", "web_listen", "web view address (live list of connections); empty disables", func(c *Config) *string { return &c.WebListen })
 	str("ca-dir", "ca_dir", "CA directory", func(c *Config) *string { return &c.CADir })
 	str("records", "records", "record file (JSON Lines, appended), - for stdout; unset: stdout, or <state dir>/tlslens/records.jsonl when stdout is a terminal", func(c *Config) *string { return &c.Records })
@@ -278,7 +279,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// The admin and web listeners first: the proxy must know their
 	// addresses to keep clients from reaching them through the proxy.
-	admin := startAdmin(cfg.AdminListen, reg, log)
+	admin := startAdmin(cfg.AdminListen, cfg.AdminPprof, reg, log)
 	defer admin.close()
 	webView := listenWeb(cfg.WebListen, log)
 	defer webView.close()
