@@ -10,6 +10,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -99,7 +100,7 @@ policies:
 // --records and --quiet, its CA, config and record file in dir, trusting
 // the upstream's root, every listener on a free loopback port. extra are
 // further flags (-pprof's).
-func startTLSLens(bin, dir string, e *env, extra ...string) (*process, error) {
+func startTLSLens(bin, dir string, e *env, env []string, extra ...string) (*process, error) {
 	upstreamPEM := filepath.Join(dir, "upstream-root.pem")
 	if err := os.WriteFile(upstreamPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.upstreamRoot.Raw}), 0o600); err != nil {
 		return nil, err
@@ -113,6 +114,9 @@ func startTLSLens(bin, dir string, e *env, extra ...string) (*process, error) {
 		"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--web-listen", "127.0.0.1:0",
 		"--ca-dir", filepath.Join(dir, "ca"), "--upstream-ca", upstreamPEM}, extra...)
 	p.cmd = exec.Command(bin, args...)
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -334,14 +338,18 @@ type externalMeasure struct {
 	// multiple of direct's (lower is better), for a rate a fraction.
 	Ratios map[string]spread `json:"ratios"`
 	// TLSLensPerMitmproxy is tlslens's figure over mitmproxy's, per round.
-	TLSLensPerMitmproxy *spread          `json:"tlslens_per_mitmproxy,omitempty"`
-	Errors              map[string]int64 `json:"errors"`
+	TLSLensPerMitmproxy *spread `json:"tlslens_per_mitmproxy,omitempty"`
+	// TLSLensPerBase is tlslens's figure over base's (-against), per round:
+	// what the changes since base bought, measured in the same run.
+	TLSLensPerBase *spread          `json:"tlslens_per_base,omitempty"`
+	Errors         map[string]int64 `json:"errors"`
 }
 
 // externalReport is what -external prints, and -json as JSON.
 type externalReport struct {
 	Binary      string            `json:"binary"`
 	Peer        string            `json:"peer,omitempty"`
+	Base        string            `json:"base,omitempty"` // -against and -against-env
 	GoVersion   string            `json:"go_version"`
 	CPUs        int               `json:"cpus"`
 	Workers     int               `json:"workers"`
@@ -375,33 +383,51 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	rep := &externalReport{}
 	var extra []string
 	if c.pprofDir != "" {
 		extra = append(extra, "--admin-pprof")
 	}
-	tl, err := startTLSLens(c.external, dir, e, extra...)
+	tl, err := startTLSLens(c.external, dir, e, nil, extra...)
 	if err != nil {
 		return err
 	}
 	defer tl.stop()
-	sides := []struct {
+	type sideSpec struct {
 		name string
 		cl   *client
 		proc *process
-	}{{"direct", &client{e: e}, nil}, {"tlslens", &client{e: e, via: tl}, tl}}
+	}
+	sides := []sideSpec{{"direct", &client{e: e}, nil}, {"tlslens", &client{e: e, via: tl}, tl}}
+	baseDesc := ""
+	if c.against != "" || c.againstEnv != "" {
+		bin := cmp.Or(c.against, c.external)
+		var env []string
+		if c.againstEnv != "" {
+			env = strings.Split(c.againstEnv, ",")
+		}
+		baseDir := filepath.Join(dir, "base")
+		if err := os.Mkdir(baseDir, 0o700); err != nil {
+			return err
+		}
+		base, err := startTLSLens(bin, baseDir, e, env)
+		if err != nil {
+			return fmt.Errorf("base: %w", err)
+		}
+		defer base.stop()
+		base.name = "base"
+		sides = append(sides, sideSpec{"base", &client{e: e, via: base}, base})
+		baseDesc = strings.TrimSpace(bin + " " + c.againstEnv)
+	}
 	if c.peer != "" {
 		mp, err := startMitmdump(dir)
 		if err != nil {
 			return err
 		}
 		defer mp.stop()
-		sides = append(sides, struct {
-			name string
-			cl   *client
-			proc *process
-		}{"mitmproxy", &client{e: e, via: mp}, mp})
+		sides = append(sides, sideSpec{"mitmproxy", &client{e: e, via: mp}, mp})
 	}
-	rep := externalReport{Binary: c.external, Peer: c.peer, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
+	*rep = externalReport{Binary: c.external, Peer: c.peer, Base: baseDesc, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
 		Workers: c.concurrency, Duration: c.duration.String(), Slice: c.slice.String(), Rounds: c.rounds, BulkBytes: c.bulkSize}
 	rep.LoadAverage[0] = loadAverage()
 	fmt.Fprintf(progress, "tlslens load -external %s: %d CPUs, %s, %d workers, %s per side per round in %s slices, %d rounds, bulk %d bytes; load average %s\n",
@@ -489,7 +515,7 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	printExternal(stdout, rep)
+	printExternal(stdout, *rep)
 	return nil
 }
 
@@ -522,7 +548,7 @@ func measureOf(name, unit string, perRound map[string][]float64, errs map[string
 		}
 		return spreadOf(r)
 	}
-	for _, side := range []string{"tlslens", "mitmproxy"} {
+	for _, side := range []string{"tlslens", "mitmproxy", "base"} {
 		if v, ok := perRound[side]; ok {
 			m.Ratios[side] = ratio(v, perRound["direct"])
 		}
@@ -530,6 +556,10 @@ func measureOf(name, unit string, perRound map[string][]float64, errs map[string
 	if mp, ok := perRound["mitmproxy"]; ok {
 		s := ratio(perRound["tlslens"], mp)
 		m.TLSLensPerMitmproxy = &s
+	}
+	if b, ok := perRound["base"]; ok {
+		s := ratio(perRound["tlslens"], b)
+		m.TLSLensPerBase = &s
 	}
 	return m
 }
@@ -565,6 +595,14 @@ func printExternal(w io.Writer, rep externalReport) {
 			per = fmt.Sprintf("x%.2f (%.2f-%.2f)", s.Median, s.Min, s.Max)
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", m.Measure, val("direct"), val("tlslens"), rat(tl, tlOK), val("mitmproxy"), rat(mp, mpOK), per)
+	}
+	if rep.Base != "" {
+		fmt.Fprintf(w, "\nbase: %s, in the same run\n\n| measure | base | ratio to direct | tlslens÷base |\n|---|---|---|---|\n", rep.Base)
+		for _, m := range rep.Measures {
+			s, r, per := m.Sides["base"], m.Ratios["base"], m.TLSLensPerBase
+			fmt.Fprintf(w, "| %s | %s %s | %.3f (%.3f-%.3f) | x%.3f (%.3f-%.3f) |\n", m.Measure, figure(s.Median), m.Unit,
+				r.Median, r.Min, r.Max, per.Median, per.Min, per.Max)
+		}
 	}
 	fmt.Fprintf(w, "\nrecords written by tlslens: %d; connections through it: %d\n", rep.Records, rep.Tunnels)
 	for _, p := range rep.Profiles {

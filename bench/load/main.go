@@ -72,6 +72,7 @@ type config struct {
 	memProfile  string
 	// -external
 	external, peer, pprofDir string
+	against, againstEnv      string
 	json                     bool
 	// child process roles (hold)
 	role, proxyAddr, port, caFile string
@@ -97,6 +98,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.external, "external", "", "run tlslens as its own process from this binary (go build -o), beside direct (and -peer), scenarios newconn,hosts,keepalive,bulk; wall-clock ratios")
 	fs.StringVar(&c.peer, "peer", "", "with -external: mitmdump, to add mitmproxy as its own process as a third column")
 	fs.StringVar(&c.pprofDir, "pprof", "", "with -external: write a CPU profile of the tlslens process per scenario to this directory (tlslens --admin-pprof)")
+	fs.StringVar(&c.against, "against", "", "with -external: also run this tlslens binary (an earlier build) as a column \"base\", for tlslens ÷ base in the same run")
+	fs.StringVar(&c.againstEnv, "against-env", "", "with -external: comma-separated KEY=VALUE added to base's environment (GOGC=100); base is the -external binary unless -against names another")
 	fs.BoolVar(&c.json, "json", false, "with -external: print the table as JSON (the progress lines go to stderr)")
 	fs.StringVar(&c.role, "role", "", "internal: run as a child process (hold)")
 	fs.StringVar(&c.proxyAddr, "proxy", "", "internal: tlslens address for a child")
@@ -131,8 +134,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		return runExternal(c, stdout, stderr)
 	}
-	if c.peer != "" || c.pprofDir != "" || c.json {
-		return errors.New("-peer, -pprof and -json go with -external")
+	if c.peer != "" || c.pprofDir != "" || c.json || c.against != "" || c.againstEnv != "" {
+		return errors.New("-peer, -pprof, -against, -against-env and -json go with -external")
 	}
 	if c.scenarios == "all" {
 		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold,wireguard,probe,web"
