@@ -343,6 +343,10 @@ type externalMeasure struct {
 	// what the changes since base bought, measured in the same run.
 	TLSLensPerBase *spread          `json:"tlslens_per_base,omitempty"`
 	Errors         map[string]int64 `json:"errors"`
+	// ProxyCPU is each proxy process's CPU time (user+system, from
+	// /proc/PID/stat, 10ms ticks) per operation, per MB in bulk, in µs:
+	// steadier than a wall-clock rate on a shared machine.
+	ProxyCPU map[string]spread `json:"proxy_cpu_us_per_op,omitempty"`
 }
 
 // externalReport is what -external prints, and -json as JSON.
@@ -443,6 +447,7 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 			rep.Profiles = append(rep.Profiles, path)
 		}
 		rates := map[string][]float64{}
+		cpus := map[string][]float64{} // the proxy process's CPU per operation (per MB in bulk), µs
 		p99s := map[string][]float64{}
 		errs := map[string]int64{}
 		fmt.Fprintf(progress, "\n%s\n", s.measure)
@@ -454,12 +459,23 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 			}
 			runtime.GC()
 			slice := min(c.slice, c.duration)
-			for ran := time.Duration(0); ran < c.duration; ran += slice {
+			// Until each side has run for c.duration: a bulk slice runs
+			// past its length until its responses are whole.
+			ran := func() time.Duration {
+				return slices.MinFunc(res, func(a, b result) int { return cmp.Compare(a.elapsed, b.elapsed) }).elapsed
+			}
+			for ran() < c.duration {
 				for k := range sides {
 					i := (k + round) % len(sides) // who goes first turns with the rounds
+					p := sides[i].proc
+					var cpu0 time.Duration
+					if p != nil {
+						cpu0 = p.cpu()
+					}
 					run[i].slice(slice, &res[i])
-					if p := sides[i].proc; p != nil {
+					if p != nil {
 						p.settle()
+						res[i].cpu += p.cpu() - cpu0
 					}
 				}
 			}
@@ -478,6 +494,13 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 				}
 				_, p99 := percentiles(r.lat)
 				rates[sd.name] = append(rates[sd.name], v)
+				if sd.proc != nil {
+					per := float64(r.ops)
+					if s.bulk {
+						per = float64(r.bytes) / 1e6
+					}
+					cpus[sd.name] = append(cpus[sd.name], float64(r.cpu.Microseconds())/per)
+				}
 				p99s[sd.name] = append(p99s[sd.name], float64(p99)/float64(time.Millisecond))
 				errs[sd.name] += r.errs
 				line += fmt.Sprintf(" %s %.1f%s (p99 %v, %d errors)", sd.name, v, unit, p99.Round(10*time.Microsecond), r.errs)
@@ -491,7 +514,12 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		if s.bulk {
 			unit = "MB/s"
 		}
-		rep.Measures = append(rep.Measures, measureOf(s.measure, unit, rates, errs))
+		m := measureOf(s.measure, unit, rates, errs)
+		m.ProxyCPU = map[string]spread{}
+		for side, v := range cpus {
+			m.ProxyCPU[side] = spreadOf(v)
+		}
+		rep.Measures = append(rep.Measures, m)
 		if s.newConn {
 			rep.Measures = append(rep.Measures, measureOf("p99 latency of a new connection, "+strings.TrimPrefix(s.measure, "new connections/s, "), "ms", p99s, errs))
 		}
@@ -603,6 +631,22 @@ func printExternal(w io.Writer, rep externalReport) {
 			fmt.Fprintf(w, "| %s | %s %s | %.3f (%.3f-%.3f) | x%.3f (%.3f-%.3f) |\n", m.Measure, figure(s.Median), m.Unit,
 				r.Median, r.Min, r.Max, per.Median, per.Min, per.Max)
 		}
+	}
+	fmt.Fprintf(w, "\nproxy process CPU (user+system) per operation, per MB in bulk, medians (range):\n")
+	for _, m := range rep.Measures {
+		if len(m.ProxyCPU) == 0 {
+			continue
+		}
+		line := "  " + m.Measure + ":"
+		for _, side := range []string{"tlslens", "mitmproxy", "base"} {
+			if v, ok := m.ProxyCPU[side]; ok {
+				line += fmt.Sprintf(" %s %.0f µs (%.0f-%.0f)", side, v.Median, v.Min, v.Max)
+			}
+		}
+		if b, ok := m.ProxyCPU["base"]; ok {
+			line += fmt.Sprintf("; tlslens÷base x%.3f", m.ProxyCPU["tlslens"].Median/b.Median)
+		}
+		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintf(w, "\nrecords written by tlslens: %d; connections through it: %d\n", rep.Records, rep.Tunnels)
 	for _, p := range rep.Profiles {
