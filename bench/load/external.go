@@ -539,6 +539,7 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 	}
 	rep.Tunnels = tl.tunnels.Load()
 	if c.json {
+		printExternal(progress, *rep) // the table for the eye, beside the progress lines
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)

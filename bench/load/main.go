@@ -100,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.pprofDir, "pprof", "", "with -external: write a CPU profile of the tlslens process per scenario to this directory (tlslens --admin-pprof)")
 	fs.StringVar(&c.against, "against", "", "with -external: also run this tlslens binary (an earlier build) as a column \"base\", for tlslens ÷ base in the same run")
 	fs.StringVar(&c.againstEnv, "against-env", "", "with -external: comma-separated KEY=VALUE added to base's environment (GOGC=100); base is the -external binary unless -against names another")
-	fs.BoolVar(&c.json, "json", false, "with -external: print the table as JSON (the progress lines go to stderr)")
+	fs.BoolVar(&c.json, "json", false, "with -external: print the table as JSON (the progress lines and the table go to stderr)")
 	fs.StringVar(&c.role, "role", "", "internal: run as a child process (hold)")
 	fs.StringVar(&c.proxyAddr, "proxy", "", "internal: tlslens address for a child")
 	fs.StringVar(&c.port, "port", "", "internal: upstream port for a child")
