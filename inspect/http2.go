@@ -54,6 +54,9 @@ func HTTP2Fingerprint(b []byte) (string, error) {
 	}
 	r := bytes.NewReader(b[len(HTTP2Preface):])
 	fr := http2.NewFramer(nil, r)
+	// A frame longer than the bytes left cannot be complete in b: reading
+	// it would only allocate its declared length (up to 16 MiB) to fail.
+	fr.SetMaxReadFrameSize(uint32(min(len(b), 1<<24-1)))
 	// The client's first header block is encoded for the default table
 	// size (RFC 9113 §6.5.2: 4096) until it has the server's SETTINGS.
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
@@ -67,7 +70,7 @@ func HTTP2Fingerprint(b []byte) (string, error) {
 	for {
 		offset := len(b) - r.Len()
 		f, err := fr.ReadFrame()
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, http2.ErrFrameTooLarge) {
 			return "", fmt.Errorf("%w: the bytes end before the first request's header block", ErrTruncated)
 		}
 		if err != nil {
