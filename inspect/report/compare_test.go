@@ -104,7 +104,7 @@ func TestHTMLCompare(t *testing.T) {
 		t.Fatalf("%d comparison tables, want 1: the intercepted fingerprint's, none for the passthrough one", n)
 	}
 	for _, want := range []string{
-		"to <code>shop.example.test:443</code>",
+		"first intercepted connection, to <code>shop.example.test:443</code>",
 		`<tr class="differs" data-dimension="groups">`,
 		"the client offered X25519MLKEM768 and the upstream leg ran x25519",
 		"TLS 1.3 to the client, TLS 1.2 upstream",
@@ -116,7 +116,7 @@ func TestHTMLCompare(t *testing.T) {
 			t.Errorf("the HTML report lacks %q", want)
 		}
 	}
-	if strings.Contains(html, "to <code>second.example.test") {
+	if strings.Contains(html, "connection, to <code>second.example.test") {
 		t.Error("the comparison is not the group's first connection")
 	}
 }
