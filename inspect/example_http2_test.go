@@ -11,7 +11,7 @@ import (
 func ExampleHTTP2Fingerprint() {
 	// Chromium's first bytes on an h2 connection, decrypted: the preface,
 	// SETTINGS, WINDOW_UPDATE and the HEADERS of its first request.
-	b, err := os.ReadFile("testdata/h2-chromium.bin")
+	b, err := os.ReadFile("testdata/h2/chromium.bin")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// The clients' decrypted first bytes in testdata/h2-*.bin were captured
+// The clients' decrypted first bytes in testdata/h2/*.bin were captured
 // through tlslens by proxy's TestClients -update, which also checks these
 // fingerprints against tshark's dissection of the same frames.
 var http2Captures = map[string]string{
@@ -22,7 +22,7 @@ var http2Captures = map[string]string{
 
 func readHTTP2Capture(tb testing.TB, client string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "h2-"+client+".bin"))
+	b, err := os.ReadFile(filepath.Join("testdata", "h2", client+".bin"))
 	if err != nil {
 		tb.Fatal(err)
 	}

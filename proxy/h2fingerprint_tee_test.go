@@ -21,7 +21,7 @@ import (
 // block, once, and copies nothing after; a header block that ends past
 // maxPreface is handed over cut at maxPreface.
 func TestPrefaceTee(t *testing.T) {
-	preface, err := os.ReadFile(filepath.Join("..", "inspect", "testdata", "h2-chromium.bin"))
+	preface, err := os.ReadFile(filepath.Join("..", "inspect", "testdata", "h2", "chromium.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 // connection-level WINDOW_UPDATE, its PRIORITY frames and the pseudo-header
 // order of its first HEADERS. Over HTTP/1.1 the record has none. With
 // -update it writes the client's decrypted first bytes, up to the end of
-// that HEADERS frame, to ../inspect/testdata/h2-CLIENT.bin, for inspect's
+// that HEADERS frame, to ../inspect/testdata/h2/CLIENT.bin, for inspect's
 // table tests.
 func (e *clientsEnv) checkHTTP2Fingerprint(t *testing.T, r *inspect.Record, client string) {
 	t.Helper()
@@ -47,7 +47,7 @@ func (e *clientsEnv) checkHTTP2Fingerprint(t *testing.T, r *inspect.Record, clie
 		if got, err := inspect.HTTP2Fingerprint(preface); err != nil || got != fp {
 			t.Fatalf("HTTP2Fingerprint(the bytes tshark decrypted) = %q, %v; want %q", got, err, fp)
 		}
-		if err := os.WriteFile(filepath.Join("..", "inspect", "testdata", "h2-"+client+".bin"), preface, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join("..", "inspect", "testdata", "h2", client+".bin"), preface, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
