@@ -387,7 +387,6 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	rep := &externalReport{}
 	var extra []string
 	if c.pprofDir != "" {
 		extra = append(extra, "--admin-pprof")
@@ -431,7 +430,7 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		defer mp.stop()
 		sides = append(sides, sideSpec{"mitmproxy", &client{e: e, via: mp}, mp})
 	}
-	*rep = externalReport{Binary: c.external, Peer: c.peer, Base: baseDesc, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
+	rep := externalReport{Binary: c.external, Peer: c.peer, Base: baseDesc, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
 		Workers: c.concurrency, Duration: c.duration.String(), Slice: c.slice.String(), Rounds: c.rounds, BulkBytes: c.bulkSize}
 	rep.LoadAverage[0] = loadAverage()
 	fmt.Fprintf(progress, "tlslens load -external %s: %d CPUs, %s, %d workers, %s per side per round in %s slices, %d rounds, bulk %d bytes; load average %s\n",
@@ -539,12 +538,12 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 	}
 	rep.Tunnels = tl.tunnels.Load()
 	if c.json {
-		printExternal(progress, *rep) // the table for the eye, beside the progress lines
+		printExternal(progress, rep) // the table for the eye, beside the progress lines
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	printExternal(stdout, *rep)
+	printExternal(stdout, rep)
 	return nil
 }
 
