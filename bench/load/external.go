@@ -474,11 +474,12 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		p99s := map[string][]float64{}
 		errs := map[string]int64{}
 		fmt.Fprintf(progress, "\n%s\n", s.measure)
+		wl := s.wl() // one for all rounds: newhosts's names stay new across them
 		for round := range c.rounds {
 			res := make([]result, len(sides))
 			run := make([]*side, len(sides))
 			for i, sd := range sides {
-				run[i] = newSide(e, sd.cl, c.concurrency, s.wl())
+				run[i] = newSide(e, sd.cl, c.concurrency, wl)
 			}
 			runtime.GC()
 			slice := min(c.slice, c.duration)
