@@ -355,6 +355,10 @@ type externalMeasure struct {
 	// /proc/PID/stat, 10ms ticks) per operation, per MB in bulk, in µs:
 	// steadier than a wall-clock rate on a shared machine.
 	ProxyCPU map[string]spread `json:"proxy_cpu_us_per_op,omitempty"`
+	// ProxyCPUPerBase is tlslens's CPU per operation over base's, per
+	// round: what an option costs tlslens's own process, apart from the
+	// upstream's and the clients' work.
+	ProxyCPUPerBase *spread `json:"proxy_cpu_tlslens_per_base,omitempty"`
 }
 
 // externalReport is what -external prints, and -json as JSON.
@@ -543,6 +547,14 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		for side, v := range cpus {
 			m.ProxyCPU[side] = spreadOf(v)
 		}
+		if b, ok := cpus["base"]; ok {
+			r := make([]float64, len(b))
+			for i := range b {
+				r[i] = cpus["tlslens"][i] / b[i]
+			}
+			s := spreadOf(r)
+			m.ProxyCPUPerBase = &s
+		}
 		rep.Measures = append(rep.Measures, m)
 		if s.newConn {
 			rep.Measures = append(rep.Measures, measureOf("p99 latency of a new connection, "+strings.TrimPrefix(s.measure, "new connections/s, "), "ms", p99s, errs))
@@ -687,8 +699,8 @@ func printExternal(w io.Writer, rep externalReport) {
 				line += fmt.Sprintf(" %s %.0f µs (%.0f-%.0f)", side, v.Median, v.Min, v.Max)
 			}
 		}
-		if b, ok := m.ProxyCPU["base"]; ok {
-			line += fmt.Sprintf("; tlslens÷base x%.3f", m.ProxyCPU["tlslens"].Median/b.Median)
+		if r := m.ProxyCPUPerBase; r != nil {
+			line += fmt.Sprintf("; tlslens÷base x%.3f (%.3f-%.3f), per round", r.Median, r.Min, r.Max)
 		}
 		fmt.Fprintln(w, line)
 	}

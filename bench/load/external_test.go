@@ -150,6 +150,9 @@ func TestExternalAgainstArgs(t *testing.T) {
 					t.Errorf("%s: %s CPU per operation %+v", m.Measure, side, c)
 				}
 			}
+			if r := m.ProxyCPUPerBase; r == nil || r.Median <= 0 || r.Min > r.Median || r.Median > r.Max {
+				t.Errorf("%s: tlslens÷base CPU per operation %+v", m.Measure, r)
+			}
 		}
 	}
 	if rep.Tunnels == 0 || rep.Records != rep.Tunnels || rep.BaseTunnels == 0 || rep.BaseRecords != rep.BaseTunnels {
