@@ -494,7 +494,13 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 			}
 			for ran() < c.duration {
 				for k := range sides {
-					i := (k + round) % len(sides) // who goes first turns with the rounds
+					// Who goes first turns with the rounds, and odd rounds
+					// run the sides in reverse, so that no side always
+					// follows the same other (tlslens after direct).
+					i := (k + round) % len(sides)
+					if round%2 == 1 {
+						i = (len(sides) - 1 - k + round) % len(sides)
+					}
 					p := sides[i].proc
 					var cpu0 time.Duration
 					if p != nil {
