@@ -623,6 +623,7 @@ func (p *Proxy) record(s *session) {
 	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate {
 		p.noteRejection(s)
 	}
+	s.rec.Readiness = inspect.ReadinessOf(s.rec, s.hello)
 	p.emitProbed(s.rec, s.probe) // the only call in the intercepting path
 	s.rec, s.probe = nil, nil
 }

@@ -175,8 +175,9 @@ func termError(r *inspect.Record) string {
 // signature algorithms, ALPN, extensions, fingerprints), where the upstream
 // hello differs from the client's (offer delta), what each leg
 // agreed, both chains, the verification, the key exchange, the certificate
-// request, earlier attempts, and every finding with its message. Names are
-// the record's, unshortened. No trailing newline.
+// request, earlier attempts, the readiness (ReadinessFacts), and every
+// finding with its message. Names are the record's, unshortened. No
+// trailing newline.
 func Verbose(r *inspect.Record, color bool) string {
 	p := termPalette(color)
 	var b strings.Builder
@@ -188,6 +189,12 @@ func Verbose(r *inspect.Record, color bool) string {
 	}{{"client", r.Client}, {"upstream", r.Upstream}} {
 		if leg.s != nil {
 			termSide(&b, p, leg.name, leg.s)
+		}
+	}
+	if facts := ReadinessFacts(r.Readiness); facts != nil {
+		b.WriteString("\n  readiness")
+		for _, f := range facts {
+			termKV(&b, "    ", f.Label, f.Text)
 		}
 	}
 	if len(r.Findings) > 0 {
