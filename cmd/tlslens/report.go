@@ -30,7 +30,11 @@ The report groups clients by JA4 fingerprint (how many records, example SNIs
 and addresses, JA3N, the versions, cipher suites, groups and signature schemes
 offered, weak offers, first and last seen) and servers by target (what they
 negotiated, key exchange, leaf certificate, verification problems), then
-counts outcomes and findings by code. A weak offer is SSL 3.0, TLS 1.0 or 1.1,
+counts outcomes and findings by code. A readiness table shows, per client
+(its known identity, or its JA4 when unidentified), how many connections
+offered a post-quantum group and key share, agreed one on each leg, went
+through a HelloRetryRequest, offered ECH, and the lowest version and weak
+suites offered. A weak offer is SSL 3.0, TLS 1.0 or 1.1,
 or a NULL, EXPORT, anon, RC4, DES or 3DES cipher suite.
 
 Operational log lines are skipped. Malformed lines are counted and the first
