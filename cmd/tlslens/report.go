@@ -233,28 +233,36 @@ func readInput(ctx context.Context, b *report.Builder, name string, stdin io.Rea
 func reportZeek(ctx context.Context, files []string, stdin io.Reader, stdout io.Writer, filter report.Filter) error {
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	z := report.NewZeekWriter(w, time.Now())
-	for _, name := range files {
-		var r io.Reader = stdin
-		if name != "-" {
-			f, err := os.Open(name)
-			if err != nil {
-				return fmt.Errorf("report: %w", err)
-			}
-			defer f.Close()
-			r = f
+	write := func(rec *inspect.Record) error {
+		if !filter.Match(rec) {
+			return nil
 		}
-		err := report.EachRecord(ctx, r, func(rec *inspect.Record) error {
-			if !filter.Match(rec) {
-				return nil
-			}
-			return z.Write(rec)
-		})
-		if err != nil {
-			return fmt.Errorf("report: %s: %w", name, err)
+		return z.Write(rec)
+	}
+	for _, name := range files {
+		if err := eachRecord(ctx, name, stdin, write); err != nil {
+			return err
 		}
 	}
 	if err := z.Close(time.Now()); err != nil {
 		return err
 	}
 	return w.Flush()
+}
+
+// eachRecord calls fn with each record of the input name ("-": stdin).
+func eachRecord(ctx context.Context, name string, stdin io.Reader, fn func(*inspect.Record) error) error {
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	if err := report.EachRecord(ctx, r, fn); err != nil {
+		return fmt.Errorf("report: %s: %w", name, err)
+	}
+	return nil
 }

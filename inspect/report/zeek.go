@@ -52,15 +52,6 @@ const (
 	zeekTimeFormat   = "2006-01-02-15-04-05"
 )
 
-// ZeekFields are the names of ssl.log's columns, in order.
-func ZeekFields() []string {
-	out := make([]string, len(zeekColumns))
-	for i, c := range zeekColumns {
-		out[i] = c.name
-	}
-	return out
-}
-
 // A ZeekWriter writes records as a Zeek ssl.log in Zeek's ASCII format: two
 // lines per record, the client leg and the upstream leg, sharing one uid.
 // It is not safe for concurrent use.
@@ -74,9 +65,9 @@ type ZeekWriter struct {
 // returns a writer for its lines. Close writes #close.
 func NewZeekWriter(w io.Writer, open time.Time) *ZeekWriter {
 	z := &ZeekWriter{w: w}
-	types := make([]string, len(zeekColumns))
+	names, types := make([]string, len(zeekColumns)), make([]string, len(zeekColumns))
 	for i, c := range zeekColumns {
-		types[i] = c.typ
+		names[i], types[i] = c.name, c.typ
 	}
 	z.printf("#separator \\x09\n")
 	z.printf("#set_separator%s%s\n", zeekSeparator, zeekSetSeparator)
@@ -84,7 +75,7 @@ func NewZeekWriter(w io.Writer, open time.Time) *ZeekWriter {
 	z.printf("#unset_field%s%s\n", zeekSeparator, zeekUnset)
 	z.printf("#path%sssl\n", zeekSeparator)
 	z.printf("#open%s%s\n", zeekSeparator, open.UTC().Format(zeekTimeFormat))
-	z.printf("#fields%s%s\n", zeekSeparator, strings.Join(ZeekFields(), zeekSeparator))
+	z.printf("#fields%s%s\n", zeekSeparator, strings.Join(names, zeekSeparator))
 	z.printf("#types%s%s\n", zeekSeparator, strings.Join(types, zeekSeparator))
 	return z
 }
