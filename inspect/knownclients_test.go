@@ -90,8 +90,8 @@ func TestKnownClientsParse(t *testing.T) {
 	if n := KnownClients().Len(); n < 2*11 {
 		t.Errorf("KnownClients().Len() = %d, want a ja4 and a ja4_r for each of 11 clients at least", n)
 	}
-	if KnownClients() != KnownClients() {
-		t.Error("KnownClients() returned two tables")
+	if a, b := KnownClients(), KnownClients(); a != b {
+		t.Errorf("KnownClients() returned %p, then %p: want one table", a, b)
 	}
 }
 
