@@ -4,10 +4,14 @@ import (
 	"crypto/tls"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
+
+// repeatSuffix ends the name of a repeated capture of one client: chromium-2.
+var repeatSuffix = regexp.MustCompile(`-[0-9]+$`)
 
 // knownClientFiles returns, for each client in testdata/clients/clients.txt,
 // its capture's file and the name its identity must start with.
@@ -26,11 +30,7 @@ func knownClientFiles(t *testing.T) map[string]string {
 	files := map[string]string{}
 	for line := range strings.Lines(string(list)) {
 		name, _, _ := strings.Cut(line, "\t")
-		base, _, _ := strings.Cut(name, "-")
-		if strings.HasPrefix(name, "python-") {
-			base = name
-		}
-		prefix, ok := want[base]
+		prefix, ok := want[repeatSuffix.ReplaceAllString(name, "")]
 		if !ok {
 			t.Fatalf("clients.txt lists %s, which this test does not know", name)
 		}
