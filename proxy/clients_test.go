@@ -92,6 +92,7 @@ func TestClients(t *testing.T) {
 		o.Policy = policy
 		o.Dial = clientsDial
 		o.HandshakeTimeout = 30 * time.Second
+		o.Capture = &Capture{} // the client leg's frames, for tshark (checkHTTP2Fingerprint)
 	})
 	e.caFile = writeFile(t, e.dir, "tlslens-ca.pem", e.h.auth.PEM())
 	e.upCA = writeFile(t, e.dir, "upstream-root.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.Cert.Raw}))
@@ -177,6 +178,7 @@ func (e *clientsEnv) testCurl(t *testing.T) {
 			if tc.name == "default" { // the hello capture.sh took: curl's own defaults
 				checkIdentity(t, r, "curl ", "")
 			}
+			e.checkHTTP2Fingerprint(t, r, "curl")
 		})
 	}
 
@@ -289,6 +291,7 @@ func (e *clientsEnv) testChromium(t *testing.T) {
 	if g := r.Client.Negotiated.Group; !slices.Contains(h.Groups, g) {
 		t.Errorf("client leg negotiated group %q, not among chromium's offer %v", g, h.Groups)
 	}
+	e.checkHTTP2Fingerprint(t, r, "chromium")
 }
 
 // checkHello checks the client's ClientHello as recorded: SNI, the ALPN list,

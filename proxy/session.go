@@ -59,10 +59,11 @@ type session struct {
 	// upstream is the connection dialled for this client, handed to the
 	// transport on its first dial; nil when the upstream failed.
 	upstream atomic.Pointer[tls.Conn]
-	upErr    error    // why the upstream cannot be used; served as a 502
-	probe    *probe   // the probe in flight (probe.go); record puts it on the record
-	cap      *capture // both legs' bytes (capture.go); nil without Options.Capture
-	compat   bool     // the upstream needed the legacy-compatible offer
+	upErr    error                  // why the upstream cannot be used; served as a 502
+	probe    *probe                 // the probe in flight (probe.go); record puts it on the record
+	cap      *capture               // both legs' bytes (capture.go); nil without Options.Capture
+	compat   bool                   // the upstream needed the legacy-compatible offer
+	http2FP  atomic.Pointer[string] // the client's HTTP/2 fingerprint, once its first request's headers are in (h2fingerprint.go)
 	tr       *http.Transport
 	requests atomic.Int64
 	held     atomic.Bool // the record waits for settle (first request, close, or pinningCloseWindow)
@@ -628,6 +629,9 @@ func (p *Proxy) record(s *session) {
 	}
 	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate {
 		p.noteRejection(s)
+	}
+	if fp := s.http2FP.Load(); fp != nil && s.rec.Client != nil {
+		s.rec.Client.HTTP2Fingerprint = *fp
 	}
 	p.emitProbed(s.rec, s.probe) // the only call in the intercepting path
 	s.rec, s.probe = nil, nil
