@@ -72,6 +72,7 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	str("log-format", "log_format", "auto, text or json", func(c *Config) *string { return &c.LogFormat })
 	str("log-level", "log_level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel })
 	str("upstream-ca", "upstream_ca", "PEM file of extra roots trusted upstream", func(c *Config) *string { return &c.UpstreamCA })
+	str("fingerprints", "fingerprints", "file of known-client fingerprints that extends and overrides the shipped table (.yaml/.yml: YAML; otherwise the table format)", func(c *Config) *string { return &c.Fingerprints })
 	str("upstream-verify", "upstream_verify", "strict or log", func(c *Config) *string { return &c.UpstreamVerify })
 	str("client-min-version", "client_min_version", "lowest TLS version accepted from clients", func(c *Config) *string { return &c.ClientMinVersion })
 	str("flows", "flows", "flow file: one JSON line per HTTP request (JSON Lines, appended), - for stdout; empty for none", func(c *Config) *string { return &c.Flows })
@@ -229,6 +230,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opts.AllowCIDRs = append(opts.AllowCIDRs, prefix)
 	}
 	if opts.UpstreamRoots, opts.UpstreamRootsName, err = upstreamRoots(cfg.UpstreamCA); err != nil {
+		return err
+	}
+	if opts.Clients, err = knownClients(cfg.Fingerprints); err != nil {
 		return err
 	}
 	rules := make([]proxy.Rule, len(cfg.Policies))
