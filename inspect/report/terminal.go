@@ -172,12 +172,12 @@ func termError(r *inspect.Record) string {
 
 // Verbose is Line followed by everything else a person reading
 // the terminal may want: each hello in full (versions, suites, groups,
-// signature algorithms, ALPN, extensions, fingerprints), where the upstream
-// hello differs from the client's (offer delta), what each leg
-// agreed, both chains, the verification, the key exchange, the certificate
-// request, earlier attempts, the readiness (ReadinessFacts), and every
-// finding with its message. Names are the record's, unshortened. No
-// trailing newline.
+// signature algorithms, ALPN, extensions, fingerprints), the client's
+// HTTP/2 fingerprint, where the upstream hello differs from the client's
+// (offer delta), what each leg agreed, both chains, the verification, the
+// key exchange, the certificate request, earlier attempts, the readiness
+// (ReadinessFacts), and every finding with its message. Names are the
+// record's, unshortened. No trailing newline.
 func Verbose(r *inspect.Record, color bool) string {
 	p := termPalette(color)
 	var b strings.Builder
@@ -263,6 +263,7 @@ func termSide(b *strings.Builder, p termPalette, name string, s *inspect.Side) {
 		termKV(b, in, "ja3n", h.JA3N)
 		termKV(b, in, "ja4", h.JA4)
 	}
+	termKV(b, in, "http2", s.HTTP2Fingerprint) // the client leg's HTTP/2 fingerprint
 	if len(s.OfferDelta) > 0 {
 		b.WriteString("\n" + in + "offer delta (upstream hello against the client's)")
 		for _, c := range s.OfferDelta {

@@ -349,3 +349,15 @@ func TestTermSuite(t *testing.T) {
 		})
 	}
 }
+
+// TestVerboseHTTP2Fingerprint: the client leg's HTTP/2 fingerprint follows
+// its hello's fingerprints.
+func TestVerboseHTTP2Fingerprint(t *testing.T) {
+	r := termOKRecord()
+	r.Client.HTTP2Fingerprint = "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"
+	got := Verbose(r, false)
+	want := "\n    ja4           " + r.Client.Hello.JA4 + "\n    http2         1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p\n"
+	if !strings.Contains(got, want) {
+		t.Errorf("Verbose(a record with an HTTP/2 fingerprint, false) lacks %q:\n%s", want, got)
+	}
+}

@@ -380,3 +380,22 @@ func TestConnectionReadiness(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionPageHTTP2Fingerprint: the client's HTTP/2 fingerprint is on
+// its connection page beside its hello's JA4, and absent without one.
+func TestConnectionPageHTTP2Fingerprint(t *testing.T) {
+	ring := NewRing(10, nil)
+	h2 := record("H", "h.example:443", inspect.OutcomeOK)
+	h2.Client.HTTP2Fingerprint = "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"
+	ring.Add(h2)
+	ring.Add(record("P", "p.example:443", inspect.OutcomeOK))
+	srv := httptest.NewServer(New(Options{Ring: ring}))
+	defer srv.Close()
+	want := `HTTP/2 <code title="SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order">1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p</code>`
+	if status, page := get(t, srv, "/c/H"); status != 200 || !strings.Contains(page, want) {
+		t.Errorf("GET /c/H = %d, want the page with %q:\n%s", status, want, page)
+	}
+	if _, page := get(t, srv, "/c/P"); strings.Contains(page, "HTTP/2 <code") {
+		t.Errorf("the page of a connection without an HTTP/2 fingerprint shows one:\n%s", page)
+	}
+}
