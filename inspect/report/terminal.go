@@ -49,7 +49,11 @@ func Line(r *inspect.Record, color bool) string {
 		fields = append(fields, "upstream "+termLeg(r.Upstream))
 	}
 	if r.Client != nil && r.Client.Hello != nil && r.Client.Hello.JA4 != "" {
-		fields = append(fields, "ja4 "+r.Client.Hello.JA4)
+		ja4 := "ja4 " + r.Client.Hello.JA4
+		if id := r.Client.Identity; id != nil {
+			ja4 += " (" + id.Name + ")"
+		}
+		fields = append(fields, ja4)
 	}
 	if n := termCounts(r.Findings, p); n != "" {
 		fields = append(fields, "findings: "+n)
@@ -262,6 +266,9 @@ func termSide(b *strings.Builder, p termPalette, name string, s *inspect.Side) {
 		termKV(b, in, "ja3", h.JA3)
 		termKV(b, in, "ja3n", h.JA3N)
 		termKV(b, in, "ja4", h.JA4)
+	}
+	if id := s.Identity; id != nil {
+		termKV(b, in, "identity", id.Name+" ("+id.Match+" match)")
 	}
 	termKV(b, in, "http2", s.HTTP2Fingerprint) // the client leg's HTTP/2 fingerprint
 	if len(s.OfferDelta) > 0 {
