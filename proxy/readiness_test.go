@@ -36,9 +36,10 @@ func TestReadinessMITM(t *testing.T) {
 			client: &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS12, CurvePreferences: []tls.CurveID{tls.X25519},
 				CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA}},
 			want: inspect.Readiness{
-				// crypto/tls's server reports no CurveID for TLS 1.2: the
-				// client leg's group is unknown, the upstream's is in
-				// its ServerKeyExchange.
+				// The client offers only x25519, which in TLS 1.2 rules out
+				// the ECDSA P-256 leaf: it gets the RSA leaf, and RSA key
+				// exchange (TLS_RSA_WITH_3DES_EDE_CBC_SHA) has no group.
+				// The upstream leg ran ECDHE over x25519.
 				PostQuantum: inspect.PostQuantum{UpstreamGroup: "x25519"},
 				Legacy:      inspect.Legacy{LowestVersion: "TLS 1.0", WeakSuites: []string{"TLS_RSA_WITH_3DES_EDE_CBC_SHA"}}}},
 	}
