@@ -84,7 +84,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case float64:
 		return strconv.AppendFloat(b, v, 'f', -1, 64), nil
 	case time.Time:
-		return appendJSONString(b, v.Format(time.RFC3339Nano)), nil
+		return appendJSONTime(b, v), nil
 	case []inspect.Header:
 		return appendHeaders(b, v), nil
 	case *inspect.Flow:
@@ -99,10 +99,15 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 
 // appendFlow appends f as encoding/json writes it (its json tags, in order).
 func appendFlow(b []byte, f *inspect.Flow) []byte {
+	return appendFlowHeaders(b, f, f.Request, f.Response)
+}
+
+// appendFlowHeaders is appendFlow with req and resp as f's request and
+// response headers.
+func appendFlowHeaders(b []byte, f *inspect.Flow, req, resp []inspect.Header) []byte {
 	b = append(b, '{')
 	if !f.Time.IsZero() {
-		b = append(b, `"time":`...)
-		b = appendJSONString(b, f.Time.Format(time.RFC3339Nano))
+		b = appendJSONTime(append(b, `"time":`...), f.Time)
 		b = append(b, ',')
 	}
 	str := func(key, v string) {
@@ -121,14 +126,14 @@ func appendFlow(b []byte, f *inspect.Flow) []byte {
 		b = append(b, `,"status":`...)
 		b = strconv.AppendInt(b, int64(f.Status), 10)
 	}
-	b = appendHeaders(append(b, `,"request_headers":`...), f.Request)
-	b = appendHeaders(append(b, `,"response_headers":`...), f.Response)
+	b = appendHeaders(append(b, `,"request_headers":`...), req)
+	b = appendHeaders(append(b, `,"response_headers":`...), resp)
 	b = strconv.AppendInt(append(b, `,"request_size":`...), f.RequestSize, 10)
 	b = strconv.AppendInt(append(b, `,"response_size":`...), f.ResponseSize, 10)
 	if f.ContentType != "" {
 		str(`,"content_type":`, f.ContentType)
 	}
-	str(`,"start":`, f.Start.Format(time.RFC3339Nano))
+	b = appendJSONTime(append(b, `,"start":`...), f.Start)
 	num(`,"sent_ms":`, f.SentMS)
 	num(`,"first_byte_ms":`, f.FirstByteMS)
 	num(`,"done_ms":`, f.DoneMS)
@@ -136,6 +141,14 @@ func appendFlow(b []byte, f *inspect.Flow) []byte {
 		str(`,"error":`, f.Error)
 	}
 	return append(b, '}')
+}
+
+// appendJSONTime appends t as encoding/json writes it (RFC 3339 with
+// nanoseconds), without formatting it into a string first.
+func appendJSONTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
 
 func appendHeaders(b []byte, hs []inspect.Header) []byte {

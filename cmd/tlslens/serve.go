@@ -344,7 +344,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if ferr := records.Close(); ferr != nil {
 		log.WithError(ferr).Error("flushing records")
 	}
-	if ferr := flows.Close(); ferr != nil {
+	if ferr := errors.Join(p.FlushFlows(), flows.Close()); ferr != nil { // FlushFlows: flows ended after Shutdown's flush
 		log.WithError(ferr).Error("flushing flows")
 	}
 	log.Info("tlslens stopped")
