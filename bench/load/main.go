@@ -497,8 +497,12 @@ func compareFlows(c config, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "  flow file: %d lines for %d requests; bodies kept %.1f MiB (bound flow_memory %d MiB)\n",
-		lines, requests.Load(), float64(e.flowsProxy.FlowBytes())/(1<<20), defaultFlowMemory>>20)
+	kept, status := e.flowsProxy.FlowBytes(), "within"
+	if kept > defaultFlowMemory {
+		status = "OVER"
+	}
+	fmt.Fprintf(w, "  FLOWS: flow file %d lines for %d requests; bodies kept %.3f MiB (bound flow_memory %d MiB: %s)\n",
+		lines, requests.Load(), float64(kept)/(1<<20), defaultFlowMemory>>20, status)
 	return nil
 }
 
