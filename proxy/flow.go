@@ -199,14 +199,35 @@ func flowFrom(ctx context.Context) *flowRun {
 	return fl
 }
 
-// startFlow begins the flow of r, on the connection recorded as id, and
-// returns the ResponseWriter and request to serve it with. The flow is
-// written by end, or at a hijack.
-func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url string) (*flowRun, http.ResponseWriter, *http.Request) {
+// flowOf returns the flow in progress of a request: its ResponseWriter's
+// (once start has wrapped it), else its context's; nil when there is none.
+func flowOf(w http.ResponseWriter, r *http.Request) *flowRun {
+	switch fw := w.(type) {
+	case *flowWriter:
+		return fw.fl
+	case *flowHijacker:
+		return fw.fl
+	}
+	return flowFrom(r.Context())
+}
+
+// withFlow returns ctx carrying fl, for flowFrom; ctx itself when fl is nil.
+func withFlow(ctx context.Context, fl *flowRun) context.Context {
+	if fl == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, flowKey{}, fl)
+}
+
+// start begins the flow of r, on the connection recorded as id, and
+// returns the ResponseWriter to serve it with; r's body is wrapped in
+// place (as http.MaxBytesReader's is). The caller gives the request it
+// hands on a context withFlow, once: copying a request costs an allocation
+// on the hot path. The flow is written by end, or at a hijack.
+func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url string) (*flowRun, http.ResponseWriter) {
 	fl := &flowRun{st: st, reqHint: r.ContentLength}
 	fl.f = inspect.Flow{ID: id, Method: r.Method, URL: url, Proto: r.Proto, Start: time.Now(),
 		Request: headerList(r.Host, r.Header), SentMS: 0, FirstByteMS: -1}
-	r = r.WithContext(context.WithValue(r.Context(), flowKey{}, fl))
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &flowBody{ReadCloser: r.Body, fl: fl}
 		fl.f.SentMS = -1
@@ -214,9 +235,9 @@ func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url strin
 	fl.w = flowWriter{ResponseWriter: w, fl: fl}
 	if hj, ok := w.(http.Hijacker); ok {
 		fl.hj = flowHijacker{flowWriter: &fl.w, hj: hj}
-		return fl, &fl.hj, r
+		return fl, &fl.hj
 	}
-	return fl, &fl.w, r
+	return fl, &fl.w
 }
 
 // headerList is h as a list, sorted by name, Host first when not empty.

@@ -407,9 +407,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.flows != nil && r.Method != http.MethodConnect {
-		fl, fw, fr := p.flows.start(w, r, connFlowID(r), plainFlowURL(r))
+		fl, fw := p.flows.start(w, r, connFlowID(r), plainFlowURL(r))
 		defer fl.end()
-		w, r = fw, fr
+		w, r = fw, r.WithContext(withFlow(r.Context(), fl))
 	}
 	p.gp.ServeHTTP(withEarly(w, r))
 }
