@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/tlslens/tlslens/inspect"
 )
 
 // HTTP/2 rapid reset (CVE-2023-44487): a client opens a stream and resets it
@@ -45,12 +47,14 @@ const (
 
 // HTTP/2 frame types and flags read by the guard (RFC 9113 §6).
 const (
-	frameData      = 0x0
-	frameHeaders   = 0x1
-	frameRSTStream = 0x3
-	frameGoAway    = 0x7
+	frameData         = 0x0
+	frameHeaders      = 0x1
+	frameRSTStream    = 0x3
+	frameGoAway       = 0x7
+	frameContinuation = 0x9
 
-	flagEndStream = 0x1
+	flagEndStream  = 0x1
+	flagEndHeaders = 0x4
 
 	errCodeEnhanceYourCalm = 0xb // RFC 9113 §7
 )
@@ -70,6 +74,7 @@ func (p *Proxy) guardResets(c *tls.Conn, s *session) *resetGuard {
 	}
 	g := &resetGuard{Conn: c, start: time.Now(), sent: make(chan struct{})}
 	g.in.skip = len(clientPreface)
+	g.pre = newPrefaceTee(func(b []byte) { p.fingerprintHTTP2(s, b) })
 	g.onTrip = func(unmatched int) {
 		// The client sent requests, whether or not one reached a handler
 		// yet: its record is written now, never as a certificate
@@ -83,7 +88,7 @@ func (p *Proxy) guardResets(c *tls.Conn, s *session) *resetGuard {
 }
 
 // clientPreface opens every HTTP/2 connection from a client (RFC 9113 §3.4).
-const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+const clientPreface = inspect.HTTP2Preface
 
 // A resetGuard is a client's decrypted HTTP/2 connection, as p.innerH2 reads
 // and writes it. It counts the streams the client resets, less the responses
@@ -100,6 +105,7 @@ type resetGuard struct {
 	onTrip   func(unmatched int) // records, logs and counts, once, before the close
 
 	// Read by the server's one reading goroutine only.
+	pre       *prefaceTee // the client's first bytes, for its fingerprint; nil once taken
 	in        frameScanner
 	maxStream uint32 // the highest stream the client opened
 	tripped   bool
@@ -118,6 +124,9 @@ func (g *resetGuard) Read(b []byte) (int, error) {
 		return 0, errRapidReset
 	}
 	n, err := g.Conn.Read(b)
+	if g.pre != nil && g.pre.add(b[:n]) {
+		g.pre = nil
+	}
 	for p := b[:n]; len(p) > 0; {
 		k, ok := g.in.next(p)
 		p = p[k:]

@@ -274,7 +274,9 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.requests.Add(1)
-	p.settle(s, time.Time{}) // the first request: the record is written now
+	ua := r.UserAgent()
+	s.userAgent.CompareAndSwap(nil, &ua) // the first request's, for the record
+	p.settle(s, time.Time{})             // the first request: the record is written now
 	var fl *flowRun
 	if p.flows != nil {
 		fl, w = p.flows.start(w, r, s.id, interceptedFlowURL(r, s))

@@ -172,6 +172,12 @@ type Options struct {
 	// means 10m.
 	ProbeTTL time.Duration
 
+	// Clients names the client software of each hello on the record's
+	// client.identity: inspect.KnownClients extended by a user's
+	// fingerprints file (inspect.ClientTable.Extend). Nil means
+	// inspect.KnownClients().
+	Clients *inspect.ClientTable
+
 	// Resolver looks up target names, once per target: the addresses it
 	// returns are judged by the policy and are the only ones dialled. Nil
 	// means net.DefaultResolver. Names under localhost never reach it: they
@@ -312,6 +318,9 @@ func New(opts Options) (*Proxy, error) {
 	if opts.Dial == nil {
 		d := &net.Dialer{Timeout: opts.DialTimeout}
 		opts.Dial = d.DialContext
+	}
+	if opts.Clients == nil {
+		opts.Clients = inspect.KnownClients()
 	}
 	p := &Proxy{opts: opts, log: opts.Log, recs: opts.Records, resolver: opts.Resolver}
 	if p.resolver == nil {

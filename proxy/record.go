@@ -11,6 +11,9 @@ import (
 // emit writes a connection's record: the only place records are written, once
 // per accepted connection, as soon as both handshakes are done or one failed.
 func (p *Proxy) emit(r *inspect.Record) {
+	if c := r.Client; c != nil && c.Hello != nil {
+		c.Identity = p.opts.Clients.Identify(c.Hello)
+	}
 	r.Findings = inspect.Findings(r, time.Now())
 	if r.Findings == nil {
 		r.Findings = []inspect.Finding{} // "findings": [] rather than null

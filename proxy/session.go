@@ -59,17 +59,21 @@ type session struct {
 	// upstream is the connection dialled for this client, handed to the
 	// transport on its first dial; nil when the upstream failed.
 	upstream atomic.Pointer[tls.Conn]
-	upErr    error    // why the upstream cannot be used; served as a 502
-	probe    *probe   // the probe in flight (probe.go); record puts it on the record
-	cap      *capture // both legs' bytes (capture.go); nil without Options.Capture
-	compat   bool     // the upstream needed the legacy-compatible offer
+	upErr    error                  // why the upstream cannot be used; served as a 502
+	probe    *probe                 // the probe in flight (probe.go); record puts it on the record
+	cap      *capture               // both legs' bytes (capture.go); nil without Options.Capture
+	compat   bool                   // the upstream needed the legacy-compatible offer
+	http2FP  atomic.Pointer[string] // the client's HTTP/2 fingerprint, once its first request's headers are in (h2fingerprint.go)
 	tr       *http.Transport
 	requests atomic.Int64
 	held     atomic.Bool // the record waits for settle (first request, close, or pinningCloseWindow)
-	hold     *time.Timer // settles a held record at pinningCloseWindow
-	closed   sync.Once
-	ready    time.Time // when both handshakes were done
-	clientIP string    // the client's address without its port
+	// userAgent is the first request's User-Agent, for the record's
+	// client_identity_mismatch; nil before a request.
+	userAgent atomic.Pointer[string]
+	hold      *time.Timer // settles a held record at pinningCloseWindow
+	closed    sync.Once
+	ready     time.Time // when both handshakes were done
+	clientIP  string    // the client's address without its port
 
 	// What serving does once the record is written.
 	next       next
@@ -620,8 +624,14 @@ func (p *Proxy) finish(s *session) {
 
 // record writes a session's record, its outcome decided, and lets it go.
 func (p *Proxy) record(s *session) {
+	if ua := s.userAgent.Load(); ua != nil && s.rec.Client != nil {
+		s.rec.Client.UserAgent = *ua
+	}
 	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate {
 		p.noteRejection(s)
+	}
+	if fp := s.http2FP.Load(); fp != nil && s.rec.Client != nil {
+		s.rec.Client.HTTP2Fingerprint = *fp
 	}
 	p.emitProbed(s.rec, s.probe) // the only call in the intercepting path
 	s.rec, s.probe = nil, nil

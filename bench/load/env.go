@@ -36,11 +36,12 @@ const benchDomain = "bench.test"
 // env is one upstream and one tlslens proxy, both in this process on
 // loopback, and the clients' trust in each.
 type env struct {
-	upstreamAddr string         // 127.0.0.1:port of the TLS upstream
-	upstreamPort string         // its port, for CONNECT targets
-	upstreamCA   *x509.CertPool // trusts the upstream's certificate
-	proxyAddr    string         // 127.0.0.1:port of tlslens
-	proxyCA      *x509.CertPool // trusts tlslens's CA
+	upstreamAddr string            // 127.0.0.1:port of the TLS upstream
+	upstreamPort string            // its port, for CONNECT targets
+	upstreamCA   *x509.CertPool    // trusts the upstream's certificate
+	upstreamRoot *x509.Certificate // the root in upstreamCA
+	proxyAddr    string            // 127.0.0.1:port of tlslens
+	proxyCA      *x509.CertPool    // trusts tlslens's CA
 	proxyRoot    *x509.Certificate
 	probeAddr    string        // 127.0.0.1:port of a second tlslens with probe: first (envOptions.probe), or ""
 	bareAddr     string        // 127.0.0.1:port of the bare MITM (-baseline bare), or ""
@@ -69,6 +70,7 @@ type envOptions struct {
 	probe          bool          // also start a second tlslens, probing with proxy.ProbeFirst
 	web            bool          // also start a second tlslens with capture on, feeding a web view read by one SSE client
 	flows          bool          // also start a second tlslens writing a flow file, as tlslens --flows FILE does
+	upstreamOnly   bool          // start the upstream alone, no proxy (-external: the proxies are processes)
 }
 
 func newEnv(o envOptions) (*env, error) {
@@ -83,7 +85,7 @@ func newEnv(o envOptions) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{upstreamCA: root.Pool(), records: &lineCounter{}, bulk: bytes.Repeat([]byte("tlslens-bulk-bod"), o.bulkSize/16+1)[:o.bulkSize]}
+	e := &env{upstreamCA: root.Pool(), upstreamRoot: root.Cert, records: &lineCounter{}, bulk: bytes.Repeat([]byte("tlslens-bulk-bod"), o.bulkSize/16+1)[:o.bulkSize]}
 
 	upLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -99,6 +101,10 @@ func newEnv(o envOptions) (*env, error) {
 	go up.ServeTLS(upLn, "", "")
 	e.upstreamAddr = upLn.Addr().String()
 	_, e.upstreamPort, _ = net.SplitHostPort(e.upstreamAddr)
+	if o.upstreamOnly {
+		e.stop = func() { up.Close() }
+		return e, nil
+	}
 
 	auth, err := ca.New(ca.Options{})
 	if err != nil {
@@ -336,6 +342,7 @@ type client struct {
 	flows     bool // through the tlslens writing a flow file (env.flowsAddr)
 	bare      bool
 	wireGuard bool
+	via       *process // through a proxy running as its own process (-external), or nil
 	dialer    net.Dialer
 }
 
@@ -345,8 +352,14 @@ type client struct {
 func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 	cfg := &tls.Config{ServerName: name, RootCAs: c.e.upstreamCA, NextProtos: []string{"http/1.1"}}
 	addr := c.e.upstreamAddr
-	tunnel := c.proxied || c.probe || c.web || c.flows || c.bare
+	tunnel := c.proxied || c.probe || c.web || c.flows || c.bare || c.via != nil
+	// A proxy process cannot be given the in-process resolver: its
+	// CONNECT target is the upstream's loopback address itself, and the
+	// name travels in the SNI only.
+	connectHost := name
 	switch {
+	case c.via != nil:
+		cfg.RootCAs, addr, connectHost = c.via.roots, c.via.addr, "127.0.0.1"
 	case c.probe:
 		cfg.RootCAs, addr = c.e.proxyCA, c.e.probeAddr
 	case c.web:
@@ -374,7 +387,7 @@ func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 		conn.SetDeadline(dl)
 	}
 	if tunnel {
-		target := net.JoinHostPort(name, c.e.upstreamPort)
+		target := net.JoinHostPort(connectHost, c.e.upstreamPort)
 		fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
 		// The client speaks first after the 200, so nothing follows it
 		// in the buffer.
@@ -387,6 +400,9 @@ func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 		if resp.StatusCode != http.StatusOK || br.Buffered() > 0 {
 			conn.Close()
 			return nil, fmt.Errorf("CONNECT: %s (%d bytes after it)", resp.Status, br.Buffered())
+		}
+		if c.via != nil {
+			c.via.tunnels.Add(1)
 		}
 	}
 	tc := tls.Client(conn, cfg)

@@ -35,7 +35,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -74,6 +73,10 @@ type config struct {
 	hold        int
 	cpuProfile  string
 	memProfile  string
+	// -external
+	external, peer, pprofDir string
+	against, againstEnv      string
+	json                     bool
 	// child process roles (hold)
 	role, proxyAddr, port, caFile string
 	n                             int
@@ -95,6 +98,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.hold, "hold", 10000, "concurrent intercepted connections held by child processes (hold)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile at the end of the idle scenario to this file")
+	fs.StringVar(&c.external, "external", "", "run tlslens as its own process from this binary (go build -o), beside direct (and -peer), scenarios newconn,hosts,keepalive,bulk; wall-clock ratios")
+	fs.StringVar(&c.peer, "peer", "", "with -external: mitmdump, to add mitmproxy as its own process as a third column")
+	fs.StringVar(&c.pprofDir, "pprof", "", "with -external: write a CPU profile of the tlslens process per scenario to this directory (tlslens --admin-pprof)")
+	fs.StringVar(&c.against, "against", "", "with -external: also run this tlslens binary (an earlier build) as a column \"base\", for tlslens ÷ base in the same run")
+	fs.StringVar(&c.againstEnv, "against-env", "", "with -external: comma-separated KEY=VALUE added to base's environment (GOGC=100); base is the -external binary unless -against names another")
+	fs.BoolVar(&c.json, "json", false, "with -external: print the table as JSON (the progress lines and the table go to stderr)")
 	fs.StringVar(&c.role, "role", "", "internal: run as a child process (hold)")
 	fs.StringVar(&c.proxyAddr, "proxy", "", "internal: tlslens address for a child")
 	fs.StringVar(&c.port, "port", "", "internal: upstream port for a child")
@@ -111,6 +120,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if c.baseline != "direct" && c.baseline != "bare" {
 		return fmt.Errorf("-baseline %q: want direct or bare", c.baseline)
+	}
+	if c.external != "" {
+		// As users run it: 4 client workers, one 300 MB response, the
+		// four throughput scenarios, unless the flags say otherwise.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["concurrency"] {
+			c.concurrency = 4
+		}
+		if !set["bulk-size"] {
+			c.bulkSize = 300e6
+		}
+		if !set["scenarios"] {
+			c.scenarios = "newconn,hosts,keepalive,bulk"
+		}
+		return runExternal(c, stdout, stderr)
+	}
+	if c.peer != "" || c.pprofDir != "" || c.json || c.against != "" || c.againstEnv != "" {
+		return errors.New("-peer, -pprof, -against, -against-env and -json go with -external")
 	}
 	if c.scenarios == "all" {
 		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold,wireguard,probe,web,flows"
@@ -504,12 +532,6 @@ func compareFlows(c config, w io.Writer) error {
 	fmt.Fprintf(w, "  FLOWS: flow file %d lines for %d requests; bodies kept %.3f MiB (bound flow_memory %d MiB: %s)\n",
 		lines, requests.Load(), float64(kept)/(1<<20), defaultFlowMemory>>20, status)
 	return nil
-}
-
-// countLines counts the lines of the file at path.
-func countLines(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	return bytes.Count(b, []byte{'\n'}), err
 }
 
 // defaultFlowMemory is flow_memory's default (config.yaml).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"net/netip"
 	"time"
 
@@ -32,7 +33,8 @@ func newRegistry() (*prometheus.Registry, error) {
 	return reg, nil
 }
 
-// adminServer is the admin listener: /healthz and /metrics. A nil
+// adminServer is the admin listener: /healthz, /metrics and, with
+// admin_pprof, /debug/pprof/. A nil
 // *adminServer is a disabled one.
 type adminServer struct {
 	srv  *http.Server
@@ -53,10 +55,11 @@ func (a *adminServer) addrs() []netip.AddrPort {
 	return []netip.AddrPort{ap}
 }
 
-// startAdmin serves the admin endpoints on addr; "" disables them. An
+// startAdmin serves the admin endpoints on addr; "" disables them. With
+// pprof it serves net/http/pprof's handlers under /debug/pprof/ too. An
 // address it cannot listen on (the port is busy, say) is logged as a warning
 // and the proxy runs without it: metrics are not worth an outage.
-func startAdmin(addr string, reg *prometheus.Registry, log logrus.FieldLogger) *adminServer {
+func startAdmin(addr string, pprof bool, reg *prometheus.Registry, log logrus.FieldLogger) *adminServer {
 	if addr == "" {
 		return nil
 	}
@@ -75,6 +78,15 @@ func startAdmin(addr string, reg *prometheus.Registry, log logrus.FieldLogger) *
 		ErrorLog:          log.WithField("component", "metrics"),
 		EnableOpenMetrics: true,
 	}))
+	if pprof {
+		// Registered on this mux alone: importing net/http/pprof also
+		// registers on http.DefaultServeMux, which nothing serves.
+		mux.HandleFunc("GET /debug/pprof/", httppprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", httppprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", httppprof.Trace)
+	}
 	a := &adminServer{
 		srv: &http.Server{
 			Handler:           mux,

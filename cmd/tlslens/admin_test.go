@@ -143,6 +143,34 @@ func TestAdminMetrics(t *testing.T) {
 	}
 }
 
+// TestAdminPprof checks that /debug/pprof/ is served on the admin listener
+// with --admin-pprof (a CPU profile included) and not without it.
+func TestAdminPprof(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		e := newEnv(t)
+		args := []string{"--admin-listen", "127.0.0.1:0", "--records", filepath.Join(e.dir, "r.jsonl")}
+		if on {
+			args = append(args, "--admin-pprof")
+		}
+		logs := e.startRun(args...)
+		admin := logs.wait(t, "admin listening")["addr"].(string)
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/profile?seconds=1"} {
+			resp, err := http.Get("http://" + admin + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if on && (resp.StatusCode != http.StatusOK || len(body) == 0) {
+				t.Errorf("--admin-pprof: GET %s = %s, %d bytes", path, resp.Status, len(body))
+			}
+			if !on && resp.StatusCode != http.StatusNotFound {
+				t.Errorf("default: GET %s = %s, want 404", path, resp.Status)
+			}
+		}
+	}
+}
+
 // TestAdminPortBusy checks that a busy admin address costs the metrics, not
 // the proxy.
 func TestAdminPortBusy(t *testing.T) {

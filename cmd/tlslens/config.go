@@ -27,6 +27,7 @@ type Config struct {
 	WireGuardEndpoint string        `yaml:"wireguard_endpoint"`
 	Listen            string        `yaml:"listen"`
 	AdminListen       string        `yaml:"admin_listen"`
+	AdminPprof        bool          `yaml:"admin_pprof"`
 	CADir             string        `yaml:"ca_dir"`
 	Records           string        `yaml:"records"`
 	LogFormat         string        `yaml:"log_format"`
@@ -40,6 +41,7 @@ type Config struct {
 	MaxConnections    int           `yaml:"max_connections"`
 	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
 	UpstreamCA        string        `yaml:"upstream_ca"`
+	Fingerprints      string        `yaml:"fingerprints"`
 	UpstreamVerify    string        `yaml:"upstream_verify"`
 	ClientMinVersion  string        `yaml:"client_min_version"`
 	KeyLog            string        `yaml:"key_log"`

@@ -65,12 +65,14 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	str("wireguard-endpoint", "wireguard_endpoint", "host or host:port phones reach the WireGuard server at; empty: the onboarding page's host", func(c *Config) *string { return &c.WireGuardEndpoint })
 	str("listen", "listen", "proxy address", func(c *Config) *string { return &c.Listen })
 	str("admin-listen", "admin_listen", "admin address for /healthz and /metrics; empty disables", func(c *Config) *string { return &c.AdminListen })
+	boolean("admin-pprof", "admin_pprof", "serve Go's profiler at /debug/pprof/ on the admin listener", func(c *Config) *bool { return &c.AdminPprof })
 	str("web-listen", "web_listen", "web view address (live list of connections); empty disables", func(c *Config) *string { return &c.WebListen })
 	str("ca-dir", "ca_dir", "CA directory", func(c *Config) *string { return &c.CADir })
 	str("records", "records", "record file (JSON Lines, appended), - for stdout; unset: stdout, or <state dir>/tlslens/records.jsonl when stdout is a terminal", func(c *Config) *string { return &c.Records })
 	str("log-format", "log_format", "auto, text or json", func(c *Config) *string { return &c.LogFormat })
 	str("log-level", "log_level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel })
 	str("upstream-ca", "upstream_ca", "PEM file of extra roots trusted upstream", func(c *Config) *string { return &c.UpstreamCA })
+	str("fingerprints", "fingerprints", "file of known-client fingerprints that extends and overrides the shipped table (.yaml/.yml: YAML; otherwise the table format)", func(c *Config) *string { return &c.Fingerprints })
 	str("upstream-verify", "upstream_verify", "strict or log", func(c *Config) *string { return &c.UpstreamVerify })
 	str("client-min-version", "client_min_version", "lowest TLS version accepted from clients", func(c *Config) *string { return &c.ClientMinVersion })
 	str("flows", "flows", "flow file: one JSON line per HTTP request (JSON Lines, appended), - for stdout; empty for none", func(c *Config) *string { return &c.Flows })
@@ -230,6 +232,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if opts.UpstreamRoots, opts.UpstreamRootsName, err = upstreamRoots(cfg.UpstreamCA); err != nil {
 		return err
 	}
+	if opts.Clients, err = knownClients(cfg.Fingerprints); err != nil {
+		return err
+	}
 	rules := make([]proxy.Rule, len(cfg.Policies))
 	for i, r := range cfg.Policies {
 		rules[i] = proxy.Rule{Match: r.Match, Action: proxy.Action(r.Action)}
@@ -278,7 +283,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// The admin and web listeners first: the proxy must know their
 	// addresses to keep clients from reaching them through the proxy.
-	admin := startAdmin(cfg.AdminListen, reg, log)
+	admin := startAdmin(cfg.AdminListen, cfg.AdminPprof, reg, log)
 	defer admin.close()
 	webView := listenWeb(cfg.WebListen, log)
 	defer webView.close()

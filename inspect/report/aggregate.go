@@ -19,6 +19,10 @@ const (
 	maxNames    = 128  // distinct names in one group's counter
 	maxGlobal   = 1024 // distinct names in a report-wide counter
 	maxMessages = 5    // distinct error messages kept per group
+
+	// maxComparisons caps the client groups that keep an example
+	// connection's Comparison (a few KiB each) for the HTML report.
+	maxComparisons = 200
 )
 
 // Options configure a Builder. The zero value reports every record with the
@@ -70,6 +74,8 @@ type Builder struct {
 
 	clients map[string]*clientState
 	servers map[string]*serverState
+	// comparisons counts the client groups holding an example Comparison.
+	comparisons int
 	// otherClient and otherServer take what no longer fits under MaxGroups.
 	otherClient *clientState
 	otherServer *serverState
@@ -122,6 +128,10 @@ type clientState struct {
 	versions, suites, groups, sigs *counter
 	alpn, weak, outcomes, alerts   *counter
 	first, last                    time.Time
+	// example is the first connection of the group on which tlslens sent
+	// its own hello upstream, side by side with the client's offer.
+	example       *Comparison
+	exampleTarget string
 }
 
 type serverState struct {
@@ -244,6 +254,11 @@ func (b *Builder) addClient(r *inspect.Record, h *inspect.Hello, outcome string)
 	}
 	c.count++
 	seen(&c.first, &c.last, r.Time)
+	if c.example == nil && c != b.otherClient && r.Upstream != nil && r.Upstream.Hello != nil && b.comparisons < maxComparisons {
+		cmp := Compare(r)
+		c.example, c.exampleTarget = &cmp, r.Target
+		b.comparisons++
+	}
 	c.ja3n.add(h.JA3N)
 	c.snis.add(h.SNI)
 	c.addrs.add(host(r.Client.Addr))

@@ -11,22 +11,7 @@ import (
 // the values chosen, and says every difference in words, with the
 // offer_delta reason when the record has one.
 func TestCompare(t *testing.T) {
-	r := &inspect.Record{
-		Client: &inspect.Side{
-			Hello: &inspect.Hello{Version: "TLS 1.2", SupportedVersions: []string{"GREASE", "TLS 1.3", "TLS 1.2"},
-				CipherSuites: []string{"GREASE", "TLS_AES_128_GCM_SHA256"}, Groups: []string{"X25519MLKEM768", "x25519"},
-				KeyShares: []inspect.KeyShare{{Group: "X25519MLKEM768", Length: 1216}, {Group: "x25519", Length: 32}},
-				ALPN:      []string{"h2", "http/1.1"}, Grease: true, ECH: true, ECHType: "outer"},
-			Negotiated: &inspect.Negotiated{Version: "TLS 1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", Group: "X25519MLKEM768", ALPN: "http/1.1"},
-		},
-		Upstream: &inspect.Side{
-			Hello: &inspect.Hello{Version: "TLS 1.2", SupportedVersions: []string{"TLS 1.3", "TLS 1.2"},
-				CipherSuites: []string{"TLS_AES_128_GCM_SHA256"}, Groups: []string{"X25519MLKEM768", "x25519"},
-				KeyShares: []inspect.KeyShare{{Group: "x25519", Length: 32}}, ALPN: []string{"h2", "http/1.1"}},
-			OfferDelta: []inspect.OfferChange{{Field: "cipher_suites", Change: inspect.ChangeDropped, Values: []string{"GREASE"}, Reason: inspect.DeltaGREASE}},
-			Negotiated: &inspect.Negotiated{Version: "TLS 1.2", CipherSuite: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", Group: "x25519", ALPN: "http/1.1"},
-		},
-	}
+	r := downgraded()
 	rows := map[string]CompareRow{}
 	for _, row := range Compare(r).Rows {
 		rows[row.Dimension] = row
@@ -65,5 +50,73 @@ func TestCompare(t *testing.T) {
 		if row.Upstream != nil || row.Differs {
 			t.Errorf("%s without an upstream hello: upstream %v, differs %v", row.Dimension, row.Upstream, row.Differs)
 		}
+	}
+}
+
+// downgraded is a record whose upstream leg ran less than the client offered:
+// TLS 1.2 for TLS 1.3, x25519 for X25519MLKEM768, http/1.1 for h2.
+func downgraded() *inspect.Record {
+	return &inspect.Record{
+		Client: &inspect.Side{
+			Hello: &inspect.Hello{Version: "TLS 1.2", SupportedVersions: []string{"GREASE", "TLS 1.3", "TLS 1.2"},
+				CipherSuites: []string{"GREASE", "TLS_AES_128_GCM_SHA256"}, Groups: []string{"X25519MLKEM768", "x25519"},
+				KeyShares: []inspect.KeyShare{{Group: "X25519MLKEM768", Length: 1216}, {Group: "x25519", Length: 32}},
+				ALPN:      []string{"h2", "http/1.1"}, Grease: true, ECH: true, ECHType: "outer"},
+			Negotiated: &inspect.Negotiated{Version: "TLS 1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", Group: "X25519MLKEM768", ALPN: "http/1.1"},
+		},
+		Upstream: &inspect.Side{
+			Hello: &inspect.Hello{Version: "TLS 1.2", SupportedVersions: []string{"TLS 1.3", "TLS 1.2"},
+				CipherSuites: []string{"TLS_AES_128_GCM_SHA256"}, Groups: []string{"X25519MLKEM768", "x25519"},
+				KeyShares: []inspect.KeyShare{{Group: "x25519", Length: 32}}, ALPN: []string{"h2", "http/1.1"}},
+			OfferDelta: []inspect.OfferChange{{Field: "cipher_suites", Change: inspect.ChangeDropped, Values: []string{"GREASE"}, Reason: inspect.DeltaGREASE}},
+			Negotiated: &inspect.Negotiated{Version: "TLS 1.2", CipherSuite: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", Group: "x25519", ALPN: "http/1.1"},
+		},
+	}
+}
+
+// TestHTMLCompare: the HTML report shows, for a client fingerprint, its first
+// intercepted connection as the web view's three-column comparison, from the
+// same template and styles.
+func TestHTMLCompare(t *testing.T) {
+	b, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := downgraded()
+	r.Target, r.Outcome = "shop.example.test:443", "ok"
+	r.Client.Hello.JA4 = "t13d0102h2_aaaaaaaaaaaa_bbbbbbbbbbbb"
+	b.Add(r)
+	second := downgraded()
+	second.Target = "second.example.test:443"
+	second.Client.Hello.JA4 = r.Client.Hello.JA4
+	b.Add(second)
+	passthrough := downgraded()
+	passthrough.Upstream = nil
+	passthrough.Client.Hello.JA4 = "t13d0102h2_cccccccccccc_dddddddddddd"
+	b.Add(passthrough)
+
+	var out strings.Builder
+	if err := b.Report().WriteHTML(&out); err != nil {
+		t.Fatal(err)
+	}
+	html := out.String()
+	if n := strings.Count(html, `<table class="cmp">`); n != 1 {
+		t.Fatalf("%d comparison tables, want 1: the intercepted fingerprint's, none for the passthrough one", n)
+	}
+	for _, want := range []string{
+		"first intercepted connection, to <code>shop.example.test:443</code>",
+		`<tr class="differs" data-dimension="groups">`,
+		"the client offered X25519MLKEM768 and the upstream leg ran x25519",
+		"TLS 1.3 to the client, TLS 1.2 upstream",
+		"h2 became http/1.1",
+		`<span class="tag dropped">GREASE</span>`,
+		".cmp tr.differs td", // the styles come with the page
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the HTML report lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "connection, to <code>second.example.test") {
+		t.Error("the comparison is not the group's first connection")
 	}
 }

@@ -12,6 +12,15 @@ import (
 //go:embed report.html.tmpl
 var htmlSource string
 
+// CompareTemplate defines the template "compare": one connection's
+// Comparison as the three-column table (the client offered | tlslens offered
+// the server | each side chose), with the styles of CSS. The HTML report
+// shows it for an example connection of each client fingerprint, and the web
+// view's connection page parses it beside its own template.
+//
+//go:embed compare.html.tmpl
+var CompareTemplate string
+
 // CSS is the stylesheet of the HTML report, shared with tlslens's web view
 // so that both read alike: its colours (--offered, --negotiated, --bad,
 // --warn), tables, tags and severity badges.
@@ -32,7 +41,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"day":      day,
 	"clock":    clock,
 	"css":      func() template.CSS { return template.CSS(CSS) },
-}).Parse(htmlSource))
+}).Parse(htmlSource + CompareTemplate))
 
 // expired reports whether a certificate's not_after is before now; false
 // when either is unknown.

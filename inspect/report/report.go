@@ -112,6 +112,13 @@ type Client struct {
 	WeakOffers          []Count `json:"weak_offers"`
 	Outcomes            []Count `json:"outcomes"`
 	Alerts              []Count `json:"alerts"` // alerts this client sent the proxy
+
+	// Example is the first connection of the group that tlslens
+	// intercepted, its offers and choices side by side (the web view's
+	// connection comparison), to Target; nil when none was, or beyond the
+	// first 200 groups.
+	Example       *Comparison `json:"-"`
+	ExampleTarget string      `json:"-"`
 }
 
 // A Server is the records for one target: what the real server negotiated
@@ -245,6 +252,7 @@ func (c *clientState) report() Client {
 		Versions: c.versions.list(), CipherSuites: c.suites.list(), Groups: c.groups.list(),
 		SignatureAlgorithms: c.sigs.list(), ALPN: c.alpn.list(), WeakOffers: c.weak.list(),
 		Outcomes: c.outcomes.sorted(), Alerts: c.alerts.sorted(),
+		Example: c.example, ExampleTarget: c.exampleTarget,
 	}
 }
 

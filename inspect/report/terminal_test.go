@@ -349,3 +349,28 @@ func TestTermSuite(t *testing.T) {
 		})
 	}
 }
+
+// TestVerboseHTTP2Fingerprint: the client leg's HTTP/2 fingerprint follows
+// its hello's fingerprints.
+func TestVerboseHTTP2Fingerprint(t *testing.T) {
+	r := termOKRecord()
+	r.Client.HTTP2Fingerprint = "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"
+	got := Verbose(r, false)
+	want := "\n    ja4           " + r.Client.Hello.JA4 + "\n    http2         1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p\n"
+	if !strings.Contains(got, want) {
+		t.Errorf("Verbose(a record with an HTTP/2 fingerprint, false) lacks %q:\n%s", want, got)
+	}
+}
+
+// TestIdentityTerminal: the one-line view names the known client after its
+// JA4, and --verbose gives it a line with the kind of match.
+func TestIdentityTerminal(t *testing.T) {
+	r := termOKRecord()
+	r.Client.Identity = &inspect.Identity{Name: "Chromium 156", Match: "ja4"}
+	if got, want := Line(r, false), "ja4 "+r.Client.Hello.JA4+" (Chromium 156)"; !strings.Contains(got, want) {
+		t.Errorf("Line = %q, want it to contain %q", got, want)
+	}
+	if got, want := Verbose(r, false), "\n    identity      Chromium 156 (ja4 match)\n"; !strings.Contains(got, want) {
+		t.Errorf("Verbose lacks %q:\n%s", want, got)
+	}
+}

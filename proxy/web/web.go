@@ -64,9 +64,9 @@ func New(o Options) *Server {
 	for _, d := range o.Downloads {
 		s.downloads[d.Ext] = d
 	}
-	s.conn = template.Must(template.New("conn.html.tmpl").Funcs(template.FuncMap{
+	s.conn = template.Must(template.Must(template.New("conn.html.tmpl").Funcs(template.FuncMap{
 		"join": func(v []string) string { return strings.Join(v, ", ") },
-	}).ParseFS(assets, "assets/conn.html.tmpl"))
+	}).ParseFS(assets, "assets/conn.html.tmpl")).Parse(report.CompareTemplate))
 	static, _ := fs.Sub(assets, "assets")
 	s.mux.HandleFunc("GET /{$}", s.index)
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))

@@ -356,3 +356,45 @@ func TestConnectionFlows(t *testing.T) {
 		t.Error("without Options.Flows the page has a flows section")
 	}
 }
+
+// TestConnectionPageHTTP2Fingerprint: the client's HTTP/2 fingerprint is on
+// its connection page beside its hello's JA4, and absent without one.
+func TestConnectionPageHTTP2Fingerprint(t *testing.T) {
+	ring := NewRing(10, nil)
+	h2 := record("H", "h.example:443", inspect.OutcomeOK)
+	h2.Client.HTTP2Fingerprint = "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"
+	ring.Add(h2)
+	ring.Add(record("P", "p.example:443", inspect.OutcomeOK))
+	srv := httptest.NewServer(New(Options{Ring: ring}))
+	defer srv.Close()
+	want := `HTTP/2 <code title="SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order">1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p</code>`
+	if status, page := get(t, srv, "/c/H"); status != 200 || !strings.Contains(page, want) {
+		t.Errorf("GET /c/H = %d, want the page with %q:\n%s", status, want, page)
+	}
+	if _, page := get(t, srv, "/c/P"); strings.Contains(page, "HTTP/2 <code") {
+		t.Errorf("the page of a connection without an HTTP/2 fingerprint shows one:\n%s", page)
+	}
+}
+
+// TestIdentityShown: the known client a hello came from is on its row (and
+// found by the free-text filter's text) and on its connection page.
+func TestIdentityShown(t *testing.T) {
+	ring := NewRing(10, nil)
+	r := record("I", "i.example:443", inspect.OutcomeOK)
+	r.Client.Identity = &inspect.Identity{Name: "curl 7.88", Match: "exact"}
+	ring.Add(r)
+	ring.Add(record("U", "u.example:443", inspect.OutcomeOK))
+	srv := httptest.NewServer(New(Options{Ring: ring}))
+	defer srv.Close()
+	_, rows := get(t, srv, "/rows.json")
+	if !strings.Contains(rows, `"identity":"curl 7.88"`) || strings.Count(rows, `"identity"`) != 1 {
+		t.Errorf("/rows.json: want one row with identity curl 7.88:\n%s", rows)
+	}
+	want := `<b class="identity">curl 7.88</b> <span class="muted">(exact match)</span>`
+	if _, page := get(t, srv, "/c/I"); !strings.Contains(page, want) {
+		t.Errorf("the page of an identified client lacks %q:\n%s", want, page)
+	}
+	if _, page := get(t, srv, "/c/U"); strings.Contains(page, `class="identity"`) {
+		t.Error("the page of an unidentified client names one")
+	}
+}

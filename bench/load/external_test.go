@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/tlslens/tlslens/cmd/tlslens/tlslenstest"
+)
+
+func TestMain(m *testing.M) { tlslenstest.Main(m) }
+
+// TestExternal runs -external briefly with a tlslens binary built by the
+// test (and mitmdump beside it when installed) and checks the table is
+// complete and sane: every row has a figure for every side and a ratio,
+// no round had errors, p99 latencies are positive, and tlslens wrote one
+// record per connection made through it. It asserts no target: those are
+// for full runs.
+func TestExternal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds tlslens and drives real handshakes for several seconds")
+	}
+	bin := tlslenstest.Binary(t, nil)
+	args := []string{"-external", bin, "-duration", "400ms", "-slice", "100ms", "-rounds", "1", "-concurrency", "2", "-bulk-size", "4000000", "-json"}
+	sides := []string{"direct", "tlslens"}
+	if _, err := exec.LookPath("mitmdump"); err == nil {
+		args = append(args, "-peer", "mitmdump")
+		sides = append(sides, "mitmproxy")
+	} else {
+		t.Log("mitmdump not installed: no mitmproxy column")
+	}
+	var out, errs bytes.Buffer
+	if err := run(args, &out, &errs); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
+	}
+	var rep externalReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, out.String())
+	}
+	want := []string{"new connections/s, one host", "p99 latency of a new connection, one host",
+		"new connections/s, 1000 SNI names", "p99 latency of a new connection, 1000 SNI names",
+		"keep-alive requests/s", "bulk MB/s"}
+	if len(rep.Measures) != len(want) {
+		t.Fatalf("%d measures, want %d:\n%s", len(rep.Measures), len(want), out.String())
+	}
+	for i, m := range rep.Measures {
+		if m.Measure != want[i] {
+			t.Errorf("measure %d is %q, want %q", i, m.Measure, want[i])
+		}
+		for _, side := range sides {
+			if s, ok := m.Sides[side]; !ok || s.Median <= 0 || s.Min > s.Median || s.Median > s.Max {
+				t.Errorf("%s: %s figure %+v", m.Measure, side, s)
+			}
+			if n := m.Errors[side]; n != 0 {
+				t.Errorf("%s: %d %s errors\n%s", m.Measure, n, side, errs.String())
+			}
+			if side == "direct" {
+				continue
+			}
+			if r, ok := m.Ratios[side]; !ok || r.Median <= 0 {
+				t.Errorf("%s: %s ratio %+v", m.Measure, side, r)
+			}
+		}
+		if (m.TLSLensPerMitmproxy != nil) != (len(sides) == 3) {
+			t.Errorf("%s: tlslens÷mitmproxy %v with sides %v", m.Measure, m.TLSLensPerMitmproxy, sides)
+		}
+	}
+	if rep.Tunnels == 0 || rep.Records != rep.Tunnels {
+		t.Errorf("tlslens wrote %d records for %d connections made through it", rep.Records, rep.Tunnels)
+	}
+	// The table has a row per measure, each with all seven cells filled
+	// for the sides run.
+	var table bytes.Buffer
+	printExternal(&table, rep)
+	rows := 0
+	for line := range strings.Lines(table.String()) {
+		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| measure") {
+			continue
+		}
+		rows++
+		cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		if len(cells) != 7 {
+			t.Errorf("row %q: %d cells", line, len(cells))
+			continue
+		}
+		filled := 4 // measure, direct, tlslens, ratio
+		if len(sides) == 3 {
+			filled = 7
+		}
+		for i := range filled {
+			if strings.TrimSpace(cells[i]) == "-" {
+				t.Errorf("row %q: cell %d empty", line, i)
+			}
+		}
+	}
+	if rows != len(want) {
+		t.Errorf("%d table rows, want %d:\n%s", rows, len(want), table.String())
+	}
+}
