@@ -96,6 +96,9 @@ type Record struct {
 	// completing it (mitm only); nil when no probe was sent.
 	Probe    *Side     `json:"probe,omitempty"`
 	Findings []Finding `json:"findings"`
+	// Readiness judges the client's post-quantum, ECH and legacy offers
+	// and what each leg agreed (ReadinessOf); nil without a ClientHello.
+	Readiness *Readiness `json:"readiness,omitempty"`
 
 	// Ignored marks a connection to a host of ignore_hosts, relayed
 	// untouched and recorded only because record_ignored asked for it.

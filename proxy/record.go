@@ -29,6 +29,9 @@ func (p *Proxy) emit(r *inspect.Record) {
 	if r.Probe != nil { // absent when not probed
 		f["probe"] = r.Probe
 	}
+	if r.Readiness != nil { // absent without a ClientHello
+		f["readiness"] = r.Readiness
+	}
 	if r.Reason != "" {
 		f["reason"] = r.Reason
 	}

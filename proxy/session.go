@@ -633,6 +633,7 @@ func (p *Proxy) record(s *session) {
 	if fp := s.http2FP.Load(); fp != nil && s.rec.Client != nil {
 		s.rec.Client.HTTP2Fingerprint = *fp
 	}
+	s.rec.Readiness = inspect.ReadinessOf(s.rec, s.hello)
 	p.emitProbed(s.rec, s.probe) // the only call in the intercepting path
 	s.rec, s.probe = nil, nil
 }

@@ -178,9 +178,10 @@ func termError(r *inspect.Record) string {
 // the terminal may want: each hello in full (versions, suites, groups,
 // signature algorithms, ALPN, extensions, fingerprints), the client's
 // HTTP/2 fingerprint, where the upstream hello differs from the client's
-// (offer delta), what each leg agreed, both chains, the verification, the key exchange, the certificate
-// request, earlier attempts, and every finding with its message. Names are
-// the record's, unshortened. No trailing newline.
+// (offer delta), what each leg agreed, both chains, the verification, the
+// key exchange, the certificate request, earlier attempts, the readiness
+// (ReadinessFacts), and every finding with its message. Names are the
+// record's, unshortened. No trailing newline.
 func Verbose(r *inspect.Record, color bool) string {
 	p := termPalette(color)
 	var b strings.Builder
@@ -192,6 +193,12 @@ func Verbose(r *inspect.Record, color bool) string {
 	}{{"client", r.Client}, {"upstream", r.Upstream}} {
 		if leg.s != nil {
 			termSide(&b, p, leg.name, leg.s)
+		}
+	}
+	if facts := ReadinessFacts(r.Readiness); facts != nil {
+		b.WriteString("\n  readiness")
+		for _, f := range facts {
+			termKV(&b, "    ", f.Label, f.Text)
 		}
 	}
 	if len(r.Findings) > 0 {

@@ -357,6 +357,30 @@ func TestConnectionFlows(t *testing.T) {
 	}
 }
 
+// TestConnectionReadiness: the connection page of a real connection (a Go
+// client, TLS 1.2 upstream) shows its readiness: the post-quantum offer,
+// the classical upstream leg, no ECH, the lowest version offered.
+func TestConnectionReadiness(t *testing.T) {
+	ring := NewRing(10, nil)
+	r := downgraded(t, ring)
+	if r.Readiness == nil {
+		t.Fatal("the record has no readiness")
+	}
+	srv := httptest.NewServer(New(Options{Ring: ring}))
+	defer srv.Close()
+	_, page := get(t, srv, "/c/"+r.ID)
+	for _, want := range []string{
+		"<h2>Readiness",
+		"<dt>post-quantum</dt><dd>offered X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024 with a key share; client leg X25519MLKEM768, upstream leg ",
+		"<dt>ECH</dt><dd>not offered</dd>",
+		"<dt>legacy</dt><dd>lowest version TLS 1.2; no weak suites</dd>",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the connection page lacks %q", want)
+		}
+	}
+}
+
 // TestConnectionPageHTTP2Fingerprint: the client's HTTP/2 fingerprint is on
 // its connection page beside its hello's JA4, and absent without one.
 func TestConnectionPageHTTP2Fingerprint(t *testing.T) {
