@@ -26,7 +26,7 @@ func flowOptions(cfg Config, flows *recordFile, opts *proxy.Options) {
 	if flows == nil {
 		return
 	}
-	opts.Flows = newFlowLogger(flows)
+	opts.FlowFile = flows // lines as logrus's JSON formatter writes them, with millisecond times
 	opts.FlowSecrets = !cfg.FlowsRedact
 	opts.FlowBodyMax, opts.FlowMemory = cfg.FlowBodyMax, cfg.FlowMemory
 	if cfg.FlowBodyMax == 0 {

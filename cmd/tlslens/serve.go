@@ -296,7 +296,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	wo := web.Options{Ring: ring}
-	if opts.Flows != nil || opts.OnFlow != nil { // flows are captured (a flow file): list them
+	if opts.Flows != nil || opts.FlowFile != nil || opts.OnFlow != nil { // flows are captured (a flow file): list them
 		wo.Flows = p.Flows
 	}
 	// Files the web view offers per connection beyond its record, at
@@ -349,7 +349,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if ferr := records.Close(); ferr != nil {
 		log.WithError(ferr).Error("flushing records")
 	}
-	if ferr := flows.Close(); ferr != nil {
+	if ferr := errors.Join(p.FlushFlows(), flows.Close()); ferr != nil { // FlushFlows: flows ended after Shutdown's flush
 		log.WithError(ferr).Error("flushing flows")
 	}
 	log.Info("tlslens stopped")
