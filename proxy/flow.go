@@ -55,7 +55,7 @@ type flowStore struct {
 
 // newFlowStore returns the flow store for opts, or nil when flows are off.
 func newFlowStore(opts Options) *flowStore {
-	if opts.Flows == nil && opts.FlowFile == nil && opts.OnFlow == nil {
+	if opts.Flows == nil && opts.FlowFile == nil && opts.OnFlow == nil && !opts.KeepFlows {
 		return nil
 	}
 	st := &flowStore{log: opts.Flows, on: opts.OnFlow, secrets: opts.FlowSecrets,

@@ -57,8 +57,7 @@ type Options struct {
 	// connection (inspect.Flow, flow.go), apart from the records; the
 	// values of Authorization, Proxy-Authorization, Cookie and Set-Cookie
 	// are redacted unless FlowSecrets. Flows are captured only when Flows,
-	// FlowFile or OnFlow is set: nil for all three turns them off, at no
-	// cost.
+	// FlowFile or OnFlow is set, or KeepFlows: without them, at no cost.
 	Flows logrus.FieldLogger
 	// FlowFile, if set, receives the lines Flows would with FlowFormatter
 	// (TimestampFormat FlowTimeFormat), one per flow, redacted alike, but
@@ -72,6 +71,10 @@ type Options struct {
 	// flow as kept in memory: headers unredacted, bodies as kept. It must
 	// not keep or modify the flow.
 	OnFlow func(*inspect.Flow)
+	// KeepFlows keeps flows in memory (Proxy.Flows, bounded by FlowBodyMax
+	// and FlowMemory) even when none of Flows, FlowFile and OnFlow is set:
+	// for a web view that lists each connection's requests.
+	KeepFlows bool
 	// FlowSecrets writes credential header values to Flows as they are.
 	FlowSecrets bool
 	// FlowBodyMax is how many bytes of each request and response body are

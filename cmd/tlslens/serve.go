@@ -296,7 +296,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	wo := web.Options{Ring: ring}
-	if opts.Flows != nil || opts.FlowFile != nil || opts.OnFlow != nil { // flows are captured (a flow file): list them
+	if opts.KeepFlows || opts.FlowFile != nil { // flows are captured: list them
 		wo.Flows = p.Flows
 	}
 	// Files the web view offers per connection beyond its record, at
