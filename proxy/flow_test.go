@@ -436,3 +436,13 @@ func BenchmarkInterceptKeepAliveFlows(b *testing.B) {
 	lh.p.flows = newFlowStore(Options{Flows: flows}) // before any connection
 	benchKeepAliveOn(b, lh, true)
 }
+
+// BenchmarkInterceptKeepAliveKeepFlows is BenchmarkInterceptKeepAlive with
+// flows as tlslens runs them by default (its web view on): kept in memory
+// with their bodies, written nowhere. The ratio of the two is the cost of
+// the in-memory flow path.
+func BenchmarkInterceptKeepAliveKeepFlows(b *testing.B) {
+	lh := newLoadHarness(b, 0)
+	lh.p.flows = newFlowStore(Options{KeepFlows: true}) // before any connection
+	benchKeepAliveOn(b, lh, true)
+}
