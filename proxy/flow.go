@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,10 +186,12 @@ type flowRun struct {
 
 	respHint int64
 
-	// The wrappers of the request's ResponseWriter, allocated with the flow.
+	// The wrappers of the request's ResponseWriter and the context carrying
+	// the flow, allocated with it.
 	w   flowWriter
 	hj  flowHijacker
 	tee flowTee
+	ctx flowCtx
 }
 
 type flowKey struct{}
@@ -212,11 +215,29 @@ func flowOf(w http.ResponseWriter, r *http.Request) *flowRun {
 }
 
 // withFlow returns ctx carrying fl, for flowFrom; ctx itself when fl is nil.
+// Once per flow: the context is fl's own (context.WithValue's, without
+// its allocation).
 func withFlow(ctx context.Context, fl *flowRun) context.Context {
 	if fl == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, flowKey{}, fl)
+	fl.ctx = flowCtx{Context: ctx, fl: fl}
+	return &fl.ctx
+}
+
+// flowCtx is a context carrying a flow under flowKey, as
+// context.WithValue(ctx, flowKey{}, fl) would: everything else is its
+// parent's, cancellation included.
+type flowCtx struct {
+	context.Context
+	fl *flowRun
+}
+
+func (c *flowCtx) Value(key any) any {
+	if key == (flowKey{}) {
+		return c.fl
+	}
+	return c.Context.Value(key)
 }
 
 // start begins the flow of r, on the connection recorded as id, and
@@ -226,7 +247,7 @@ func withFlow(ctx context.Context, fl *flowRun) context.Context {
 // on the hot path. The flow is written by end, or at a hijack.
 func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url string) (*flowRun, http.ResponseWriter) {
 	fl := &flowRun{st: st, reqHint: r.ContentLength}
-	fl.f = inspect.Flow{ID: id, Method: r.Method, URL: url, Proto: r.Proto, Start: time.Now(),
+	fl.f = inspect.Flow{ID: id, Method: wellKnown(r.Method), URL: url, Proto: wellKnown(r.Proto), Start: time.Now(),
 		Request: headerList(r.Host, r.Header), SentMS: 0, FirstByteMS: -1}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &flowBody{ReadCloser: r.Body, fl: fl}
@@ -241,27 +262,65 @@ func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url strin
 }
 
 // headerList is h as a list, sorted by name, Host first when not empty.
+// Its names and values are copies in one string: a kept flow holds two
+// objects for its headers, not one per value (and per unusual name) of the
+// maps Go's HTTP stack parsed, which the collector would mark one by one
+// in every cycle for each of the thousands of flows kept.
 func headerList(host string, h http.Header) []inspect.Header {
 	var short [24]string // on the stack: most requests have fewer fields
 	names := short[:0]
-	n := 0
+	n, size := 0, len(host)
 	for k, vs := range h {
 		if len(vs) > 0 {
 			names = append(names, k)
 			n += len(vs)
+			size += len(k)
+			for _, v := range vs {
+				size += len(v)
+			}
 		}
 	}
+	if n == 0 && host == "" {
+		return []inspect.Header{}
+	}
 	slices.Sort(names)
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString(host)
+	for _, k := range names {
+		b.WriteString(k)
+		for _, v := range h[k] {
+			b.WriteString(v)
+		}
+	}
+	all := b.String()
+	next := func(l int) string {
+		s := all[:l]
+		all = all[l:]
+		return s
+	}
 	out := make([]inspect.Header, 0, n+1)
 	if host != "" {
-		out = append(out, inspect.Header{Name: "Host", Value: host})
+		out = append(out, inspect.Header{Name: "Host", Value: next(len(host))})
 	}
 	for _, k := range names {
+		name := next(len(k))
 		for _, v := range h[k] {
-			out = append(out, inspect.Header{Name: k, Value: v})
+			out = append(out, inspect.Header{Name: name, Value: next(len(v))})
 		}
 	}
 	return out
+}
+
+// wellKnown returns s, a request's method or protocol, as a constant when
+// it is a common one: a kept flow then holds no part of the request line.
+func wellKnown(s string) string {
+	for _, k := range [...]string{"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "HTTP/1.1", "HTTP/2.0", "HTTP/1.0"} {
+		if s == k {
+			return k
+		}
+	}
+	return s
 }
 
 // fail notes why the exchange failed; the first reason stays.
@@ -279,9 +338,7 @@ func (fl *flowRun) answer(status int, h http.Header) {
 	fl.f.Status = status
 	fl.first = time.Now()
 	fl.f.Response = headerList("", h)
-	if ct := h["Content-Type"]; len(ct) > 0 {
-		fl.f.ContentType = ct[0]
-	}
+	fl.f.ContentType = inspect.HeaderValue(fl.f.Response, "Content-Type")
 	fl.respHint = -1
 	if cl := h["Content-Length"]; len(cl) > 0 {
 		if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil {
