@@ -262,17 +262,22 @@ func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url strin
 }
 
 // headerList is h as a list, sorted by name, Host first when not empty.
-// Its names and values are copies in one string: a kept flow holds two
-// objects for its headers, not one per value (and per unusual name) of the
-// maps Go's HTTP stack parsed, which the collector would mark one by one
-// in every cycle for each of the thousands of flows kept.
+// Its names and values are copies in one string (a single value is kept as
+// it is): a kept flow holds two objects for its headers, not one per value
+// (and per unusual name) of the maps Go's HTTP stack parsed, which the
+// collector would mark one by one in every cycle for each of the thousands
+// of flows kept.
 func headerList(host string, h http.Header) []inspect.Header {
-	var short [24]string // on the stack: most requests have fewer fields
-	names := short[:0]
+	type field struct {
+		name   string
+		values []string
+	}
+	var short [24]field // on the stack: most requests have fewer names
+	fields := short[:0]
 	n, size := 0, len(host)
 	for k, vs := range h {
 		if len(vs) > 0 {
-			names = append(names, k)
+			fields = append(fields, field{k, vs})
 			n += len(vs)
 			size += len(k)
 			for _, v := range vs {
@@ -280,16 +285,21 @@ func headerList(host string, h http.Header) []inspect.Header {
 			}
 		}
 	}
-	if n == 0 && host == "" {
+	switch {
+	case n == 0 && host == "":
 		return []inspect.Header{}
+	case n == 0: // one value: as is, one object either way
+		return []inspect.Header{{Name: "Host", Value: host}}
+	case n == 1 && host == "":
+		return []inspect.Header{{Name: fields[0].name, Value: fields[0].values[0]}}
 	}
-	slices.Sort(names)
+	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
 	var b strings.Builder
 	b.Grow(size)
 	b.WriteString(host)
-	for _, k := range names {
-		b.WriteString(k)
-		for _, v := range h[k] {
+	for _, f := range fields {
+		b.WriteString(f.name)
+		for _, v := range f.values {
 			b.WriteString(v)
 		}
 	}
@@ -303,9 +313,9 @@ func headerList(host string, h http.Header) []inspect.Header {
 	if host != "" {
 		out = append(out, inspect.Header{Name: "Host", Value: next(len(host))})
 	}
-	for _, k := range names {
-		name := next(len(k))
-		for _, v := range h[k] {
+	for _, f := range fields {
+		name := next(len(f.name))
+		for _, v := range f.values {
 			out = append(out, inspect.Header{Name: name, Value: next(len(v))})
 		}
 	}
