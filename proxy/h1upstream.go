@@ -284,7 +284,9 @@ func (u *h1Upstream) release(c net.Conn, br *bufio.Reader, keep bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if !keep || u.closed || u.handed || u.conn != nil || br.Buffered() > 0 {
-		c.Close()
+		// Not waited for: the client's response is still to be written,
+		// and a close sends a close_notify that may wait for the server.
+		go c.Close()
 		return
 	}
 	u.conn, u.br = c, br
