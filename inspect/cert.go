@@ -125,3 +125,8 @@ func DistinguishedNames(ders [][]byte) []string {
 	}
 	return out
 }
+
+// MatchesHost reports whether c's SANs cover host by RFC 6125 §6.4: a
+// wildcard only as the whole leftmost label, IP addresses only against IP
+// SANs, no common-name fallback (as Go since 1.15).
+func (c Cert) MatchesHost(host string) bool { return matchesHost(c.SANs, host) }

@@ -45,7 +45,7 @@ type KeyShareEntry struct {
 }
 
 // ECHInfo describes an encrypted_client_hello extension in a ClientHello
-// (draft-ietf-tls-esni §5). Without the server's ECH keys a real ECH offer
+// (RFC 9849 §5, ParseECH). Without the server's ECH keys a real ECH offer
 // and a GREASE one look the same.
 type ECHInfo struct {
 	Type          string // "outer" or "inner"
@@ -472,29 +472,13 @@ func (h *ClientHello) decodeExtension(typ uint16, d cryptobyte.String) bool {
 			h.KeyShares = append(h.KeyShares, KeyShareEntry{Group: group, Length: len(key)})
 		}
 	case extEncryptedClientHello:
-		// draft-ietf-tls-esni §5: ECHClientHelloType type; outer carries
-		// HpkeSymmetricCipherSuite cipher_suite (kdf_id, aead_id), uint8
-		// config_id, opaque enc<0..2^16-1>, opaque payload<1..2^16-1>;
-		// inner is empty.
-		var t uint8
-		if !d.ReadUint8(&t) {
+		// RFC 9849 §5: ECHClientHello (ParseECH).
+		e, err := ParseECH(d)
+		if err != nil {
 			return false
 		}
-		switch t {
-		case 0:
-			e := &ECHInfo{Type: "outer"}
-			var enc, payload cryptobyte.String
-			if !d.ReadUint16(&e.KDF) || !d.ReadUint16(&e.AEAD) || !d.ReadUint8(&e.ConfigID) ||
-				!d.ReadUint16LengthPrefixed(&enc) || !d.ReadUint16LengthPrefixed(&payload) {
-				return false
-			}
-			e.EncLength, e.PayloadLength = len(enc), len(payload)
-			h.ECH = e
-		case 1:
-			h.ECH = &ECHInfo{Type: "inner"}
-		default:
-			return false
-		}
+		h.ECH = e
+		return true
 	case extRenegotiationInfo:
 		// RFC 5746 §3.2: opaque renegotiated_connection<0..255>.
 		var rc cryptobyte.String

@@ -169,6 +169,9 @@ func Findings(r *Record, now time.Time) []Finding {
 	if r.Mode == ModeMITM && r.Client != nil && r.Upstream != nil {
 		acrossFindings(r.Client, r.Upstream, add)
 	}
+	if r.Mode == ModeMITM && r.Client != nil {
+		identityFindings(r.Client, add)
+	}
 	if r.Probe != nil && r.Upstream != nil {
 		serverChoiceFindings(r.Probe, r.Upstream, add)
 	}

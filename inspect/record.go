@@ -96,6 +96,9 @@ type Record struct {
 	// completing it (mitm only); nil when no probe was sent.
 	Probe    *Side     `json:"probe,omitempty"`
 	Findings []Finding `json:"findings"`
+	// Readiness judges the client's post-quantum, ECH and legacy offers
+	// and what each leg agreed (ReadinessOf); nil without a ClientHello.
+	Readiness *Readiness `json:"readiness,omitempty"`
 
 	// Ignored marks a connection to a host of ignore_hosts, relayed
 	// untouched and recorded only because record_ignored asked for it.
@@ -133,12 +136,17 @@ type Side struct {
 	// client's connection preface in the Akamai form:
 	// SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order.
 	HTTP2Fingerprint string `json:"http2_fingerprint,omitempty"`
+	// UserAgent is, on the client leg in mitm mode, the User-Agent of the
+	// client's first request, when it came before the record was written.
+	// Findings compares it with Identity (client_identity_mismatch); the
+	// record does not carry it.
+	UserAgent string `json:"-"`
 }
 
 // An Identity names the client software a hello came from.
 type Identity struct {
 	Name  string `json:"name"`  // e.g. "curl 7.88", "Chromium 120-156"
-	Match string `json:"match"` // "exact" (ja4_r matched) or "ja4" (only ja4 matched)
+	Match string `json:"match"` // MatchExact (ja4_r matched) or MatchJA4 (only ja4 matched)
 }
 
 // An Attempt is an upstream handshake that failed before the one the Side

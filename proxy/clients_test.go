@@ -101,6 +101,7 @@ func TestClients(t *testing.T) {
 	t.Run("openssl", e.testOpenSSL)
 	t.Run("gnutls", e.testGnuTLS)
 	t.Run("chromium", e.testChromium)
+	t.Run("identity", e.testIdentity)
 
 	// Every record so far, the ones no subtest waited for included: nothing
 	// but loopback got through.
@@ -174,6 +175,9 @@ func (e *clientsEnv) testCurl(t *testing.T) {
 				t.Errorf("curl printed %q, want %q", out, want)
 			}
 			e.checkOK(t, r, "TLS 1.3", tc.wantNeg)
+			if tc.name == "default" { // the hello capture.sh took: curl's own defaults
+				checkIdentity(t, r, "curl ", "")
+			}
 			e.checkHTTP2Fingerprint(t, r, "curl")
 		})
 	}
@@ -282,6 +286,8 @@ func (e *clientsEnv) testChromium(t *testing.T) {
 		t.Errorf("chromium's hello has no encrypted_client_hello (Chromium sends GREASE ECH): %s", recordJSON(r))
 	}
 	e.checkOK(t, r, "TLS 1.3", "h2")
+	// Chromium's User-Agent ("HeadlessChrome/…") says Chrome: no mismatch.
+	checkIdentity(t, r, "Chromium ", "")
 	if g := r.Client.Negotiated.Group; !slices.Contains(h.Groups, g) {
 		t.Errorf("client leg negotiated group %q, not among chromium's offer %v", g, h.Groups)
 	}

@@ -39,6 +39,7 @@ const (
 // for concurrent use.
 type flowStore struct {
 	log     logrus.FieldLogger  // nil: not written
+	file    *flowFile           // Options.FlowFile; nil: none
 	on      func(*inspect.Flow) // Options.OnFlow
 	secrets bool                // Options.FlowSecrets
 	bodyMax int                 // bytes kept of each body
@@ -54,11 +55,17 @@ type flowStore struct {
 
 // newFlowStore returns the flow store for opts, or nil when flows are off.
 func newFlowStore(opts Options) *flowStore {
-	if opts.Flows == nil && opts.OnFlow == nil {
+	if opts.Flows == nil && opts.FlowFile == nil && opts.OnFlow == nil && !opts.KeepFlows {
 		return nil
 	}
 	st := &flowStore{log: opts.Flows, on: opts.OnFlow, secrets: opts.FlowSecrets,
 		bodyMax: opts.FlowBodyMax, memMax: opts.FlowMemory}
+	if opts.FlowFile != nil {
+		st.file = &flowFile{w: opts.FlowFile, log: opts.Log}
+		if st.file.log == nil {
+			st.file.log = discardLogger()
+		}
+	}
 	if st.bodyMax == 0 {
 		st.bodyMax = defaultFlowBodyMax
 	}
@@ -96,12 +103,19 @@ func (p *Proxy) Flows(id string) []*inspect.Flow {
 // own: the record id, as records have it, and the flow (inspect.Flow's
 // JSON); nested, a line costs a logrus entry of two fields, not sixteen.
 func (st *flowStore) done(f *inspect.Flow) {
-	if st.log != nil {
-		line := *f // the file's copy: credentials redacted
+	if st.log != nil || st.file != nil {
+		req, resp := f.Request, f.Response // the file's: credentials redacted
 		if !st.secrets {
-			line.Request, line.Response = inspect.Redact(f.Request), inspect.Redact(f.Response)
+			req, resp = inspect.Redact(req), inspect.Redact(resp)
 		}
-		st.log.WithFields(logrus.Fields{"id": f.ID, "flow": &line}).Info("flow")
+		if st.log != nil {
+			line := *f
+			line.Request, line.Response = req, resp
+			st.log.WithFields(logrus.Fields{"id": f.ID, "flow": &line}).Info("flow")
+		}
+		if st.file != nil {
+			st.file.add(f, req, resp, time.Now())
+		}
 	}
 	if st.on != nil {
 		st.on(f)
@@ -170,6 +184,11 @@ type flowRun struct {
 	reqErr    error
 
 	respHint int64
+
+	// The wrappers of the request's ResponseWriter, allocated with the flow.
+	w   flowWriter
+	hj  flowHijacker
+	tee flowTee
 }
 
 type flowKey struct{}
@@ -180,28 +199,51 @@ func flowFrom(ctx context.Context) *flowRun {
 	return fl
 }
 
-// startFlow begins the flow of r, on the connection recorded as id, and
-// returns the ResponseWriter and request to serve it with. The flow is
-// written by end, or at a hijack.
-func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url string) (*flowRun, http.ResponseWriter, *http.Request) {
+// flowOf returns the flow in progress of a request: its ResponseWriter's
+// (once start has wrapped it), else its context's; nil when there is none.
+func flowOf(w http.ResponseWriter, r *http.Request) *flowRun {
+	switch fw := w.(type) {
+	case *flowWriter:
+		return fw.fl
+	case *flowHijacker:
+		return fw.fl
+	}
+	return flowFrom(r.Context())
+}
+
+// withFlow returns ctx carrying fl, for flowFrom; ctx itself when fl is nil.
+func withFlow(ctx context.Context, fl *flowRun) context.Context {
+	if fl == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, flowKey{}, fl)
+}
+
+// start begins the flow of r, on the connection recorded as id, and
+// returns the ResponseWriter to serve it with; r's body is wrapped in
+// place (as http.MaxBytesReader's is). The caller gives the request it
+// hands on a context withFlow, once: copying a request costs an allocation
+// on the hot path. The flow is written by end, or at a hijack.
+func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url string) (*flowRun, http.ResponseWriter) {
 	fl := &flowRun{st: st, reqHint: r.ContentLength}
 	fl.f = inspect.Flow{ID: id, Method: r.Method, URL: url, Proto: r.Proto, Start: time.Now(),
 		Request: headerList(r.Host, r.Header), SentMS: 0, FirstByteMS: -1}
-	r = r.WithContext(context.WithValue(r.Context(), flowKey{}, fl))
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &flowBody{ReadCloser: r.Body, fl: fl}
 		fl.f.SentMS = -1
 	}
-	fw := &flowWriter{ResponseWriter: w, fl: fl}
+	fl.w = flowWriter{ResponseWriter: w, fl: fl}
 	if hj, ok := w.(http.Hijacker); ok {
-		return fl, &flowHijacker{flowWriter: fw, hj: hj}, r
+		fl.hj = flowHijacker{flowWriter: &fl.w, hj: hj}
+		return fl, &fl.hj
 	}
-	return fl, fw, r
+	return fl, &fl.w
 }
 
 // headerList is h as a list, sorted by name, Host first when not empty.
 func headerList(host string, h http.Header) []inspect.Header {
-	names := make([]string, 0, len(h))
+	var short [24]string // on the stack: most requests have fewer fields
+	names := short[:0]
 	n := 0
 	for k, vs := range h {
 		if len(vs) > 0 {
@@ -340,7 +382,8 @@ func (w *flowWriter) ReadFrom(r io.Reader) (int64, error) {
 	if w.fl.f.Status == 0 {
 		w.fl.answer(http.StatusOK, w.Header())
 	}
-	t := &flowTee{r: r, w: w}
+	t := &w.fl.tee
+	*t = flowTee{r: r, w: w}
 	var n int64
 	var err error
 	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
@@ -423,4 +466,13 @@ func interceptedFlowURL(r *http.Request, s *session) string {
 		host = s.target
 	}
 	return "https://" + host + r.URL.RequestURI()
+}
+
+// FlowBytes returns the bytes of body buffers the flows hold in memory, in
+// progress and kept: at most Options.FlowMemory. Safe for concurrent use.
+func (p *Proxy) FlowBytes() int64 {
+	if p.flows == nil {
+		return 0
+	}
+	return p.flows.mem.Load()
 }

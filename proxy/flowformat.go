@@ -84,7 +84,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case float64:
 		return strconv.AppendFloat(b, v, 'f', -1, 64), nil
 	case time.Time:
-		return appendJSONString(b, v.Format(time.RFC3339Nano)), nil
+		return appendJSONTime(b, v), nil
 	case []inspect.Header:
 		return appendHeaders(b, v), nil
 	case *inspect.Flow:
@@ -99,43 +99,48 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 
 // appendFlow appends f as encoding/json writes it (its json tags, in order).
 func appendFlow(b []byte, f *inspect.Flow) []byte {
+	return appendFlowHeaders(b, f, f.Request, f.Response)
+}
+
+// appendFlowHeaders is appendFlow with req and resp as f's request and
+// response headers.
+func appendFlowHeaders(b []byte, f *inspect.Flow, req, resp []inspect.Header) []byte {
 	b = append(b, '{')
 	if !f.Time.IsZero() {
-		b = append(b, `"time":`...)
-		b = appendJSONString(b, f.Time.Format(time.RFC3339Nano))
+		b = appendJSONTime(append(b, `"time":`...), f.Time)
 		b = append(b, ',')
 	}
-	str := func(key, v string) {
-		b = append(b, key...)
-		b = appendJSONString(b, v)
-	}
-	num := func(key string, v float64) {
-		b = append(b, key...)
-		b = strconv.AppendFloat(b, v, 'f', -1, 64)
-	}
-	str(`"id":`, f.ID)
-	str(`,"method":`, f.Method)
-	str(`,"url":`, f.URL)
-	str(`,"http_version":`, f.Proto)
+	b = appendJSONString(append(b, `"id":`...), f.ID)
+	b = appendJSONString(append(b, `,"method":`...), f.Method)
+	b = appendJSONString(append(b, `,"url":`...), f.URL)
+	b = appendJSONString(append(b, `,"http_version":`...), f.Proto)
 	if f.Status != 0 {
 		b = append(b, `,"status":`...)
 		b = strconv.AppendInt(b, int64(f.Status), 10)
 	}
-	b = appendHeaders(append(b, `,"request_headers":`...), f.Request)
-	b = appendHeaders(append(b, `,"response_headers":`...), f.Response)
+	b = appendHeaders(append(b, `,"request_headers":`...), req)
+	b = appendHeaders(append(b, `,"response_headers":`...), resp)
 	b = strconv.AppendInt(append(b, `,"request_size":`...), f.RequestSize, 10)
 	b = strconv.AppendInt(append(b, `,"response_size":`...), f.ResponseSize, 10)
 	if f.ContentType != "" {
-		str(`,"content_type":`, f.ContentType)
+		b = appendJSONString(append(b, `,"content_type":`...), f.ContentType)
 	}
-	str(`,"start":`, f.Start.Format(time.RFC3339Nano))
-	num(`,"sent_ms":`, f.SentMS)
-	num(`,"first_byte_ms":`, f.FirstByteMS)
-	num(`,"done_ms":`, f.DoneMS)
+	b = appendJSONTime(append(b, `,"start":`...), f.Start)
+	b = strconv.AppendFloat(append(b, `,"sent_ms":`...), f.SentMS, 'f', -1, 64)
+	b = strconv.AppendFloat(append(b, `,"first_byte_ms":`...), f.FirstByteMS, 'f', -1, 64)
+	b = strconv.AppendFloat(append(b, `,"done_ms":`...), f.DoneMS, 'f', -1, 64)
 	if f.Error != "" {
-		str(`,"error":`, f.Error)
+		b = appendJSONString(append(b, `,"error":`...), f.Error)
 	}
 	return append(b, '}')
+}
+
+// appendJSONTime appends t as encoding/json writes it (RFC 3339 with
+// nanoseconds), without formatting it into a string first.
+func appendJSONTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
 }
 
 func appendHeaders(b []byte, hs []inspect.Header) []byte {
@@ -161,7 +166,12 @@ func appendHeaders(b []byte, hs []inspect.Header) []byte {
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
-	for i := 0; i < len(s); {
+	plain := 0 // most values need no escape: copy them at once
+	for plain < len(s) && s[plain] >= 0x20 && s[plain] < utf8.RuneSelf && s[plain] != '"' && s[plain] != '\\' {
+		plain++
+	}
+	b = append(b, s[:plain]...)
+	for i := plain; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {

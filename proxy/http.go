@@ -274,11 +274,13 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.requests.Add(1)
-	p.settle(s, time.Time{}) // the first request: the record is written now
+	ua := r.UserAgent()
+	s.userAgent.CompareAndSwap(nil, &ua) // the first request's, for the record
+	p.settle(s, time.Time{})             // the first request: the record is written now
+	var fl *flowRun
 	if p.flows != nil {
-		fl, fw, fr := p.flows.start(w, r, s.id, interceptedFlowURL(r, s))
+		fl, w = p.flows.start(w, r, s.id, interceptedFlowURL(r, s))
 		defer fl.end()
-		w, r = fw, fr
 	}
 	if s.upErr != nil {
 		writeError(w, r, http.StatusBadGateway, "tlslens could not connect securely to "+s.target, s.upErr.Error(), s)
@@ -304,7 +306,7 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 		defer hw.close()
 		w = hw
 	}
-	ctx := r.Context()
+	ctx := withFlow(r.Context(), fl) // the request's one copy: see flowStore.start
 	if r.ProtoMajor < 2 {
 		ctx = context.WithoutCancel(ctx)
 	}
@@ -374,7 +376,7 @@ func errorPage(status int, title, detail string, s *session) string {
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, status int, title, detail string, s *session) {
-	flowFrom(r.Context()).fail(title + ": " + detail)
+	flowOf(w, r).fail(title + ": " + detail)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

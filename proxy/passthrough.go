@@ -65,6 +65,7 @@ func (p *Proxy) passthrough(ctx context.Context, c net.Conn, s *session, raw []b
 		}
 	}
 	s.rec.Outcome = out // the one place a passthrough's outcome is set
+	s.rec.Readiness = inspect.ReadinessOf(s.rec, s.hello)
 	p.emit(s.rec)
 	if up == nil {
 		c.Close()

@@ -56,14 +56,25 @@ type Options struct {
 	// Flows receives one "flow" entry per HTTP request on a recorded
 	// connection (inspect.Flow, flow.go), apart from the records; the
 	// values of Authorization, Proxy-Authorization, Cookie and Set-Cookie
-	// are redacted unless FlowSecrets. Flows are captured only when Flows
-	// or OnFlow is set: nil for both turns them off, at no cost.
+	// are redacted unless FlowSecrets. Flows are captured only when Flows,
+	// FlowFile or OnFlow is set, or KeepFlows: without them, at no cost.
 	Flows logrus.FieldLogger
+	// FlowFile, if set, receives the lines Flows would with FlowFormatter
+	// (TimestampFormat FlowTimeFormat), one per flow, redacted alike, but
+	// encoded by the proxy without logrus and written in batches from one
+	// goroutine at a time: a line is written at most 100 ms after its flow
+	// ends, and every line by FlushFlows and at the end of Shutdown. Write
+	// errors are logged to Log.
+	FlowFile io.Writer
 	// OnFlow, if set, is called with each flow once its answer is done,
 	// from the request's goroutine (calls may be concurrent), with the
 	// flow as kept in memory: headers unredacted, bodies as kept. It must
 	// not keep or modify the flow.
 	OnFlow func(*inspect.Flow)
+	// KeepFlows keeps flows in memory (Proxy.Flows, bounded by FlowBodyMax
+	// and FlowMemory) even when none of Flows, FlowFile and OnFlow is set:
+	// for a web view that lists each connection's requests.
+	KeepFlows bool
 	// FlowSecrets writes credential header values to Flows as they are.
 	FlowSecrets bool
 	// FlowBodyMax is how many bytes of each request and response body are
@@ -163,6 +174,12 @@ type Options struct {
 	// ProbeTTL is how long ProbeFirst remembers a server and hello; 0
 	// means 10m.
 	ProbeTTL time.Duration
+
+	// Clients names the client software of each hello on the record's
+	// client.identity: inspect.KnownClients extended by a user's
+	// fingerprints file (inspect.ClientTable.Extend). Nil means
+	// inspect.KnownClients().
+	Clients *inspect.ClientTable
 
 	// Resolver looks up target names, once per target: the addresses it
 	// returns are judged by the policy and are the only ones dialled. Nil
@@ -305,6 +322,9 @@ func New(opts Options) (*Proxy, error) {
 		d := &net.Dialer{Timeout: opts.DialTimeout}
 		opts.Dial = d.DialContext
 	}
+	if opts.Clients == nil {
+		opts.Clients = inspect.KnownClients()
+	}
 	p := &Proxy{opts: opts, log: opts.Log, recs: opts.Records, resolver: opts.Resolver}
 	if p.resolver == nil {
 		p.resolver = net.DefaultResolver
@@ -399,9 +419,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.flows != nil && r.Method != http.MethodConnect {
-		fl, fw, fr := p.flows.start(w, r, connFlowID(r), plainFlowURL(r))
+		fl, fw := p.flows.start(w, r, connFlowID(r), plainFlowURL(r))
 		defer fl.end()
-		w, r = fw, fr
+		w, r = fw, r.WithContext(withFlow(r.Context(), fl))
 	}
 	p.gp.ServeHTTP(withEarly(w, r))
 }
@@ -447,9 +467,11 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 // for every connection accepted on the proxy listener (tunnels and relays
 // included) to end. When ctx ends first, it closes those still open and
 // returns ctx's error. Each connection's record is written before it closes,
-// or, when it waits for its probe, before Shutdown returns.
+// or, when it waits for its probe, before Shutdown returns; the flow lines
+// buffered for Options.FlowFile are written last (an error is logged).
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.stopping.Store(true)
+	defer p.flushFlows() // the flows of the connections it waited for
 	h2err := make(chan error, 1)
 	go func() { h2err <- p.innerH2.Shutdown(ctx) }()
 	err := errors.Join(p.inner.Shutdown(ctx), <-h2err)

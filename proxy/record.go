@@ -11,6 +11,9 @@ import (
 // emit writes a connection's record: the only place records are written, once
 // per accepted connection, as soon as both handshakes are done or one failed.
 func (p *Proxy) emit(r *inspect.Record) {
+	if c := r.Client; c != nil && c.Hello != nil {
+		c.Identity = p.opts.Clients.Identify(c.Hello)
+	}
 	r.Findings = inspect.Findings(r, time.Now())
 	if r.Findings == nil {
 		r.Findings = []inspect.Finding{} // "findings": [] rather than null
@@ -25,6 +28,9 @@ func (p *Proxy) emit(r *inspect.Record) {
 	}
 	if r.Probe != nil { // absent when not probed
 		f["probe"] = r.Probe
+	}
+	if r.Readiness != nil { // absent without a ClientHello
+		f["readiness"] = r.Readiness
 	}
 	if r.Reason != "" {
 		f["reason"] = r.Reason

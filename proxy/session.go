@@ -68,10 +68,13 @@ type session struct {
 	h1       *h1Upstream // HTTP/1.1 requests of a terminated connection (h1upstream.go); nil: all go over tr
 	requests atomic.Int64
 	held     atomic.Bool // the record waits for settle (first request, close, or pinningCloseWindow)
-	hold     *time.Timer // settles a held record at pinningCloseWindow
-	closed   sync.Once
-	ready    time.Time // when both handshakes were done
-	clientIP string    // the client's address without its port
+	// userAgent is the first request's User-Agent, for the record's
+	// client_identity_mismatch; nil before a request.
+	userAgent atomic.Pointer[string]
+	hold      *time.Timer // settles a held record at pinningCloseWindow
+	closed    sync.Once
+	ready     time.Time // when both handshakes were done
+	clientIP  string    // the client's address without its port
 
 	// What serving does once the record is written.
 	next       next
@@ -633,12 +636,16 @@ func (p *Proxy) finish(s *session) {
 
 // record writes a session's record, its outcome decided, and lets it go.
 func (p *Proxy) record(s *session) {
+	if ua := s.userAgent.Load(); ua != nil && s.rec.Client != nil {
+		s.rec.Client.UserAgent = *ua
+	}
 	if s.rec.Outcome == inspect.OutcomeClientRejectedCertificate {
 		p.noteRejection(s)
 	}
 	if fp := s.http2FP.Load(); fp != nil && s.rec.Client != nil {
 		s.rec.Client.HTTP2Fingerprint = *fp
 	}
+	s.rec.Readiness = inspect.ReadinessOf(s.rec, s.hello)
 	p.emitProbed(s.rec, s.probe) // the only call in the intercepting path
 	s.rec, s.probe = nil, nil
 }

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -45,6 +47,9 @@ type env struct {
 	bareAddr     string        // 127.0.0.1:port of the bare MITM (-baseline bare), or ""
 	webAddr      string        // 127.0.0.1:port of a second tlslens feeding the web view (envOptions.web), or ""
 	webProxy     *proxy.Proxy  // that tlslens, for its captures' size
+	flowsAddr    string        // 127.0.0.1:port of a second tlslens writing a flow file (envOptions.flows), or ""
+	flowsProxy   *proxy.Proxy  // that tlslens, for the flows it keeps
+	flowFile     *os.File      // its flow file, in a directory removed at stop
 	ring         *web.Ring     // the web view's ring it feeds
 	sseFrames    atomic.Int64  // events read by the web view's one SSE client
 	peer         *netstack.Net // the WireGuard peer's network (wireguard scenario), or nil
@@ -64,6 +69,7 @@ type envOptions struct {
 	wireGuard      bool          // also run tlslens's WireGuard server and a peer
 	probe          bool          // also start a second tlslens, probing with proxy.ProbeFirst
 	web            bool          // also start a second tlslens with capture on, feeding a web view read by one SSE client
+	flows          bool          // also start a second tlslens writing a flow file, as tlslens --flows FILE does
 	upstreamOnly   bool          // start the upstream alone, no proxy (-external: the proxies are processes)
 }
 
@@ -169,7 +175,7 @@ func newEnv(o envOptions) (*env, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() { defer close(served); p.Serve(ctx, pLn) }()
-	stopWG, stopProbe, stopWeb := func() {}, func() {}, func() {}
+	stopWG, stopProbe, stopWeb, stopFlows := func() {}, func() {}, func() {}, func() {}
 	var stop func()
 	if o.wireGuard {
 		if e.peer, stop, err = startWireGuard(ctx, p, wg); err == nil {
@@ -203,6 +209,18 @@ func newEnv(o envOptions) (*env, error) {
 			}
 		}
 	}
+	if err == nil && o.flows {
+		opts = baseOpts
+		opts.WireGuard = nil
+		if stop, err = e.flowOptions(&opts); err == nil {
+			stopFile := stop
+			if e.flowsAddr, e.flowsProxy, stop, err = startProxy(ctx, opts); err != nil {
+				stopFile()
+			} else {
+				stopFlows = func() { stop(); stopFile() }
+			}
+		}
+	}
 	e.stop = func() {
 		stopWG()
 		cancel()
@@ -210,6 +228,7 @@ func newEnv(o envOptions) (*env, error) {
 		<-served
 		stopProbe()
 		stopWeb()
+		stopFlows()
 		stopBare()
 		up.Close()
 	}
@@ -234,6 +253,25 @@ func startProxy(ctx context.Context, opts proxy.Options) (addr string, p *proxy.
 	served := make(chan struct{})
 	go func() { defer close(served); p.Serve(ctx, ln) }()
 	return ln.Addr().String(), p, func() { p.Close(); <-served }, nil
+}
+
+// flowOptions turns flows on in opts as tlslens --flows FILE does
+// (cmd/tlslens/flows.go: flowOptions): flow lines to a file (FlowFile),
+// in a temporary directory, bodies kept in memory within the default bounds.
+// stop closes and removes the file.
+func (e *env) flowOptions(opts *proxy.Options) (stop func(), err error) {
+	dir, err := os.MkdirTemp("", "tlslens-load-flows")
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "flows.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	e.flowFile = f
+	opts.FlowFile = f
+	return func() { f.Close(); os.RemoveAll(dir) }, nil
 }
 
 // openPage serves the web view of e.ring, with e.webProxy's captures as
@@ -301,6 +339,7 @@ type client struct {
 	proxied   bool
 	probe     bool // through the probing tlslens (env.probeAddr)
 	web       bool // through the tlslens feeding the web view (env.webAddr)
+	flows     bool // through the tlslens writing a flow file (env.flowsAddr)
 	bare      bool
 	wireGuard bool
 	via       *process // through a proxy running as its own process (-external), or nil
@@ -313,7 +352,7 @@ type client struct {
 func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 	cfg := &tls.Config{ServerName: name, RootCAs: c.e.upstreamCA, NextProtos: []string{"http/1.1"}}
 	addr := c.e.upstreamAddr
-	tunnel := c.proxied || c.probe || c.web || c.bare || c.via != nil
+	tunnel := c.proxied || c.probe || c.web || c.flows || c.bare || c.via != nil
 	// A proxy process cannot be given the in-process resolver: its
 	// CONNECT target is the upstream's loopback address itself, and the
 	// name travels in the SNI only.
@@ -325,6 +364,8 @@ func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 		cfg.RootCAs, addr = c.e.proxyCA, c.e.probeAddr
 	case c.web:
 		cfg.RootCAs, addr = c.e.proxyCA, c.e.webAddr
+	case c.flows:
+		cfg.RootCAs, addr = c.e.proxyCA, c.e.flowsAddr
 	case c.proxied:
 		cfg.RootCAs, addr = c.e.proxyCA, c.e.proxyAddr
 	case c.bare:

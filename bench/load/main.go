@@ -24,7 +24,10 @@
 // (records into its ring, one client streaming /events, capture on with
 // its defaults) against tlslens with default options, on new connections
 // to one host, then prints the ring's and the captures' size and the heap
-// against their documented bounds.
+// against their documented bounds. flows compares tlslens writing a flow
+// file (as --flows FILE: one line per request, bodies kept in memory within
+// their default bounds) against tlslens without, on keep-alive requests,
+// then prints the flow file's lines and the bodies' memory against its bound.
 //
 // Everything stays on loopback: the proxy's resolver refuses any name
 // outside bench.test, and its dialer sends those, and the WireGuard peer's
@@ -88,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.baseline, "baseline", "direct", "what tlslens is compared with: direct (client to upstream) or bare (a MITM that only relays)")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "concurrent workers per side")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds per scenario; direct and tlslens alternate which goes first")
-	fs.StringVar(&c.scenarios, "scenarios", "newconn,hosts,keepalive,bulk,idle,flat", "comma-separated: newconn, hosts, keepalive, bulk, idle, flat, hold, wireguard, probe, web, or all")
+	fs.StringVar(&c.scenarios, "scenarios", "newconn,hosts,keepalive,bulk,idle,flat", "comma-separated: newconn, hosts, keepalive, bulk, idle, flat, hold, wireguard, probe, web, flows, or all")
 	fs.IntVar(&c.bulkSize, "bulk-size", 8<<20, "bytes per /bulk response")
 	fs.IntVar(&c.idle, "idle", 2000, "idle connections opened to measure memory per connection (4 descriptors each)")
 	fs.IntVar(&c.flat, "flat", 20000, "connections made while sampling the heap (flat)")
@@ -138,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return errors.New("-peer, -pprof, -against, -against-env and -json go with -external")
 	}
 	if c.scenarios == "all" {
-		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold,wireguard,probe,web"
+		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold,wireguard,probe,web,flows"
 	}
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
@@ -170,6 +173,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			err = compareProbe(c, stdout)
 		case "web":
 			err = compareWeb(c, stdout)
+		case "flows":
+			err = compareFlows(c, stdout)
 		case "idle":
 			err = idleMemory(c, stdout)
 		case "flat":
@@ -484,6 +489,53 @@ func compareWeb(c config, w io.Writer) error {
 		float64(m.heap)/(1<<20), float64(m.stacks)/(1<<20))
 	return nil
 }
+
+// compareFlows runs keep-alive requests through tlslens writing a flow file
+// and through tlslens without one, and prints the ratios flows on / flows
+// off, then the lines in the flow file against the requests made and the
+// bodies' memory against flow_memory.
+func compareFlows(c config, w io.Writer) error {
+	e, err := newEnv(envOptions{bulkSize: c.bulkSize, flows: true})
+	if err != nil {
+		return err
+	}
+	defer e.stop()
+	var requests atomic.Int64 // answered through the tlslens writing flows
+	counted := func(e *env, cl *client, w int, names *atomic.Int64) (op, func()) {
+		do, cleanup := keepAliveOp("/")(e, cl, w, names)
+		if !cl.flows {
+			return do, cleanup
+		}
+		return func(ctx context.Context) (int64, error) {
+			n, err := do(ctx)
+			if err == nil {
+				requests.Add(1)
+			}
+			return n, err
+		}, cleanup
+	}
+	if err := compareSides(c, w, "flows, keep-alive requests/s", counted, e, "flows off", &client{e: e, proxied: true}, "flows on", &client{e: e, flows: true}); err != nil {
+		return err
+	}
+	settle() // the last flows end
+	if err := e.flowsProxy.FlushFlows(); err != nil {
+		return err
+	}
+	lines, err := countLines(e.flowFile.Name())
+	if err != nil {
+		return err
+	}
+	kept, status := e.flowsProxy.FlowBytes(), "within"
+	if kept > defaultFlowMemory {
+		status = "OVER"
+	}
+	fmt.Fprintf(w, "  FLOWS: flow file %d lines for %d requests; bodies kept %.3f MiB (bound flow_memory %d MiB: %s)\n",
+		lines, requests.Load(), float64(kept)/(1<<20), defaultFlowMemory>>20, status)
+	return nil
+}
+
+// defaultFlowMemory is flow_memory's default (config.yaml).
+const defaultFlowMemory = 64 << 20
 
 // The documented bounds of the captures with their defaults (README,
 // "capture"): proxy.Capture's Keep and MaxBytes when 0.

@@ -132,3 +132,33 @@ func TestWebSmoke(t *testing.T) {
 		t.Errorf("captures %v connections %v MiB, bounds %v connections %v MiB (%s)", conns, kept, keepConns, maxMiB, mem[9])
 	}
 }
+
+// TestFlowsSmoke runs the flows scenario briefly: a ratio for keep-alive
+// requests with a flow file, from error-free rounds, one line in the file
+// for each request made through the tlslens writing it, and the bodies
+// kept within flow_memory. The 5 % is for full runs.
+func TestFlowsSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives real handshakes for a few seconds")
+	}
+	var out, errs bytes.Buffer
+	args := []string{"-scenarios", "flows", "-duration", "300ms", "-slice", "100ms", "-rounds", "1", "-concurrency", "2"}
+	if err := run(args, &out, &errs); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
+	}
+	if !regexp.MustCompile(`RATIO flows, keep-alive requests/s: wall-clock median [0-9.]+`).MatchString(out.String()) {
+		t.Fatalf("no RATIO line:\n%s", out.String())
+	}
+	for _, m := range regexp.MustCompile(`errors (\d+)/(\d+)`).FindAllStringSubmatch(out.String(), -1) {
+		if m[1] != "0" || m[2] != "0" {
+			t.Errorf("round with errors: %s\n%s", m[0], out.String())
+		}
+	}
+	m := regexp.MustCompile(`FLOWS: flow file (\d+) lines for (\d+) requests; bodies kept [0-9.]+ MiB \(bound flow_memory \d+ MiB: (\w+)\)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no FLOWS line:\n%s", out.String())
+	}
+	if m[1] != m[2] || m[1] == "0" || m[3] != "within" {
+		t.Errorf("flow file %s lines for %s requests, bodies %s the bound", m[1], m[2], m[3])
+	}
+}

@@ -41,6 +41,7 @@ type Config struct {
 	MaxConnections    int           `yaml:"max_connections"`
 	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
 	UpstreamCA        string        `yaml:"upstream_ca"`
+	Fingerprints      string        `yaml:"fingerprints"`
 	UpstreamVerify    string        `yaml:"upstream_verify"`
 	ClientMinVersion  string        `yaml:"client_min_version"`
 	KeyLog            string        `yaml:"key_log"`

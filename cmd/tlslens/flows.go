@@ -21,12 +21,16 @@ func openFlows(cfg Config, stdout io.Writer, files logFiles) (*recordFile, error
 }
 
 // flowOptions sets the proxy's flow options from cfg, writing to flows
-// (nil: flows off).
+// (nil: no flow file). With the web view on, flows are kept in memory for
+// its connection pages whether or not they also go to a file.
 func flowOptions(cfg Config, flows *recordFile, opts *proxy.Options) {
-	if flows == nil {
+	if flows == nil && cfg.WebListen == "" {
 		return
 	}
-	opts.Flows = newFlowLogger(flows)
+	if flows != nil {
+		opts.FlowFile = flows // lines as logrus's JSON formatter writes them, with millisecond times
+	}
+	opts.KeepFlows = cfg.WebListen != ""
 	opts.FlowSecrets = !cfg.FlowsRedact
 	opts.FlowBodyMax, opts.FlowMemory = cfg.FlowBodyMax, cfg.FlowMemory
 	if cfg.FlowBodyMax == 0 {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/tlslens/tlslens/inspect"
 	"github.com/tlslens/tlslens/inspect/report"
 )
 
@@ -30,7 +31,11 @@ The report groups clients by JA4 fingerprint (how many records, example SNIs
 and addresses, JA3N, the versions, cipher suites, groups and signature schemes
 offered, weak offers, first and last seen) and servers by target (what they
 negotiated, key exchange, leaf certificate, verification problems), then
-counts outcomes and findings by code. A weak offer is SSL 3.0, TLS 1.0 or 1.1,
+counts outcomes and findings by code. A readiness table shows, per client
+(its known identity, or its JA4 when unidentified), how many connections
+offered a post-quantum group and key share, agreed one on each leg, went
+through a HelloRetryRequest, offered ECH, and the lowest version and weak
+suites offered. A weak offer is SSL 3.0, TLS 1.0 or 1.1,
 or a NULL, EXPORT, anon, RC4, DES or 3DES cipher suite.
 
 Operational log lines are skipped. Malformed lines are counted and the first
@@ -43,6 +48,12 @@ Examples:
   tlslens report --target '*.example.com' --format markdown - < records.jsonl
   tlslens report --client t13d1516h2_8daaf6152771_d8a2da3f94cd records.jsonl
   tlslens report --format har records.jsonl flows.jsonl > requests.har
+
+--format zeek writes the records as a Zeek ssl.log (Zeek's ASCII format:
+#fields and #types headers, tab-separated, "-" unset, "(empty)" empty): two
+lines per record, the client leg (client to tlslens) and the upstream leg
+(tlslens to the server), sharing the uid "C" + the record's id. The time
+filters, --client and --target apply; --top and --max-groups do not.
 
 --format har writes a HAR 1.2 log (for browsers' DevTools, HTTP Toolkit,
 Charles) of the requests in a flow file (flows: FILE), each entry joined to
@@ -61,7 +72,7 @@ func runReport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		until     = fs.String("until", "", "keep records before `TIME`, in the same forms as --since")
 		client    = fs.String("client", "", "keep records from this client: a JA4 (or JA3, JA3N) fingerprint, an ip:port, or an ip")
 		target    = fs.String("target", "", "keep records whose target matches `PATTERN` (path.Match glob on host:port or host, e.g. '*.example.com', '*:8443')")
-		format    = fs.String("format", "text", "output `FORMAT`: "+strings.Join(report.Formats, ", ")+", or har (HAR 1.2 of the requests in a flow file: RECORDS FLOWS)")
+		format    = fs.String("format", "text", "output `FORMAT`: "+strings.Join(report.Formats, ", ")+", zeek (both legs of each record as Zeek ssl.log lines), or har (HAR 1.2 of the requests in a flow file: RECORDS FLOWS)")
 		top       = fs.Int("top", 50, "list at most `N` client and server groups, largest first (0: all); totals count all")
 		maxGroups = fs.Int("max-groups", report.DefaultMaxGroups, "keep at most `N` distinct JA4s and targets; the rest count as \"(other)\"")
 	)
@@ -79,8 +90,8 @@ func runReport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if *format == "har" {
 		return reportHAR(files, stdout)
 	}
-	if !slices.Contains(report.Formats, *format) {
-		return fmt.Errorf("report: unknown --format %q (want %s or har)", *format, strings.Join(report.Formats, ", "))
+	if !slices.Contains(report.Formats, *format) && *format != "zeek" {
+		return fmt.Errorf("report: unknown --format %q (want %s, zeek or har)", *format, strings.Join(report.Formats, ", "))
 	}
 
 	now := time.Now()
@@ -106,6 +117,9 @@ func runReport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return errors.New("report: no input: name a record file, or pipe records in (see --help)")
 		}
 		files = []string{"-"}
+	}
+	if *format == "zeek" {
+		return reportZeek(ctx, files, stdin, stdout, opts.Filter)
 	}
 	total, known, err := inputSize(files, stdin)
 	if err != nil {
@@ -212,4 +226,43 @@ func readInput(ctx context.Context, b *report.Builder, name string, stdin io.Rea
 		r = p.Reader(r)
 	}
 	return b.Read(ctx, label, r)
+}
+
+// reportZeek is `tlslens report --format zeek FILE...`: the records that
+// pass filter as Zeek ssl.log lines, read and written as they come.
+func reportZeek(ctx context.Context, files []string, stdin io.Reader, stdout io.Writer, filter report.Filter) error {
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	z := report.NewZeekWriter(w, time.Now())
+	write := func(rec *inspect.Record) error {
+		if !filter.Match(rec) {
+			return nil
+		}
+		return z.Write(rec)
+	}
+	for _, name := range files {
+		if err := eachRecord(ctx, name, stdin, write); err != nil {
+			return err
+		}
+	}
+	if err := z.Close(time.Now()); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// eachRecord calls fn with each record of the input name ("-": stdin).
+func eachRecord(ctx context.Context, name string, stdin io.Reader, fn func(*inspect.Record) error) error {
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	if err := report.EachRecord(ctx, r, fn); err != nil {
+		return fmt.Errorf("report: %s: %w", name, err)
+	}
+	return nil
 }

@@ -253,3 +253,29 @@ func TestReportHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestReportZeek: --format zeek writes an ssl.log of the records that pass
+// the filter, gzip-compressed input included: the header, two lines per
+// record sharing its uid, #close.
+func TestReportZeek(t *testing.T) {
+	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	name := writeFile(t, "records.jsonl.gz", writeRecords(t, 4, start))
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"report", "--format", "zeek", "--target", "a.test", name}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("report --format zeek: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	if len(lines) != 8+4+1 || lines[0] != `#separator \x09` || lines[4] != "#path\tssl" || !strings.HasPrefix(lines[len(lines)-1], "#close\t") {
+		t.Fatalf("output =\n%s\nwant 8 header lines, 4 lines, #close", stdout.String())
+	}
+	for i, want := range []string{ // the test records' client legs agreed nothing (no negotiated): established F
+		"1795341600.000000\tCc0\t10.1.1.1\t40000\t-\t-\t-\t-\t-\ta.test\tF\t-\t-\tF\tC\t-\t-\t-\t-",
+		"1795341600.000000\tCc0\t-\t-\t192.0.2.1\t443\tTLSv13\tTLS_AES_128_GCM_SHA256\tx25519\t-\tF\t-\t-\tT\ts\t-\t-\t-\tok",
+		"1795341720.000000\tCc2\t10.1.1.1\t40002\t-\t-\t-\t-\t-\ta.test\tF\t-\t-\tF\tC\t-\t-\t-\t-",
+		"1795341720.000000\tCc2\t-\t-\t192.0.2.1\t443\tTLSv13\tTLS_AES_128_GCM_SHA256\tx25519\t-\tF\t-\t-\tT\ts\t-\t-\t-\tok",
+	} {
+		if lines[8+i] != want {
+			t.Errorf("line %d =\n%q\nwant\n%q", 9+i, lines[8+i], want)
+		}
+	}
+}

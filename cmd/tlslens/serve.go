@@ -72,6 +72,7 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	str("log-format", "log_format", "auto, text or json", func(c *Config) *string { return &c.LogFormat })
 	str("log-level", "log_level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel })
 	str("upstream-ca", "upstream_ca", "PEM file of extra roots trusted upstream", func(c *Config) *string { return &c.UpstreamCA })
+	str("fingerprints", "fingerprints", "file of known-client fingerprints that extends and overrides the shipped table (.yaml/.yml: YAML; otherwise the table format)", func(c *Config) *string { return &c.Fingerprints })
 	str("upstream-verify", "upstream_verify", "strict or log", func(c *Config) *string { return &c.UpstreamVerify })
 	str("client-min-version", "client_min_version", "lowest TLS version accepted from clients", func(c *Config) *string { return &c.ClientMinVersion })
 	str("flows", "flows", "flow file: one JSON line per HTTP request (JSON Lines, appended), - for stdout; empty for none", func(c *Config) *string { return &c.Flows })
@@ -231,6 +232,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if opts.UpstreamRoots, opts.UpstreamRootsName, err = upstreamRoots(cfg.UpstreamCA); err != nil {
 		return err
 	}
+	if opts.Clients, err = knownClients(cfg.Fingerprints); err != nil {
+		return err
+	}
 	rules := make([]proxy.Rule, len(cfg.Policies))
 	for i, r := range cfg.Policies {
 		rules[i] = proxy.Rule{Match: r.Match, Action: proxy.Action(r.Action)}
@@ -292,7 +296,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	wo := web.Options{Ring: ring}
-	if opts.Flows != nil || opts.OnFlow != nil { // flows are captured (a flow file): list them
+	if opts.KeepFlows || opts.FlowFile != nil { // flows are captured: list them
 		wo.Flows = p.Flows
 	}
 	// Files the web view offers per connection beyond its record, at
@@ -345,7 +349,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if ferr := records.Close(); ferr != nil {
 		log.WithError(ferr).Error("flushing records")
 	}
-	if ferr := flows.Close(); ferr != nil {
+	if ferr := errors.Join(p.FlushFlows(), flows.Close()); ferr != nil { // FlushFlows: flows ended after Shutdown's flush
 		log.WithError(ferr).Error("flushing flows")
 	}
 	log.Info("tlslens stopped")

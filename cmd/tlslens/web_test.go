@@ -183,3 +183,40 @@ func TestWebBusyPort(t *testing.T) {
 		t.Errorf("the start-up line names a web view (%v) that is not running", started["web"])
 	}
 }
+
+// TestWebViewFlowsWithoutFile: with the web view on and no flow file, a
+// connection's page still lists its requests (kept in memory), and no flow
+// file appears.
+func TestWebViewFlowsWithoutFile(t *testing.T) {
+	e := newEnv(t)
+	logs := e.startRun("--web-listen", "127.0.0.1:0", "--records", filepath.Join(e.dir, "r.jsonl"))
+	started := logs.wait(t, "tlslens listening")
+	webURL, _ := started["web"].(string)
+	e.get(e.client(started["addr"].(string)), "/kept", "hello /kept")
+	get := func(path string) string {
+		t.Helper()
+		resp, err := http.Get(webURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	var rec inspect.Record
+	var page string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(page, "/kept</td>"); time.Sleep(20 * time.Millisecond) {
+		if rec.ID == "" {
+			line, _, _ := strings.Cut(get("records.jsonl"), "\n")
+			json.Unmarshal([]byte(line), &rec)
+			continue
+		}
+		page = get("c/" + rec.ID)
+	}
+	if !strings.Contains(page, "<code>GET</code>") || !strings.Contains(page, "/kept</td>") {
+		t.Errorf("the page of %q does not list its GET /kept flow:\n%s", rec.ID, page)
+	}
+	if matches, _ := filepath.Glob(filepath.Join(e.dir, "*flow*")); len(matches) > 0 {
+		t.Errorf("flow files %v written without --flows", matches)
+	}
+}

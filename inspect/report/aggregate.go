@@ -79,6 +79,11 @@ type Builder struct {
 	// otherClient and otherServer take what no longer fits under MaxGroups.
 	otherClient *clientState
 	otherServer *serverState
+
+	// readiness is keyed by client identity, or "unknown (JA4 …)";
+	// otherReadiness takes the rows beyond MaxGroups.
+	readiness      map[string]*readinessState
+	otherReadiness *readinessState
 }
 
 // dist is a report-wide distribution of versions, suites, groups and
@@ -117,6 +122,7 @@ func New(opts Options) (*Builder, error) {
 		findings:   make(map[string]*findingState),
 		clients:    make(map[string]*clientState),
 		servers:    make(map[string]*serverState),
+		readiness:  make(map[string]*readinessState),
 	}, nil
 }
 
@@ -202,6 +208,7 @@ func (b *Builder) Add(r *inspect.Record) {
 	}
 	if r.Client != nil && r.Client.Hello != nil {
 		b.addClient(r, r.Client.Hello, outcome)
+		b.addReadiness(r)
 	} else {
 		b.totals.NoHello++
 	}

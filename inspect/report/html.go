@@ -30,18 +30,28 @@ var CSS string
 
 // htmlTemplate is parsed once; it is read-only after.
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"join":     join,
-	"names":    names,
-	"counts":   countList,
-	"stamp":    stamp,
-	"percent":  percent,
-	"share":    share,
-	"sevClass": func(s any) string { return fmt.Sprintf("sev-%s", s) },
-	"expired":  expired,
-	"day":      day,
-	"clock":    clock,
-	"css":      func() template.CSS { return template.CSS(CSS) },
+	"join":        join,
+	"names":       names,
+	"counts":      countList,
+	"stamp":       stamp,
+	"percent":     percent,
+	"share":       share,
+	"sevClass":    func(s any) string { return fmt.Sprintf("sev-%s", s) },
+	"expired":     expired,
+	"day":         day,
+	"clock":       clock,
+	"css":         func() template.CSS { return template.CSS(CSS) },
+	"frac":        frac,
+	"weakVersion": weakVersion,
 }).Parse(htmlSource + CompareTemplate))
+
+// frac is k of n connections as "k/n", "-" for none.
+func frac(k, n int) string {
+	if k == 0 {
+		return "-"
+	}
+	return strconv.Itoa(k) + "/" + strconv.Itoa(n)
+}
 
 // expired reports whether a certificate's not_after is before now; false
 // when either is unknown.

@@ -57,6 +57,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	m.table([]string{"JA4", "Records", "Offers", "SNIs", "Addresses"}, rows...)
 
+	m.printf("## Readiness\n\nPer client (its identity, or its JA4 when unidentified): of its connections, how many offered a post-quantum (PQ) group, sent a PQ key share, agreed one on each leg, went through a HelloRetryRequest (HRR) on either leg, offered ECH; the lowest version and the weak suites offered.\n\n")
+	rows = rows[:0]
+	for _, row := range r.Readiness {
+		rows = append(rows, readinessCells(row))
+	}
+	m.table(readinessHead, rows...)
+
 	for _, d := range r.dimensions() {
 		m.printf("## %s\n\n", d.Title)
 		drows, dropped := merge(d.Offered, d.Negotiated, distRows)

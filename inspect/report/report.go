@@ -1,10 +1,11 @@
 // Package report aggregates handshake records (docs/record.md) into an
 // audit report: clients grouped by JA4 fingerprint with what they offer and
-// which weak options they still offer, servers grouped by target with what
-// they negotiated and what was wrong with their chains, outcomes, and
-// findings by code. It renders the report as aligned text, JSON, Markdown or
-// a self-contained HTML page with SVG charts, and one record for a terminal
-// (Line, Verbose).
+// which weak options they still offer, each client's readiness (post-quantum
+// key exchange, ECH, legacy offers; by its identity, or its JA4 when
+// unidentified), servers grouped by target with what they negotiated and
+// what was wrong with their chains, outcomes, and findings by code. It
+// renders the report as aligned text, JSON, Markdown or a self-contained
+// HTML page with SVG charts, and one record for a terminal (Line, Verbose).
 //
 // A Builder reads JSON Lines in one pass with bounded memory: it keeps at most
 // Options.MaxGroups client and server groups (the rest share an "(other)"
@@ -37,7 +38,10 @@ type Report struct {
 	Negotiated Distribution     `json:"negotiated"`
 	WeakOffers []WeakOffer      `json:"weak_offers"` // clients offering weak versions or suites
 	Clients    []Client         `json:"clients"`     // by JA4, most records first
-	Servers    []Server         `json:"servers"`     // by target, most records first
+	// Readiness is each client's post-quantum, ECH and legacy readiness:
+	// by identity (or JA4 when unidentified), most connections first.
+	Readiness []ReadinessRow `json:"readiness"`
+	Servers   []Server       `json:"servers"` // by target, most records first
 }
 
 // Totals count lines and records over all inputs.
@@ -206,6 +210,7 @@ func (b *Builder) Report() *Report {
 	for _, c := range top(clients, b.opts.Top) {
 		r.Clients = append(r.Clients, c.report())
 	}
+	r.Readiness = b.readinessRows(b.opts.Top)
 
 	servers := make([]*serverState, 0, len(b.servers)+1)
 	for _, s := range b.servers {

@@ -49,7 +49,11 @@ func Line(r *inspect.Record, color bool) string {
 		fields = append(fields, "upstream "+termLeg(r.Upstream))
 	}
 	if r.Client != nil && r.Client.Hello != nil && r.Client.Hello.JA4 != "" {
-		fields = append(fields, "ja4 "+r.Client.Hello.JA4)
+		ja4 := "ja4 " + r.Client.Hello.JA4
+		if id := r.Client.Identity; id != nil {
+			ja4 += " (" + id.Name + ")"
+		}
+		fields = append(fields, ja4)
 	}
 	if n := termCounts(r.Findings, p); n != "" {
 		fields = append(fields, "findings: "+n)
@@ -174,9 +178,10 @@ func termError(r *inspect.Record) string {
 // the terminal may want: each hello in full (versions, suites, groups,
 // signature algorithms, ALPN, extensions, fingerprints), the client's
 // HTTP/2 fingerprint, where the upstream hello differs from the client's
-// (offer delta), what each leg agreed, both chains, the verification, the key exchange, the certificate
-// request, earlier attempts, and every finding with its message. Names are
-// the record's, unshortened. No trailing newline.
+// (offer delta), what each leg agreed, both chains, the verification, the
+// key exchange, the certificate request, earlier attempts, the readiness
+// (ReadinessFacts), and every finding with its message. Names are the
+// record's, unshortened. No trailing newline.
 func Verbose(r *inspect.Record, color bool) string {
 	p := termPalette(color)
 	var b strings.Builder
@@ -188,6 +193,12 @@ func Verbose(r *inspect.Record, color bool) string {
 	}{{"client", r.Client}, {"upstream", r.Upstream}} {
 		if leg.s != nil {
 			termSide(&b, p, leg.name, leg.s)
+		}
+	}
+	if facts := ReadinessFacts(r.Readiness); facts != nil {
+		b.WriteString("\n  readiness")
+		for _, f := range facts {
+			termKV(&b, "    ", f.Label, f.Text)
 		}
 	}
 	if len(r.Findings) > 0 {
@@ -255,6 +266,9 @@ func termSide(b *strings.Builder, p termPalette, name string, s *inspect.Side) {
 		termKV(b, in, "ja3", h.JA3)
 		termKV(b, in, "ja3n", h.JA3N)
 		termKV(b, in, "ja4", h.JA4)
+	}
+	if id := s.Identity; id != nil {
+		termKV(b, in, "identity", id.Name+" ("+id.Match+" match)")
 	}
 	termKV(b, in, "http2", s.HTTP2Fingerprint) // the client leg's HTTP/2 fingerprint
 	if len(s.OfferDelta) > 0 {

@@ -361,3 +361,16 @@ func TestVerboseHTTP2Fingerprint(t *testing.T) {
 		t.Errorf("Verbose(a record with an HTTP/2 fingerprint, false) lacks %q:\n%s", want, got)
 	}
 }
+
+// TestIdentityTerminal: the one-line view names the known client after its
+// JA4, and --verbose gives it a line with the kind of match.
+func TestIdentityTerminal(t *testing.T) {
+	r := termOKRecord()
+	r.Client.Identity = &inspect.Identity{Name: "Chromium 156", Match: "ja4"}
+	if got, want := Line(r, false), "ja4 "+r.Client.Hello.JA4+" (Chromium 156)"; !strings.Contains(got, want) {
+		t.Errorf("Line = %q, want it to contain %q", got, want)
+	}
+	if got, want := Verbose(r, false), "\n    identity      Chromium 156 (ja4 match)\n"; !strings.Contains(got, want) {
+		t.Errorf("Verbose lacks %q:\n%s", want, got)
+	}
+}

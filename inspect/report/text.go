@@ -19,6 +19,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	t.outcomes(r)
 	t.findings(r)
 	t.weakOffers(r)
+	t.readiness(r)
 	t.distributions(r)
 	t.clients(r)
 	t.servers(r)
@@ -145,6 +146,21 @@ func (t *textWriter) weakOffers(r *Report) {
 	}
 	for _, o := range r.WeakOffers {
 		t.row(o.JA4, strconv.Itoa(o.Count), short(o.Addresses, false, 2), short(o.SNIs, false, 2), join(o.Offers, false))
+	}
+	t.flush()
+}
+
+func (t *textWriter) readiness(r *Report) {
+	head := make([]string, len(readinessHead))
+	for i, h := range readinessHead {
+		head[i] = strings.ToUpper(h)
+	}
+	t.table("READINESS (of each client's connections; PQ: post-quantum key exchange, HRR: HelloRetryRequest on either leg)", head...)
+	if len(r.Readiness) == 0 {
+		t.row("-", "none")
+	}
+	for _, row := range r.Readiness {
+		t.row(readinessCells(row)...)
 	}
 	t.flush()
 }

@@ -4,8 +4,13 @@
 # up to the end of its ClientHello, clients.txt the versions they came from.
 #
 # Usage: inspect/testdata/capture.sh [CLIENT...]
-#   CLIENTS: go curl openssl gnutls chromium firefox (default: all)
+#   CLIENTS: go curl openssl gnutls chromium firefox (default), and also
+#   nethttp wget python-urllib python-requests node java; a name may end in
+#   -N (chromium-2) to capture the same client again into its own file.
 #   SKIP_INSTALL=1 skips apt-get (the clients are already installed).
+#   OUT=DIR writes the captures and clients.txt to DIR instead (the known
+#   client table's captures: inspect/testdata/clients/capture.sh).
+#   A client that is not installed is skipped with a message.
 #
 # Every connection is to 127.0.0.1 (hellocap's listener). The browsers are
 # also given a proxy on a closed loopback port for everything else, so their
@@ -15,6 +20,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+out=${OUT:-$here}
 clients=("$@")
 [ ${#clients[@]} -gt 0 ] || clients=(go curl openssl gnutls chromium firefox)
 
@@ -23,7 +29,8 @@ if [ "${SKIP_INSTALL:-}" != 1 ]; then
 	# wireshark-common asks whether non-root users may capture packets.
 	echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 	apt-get update -q
-	apt-get -o DPkg::Lock::Timeout=900 install -y -q curl openssl gnutls-bin chromium firefox-esr tshark
+	apt-get -o DPkg::Lock::Timeout=900 install -y -q curl openssl gnutls-bin chromium firefox-esr tshark \
+		wget python3-requests nodejs openjdk-17-jdk-headless
 fi
 
 work=$(mktemp -d)
@@ -39,30 +46,79 @@ capture() { # capture NAME VERSION-LINE ARGS...
 	shift 2
 	echo "== $name ($version)" >&2
 	# hellocap stops the client itself; timeout is the backstop if it hangs.
-	timeout -k 10 180 "$hellocap" -out "$here/$name.bin" -timeout 90s "$@"
+	timeout -k 10 180 "$hellocap" -out "$out/$name.bin" -timeout 90s "$@"
 	printf '%s\t%s\n' "$name" "$version" >>"$work/clients.txt"
 }
 
-for c in "${clients[@]}"; do
+# have reports whether a client's program is installed, saying so if not.
+have() { # have CLIENT PROGRAM
+	command -v "$2" >/dev/null && return 0
+	echo "capture.sh: skipping $1: $2 is not installed" >&2
+	return 1
+}
+
+# python3 is Debian's: requests comes from its python3-requests package.
+python=/usr/bin/python3
+
+for name in "${clients[@]}"; do
+	c=${name%-[0-9]*}
 	case $c in
+	nethttp)
+		capture "$name" "$(go version | cut -d' ' -f3-)" -nethttp
+		;;
+	wget)
+		have "$name" wget || continue
+		capture "$name" "$(wget --version | head -n1)" -- \
+			wget -q -O /dev/null --no-proxy --tries=1 --timeout=30 'https://localhost:{port}/'
+		;;
+	python-urllib)
+		have "$name" "$python" || continue
+		capture "$name" "$("$python" --version)" -- \
+			env -u https_proxy -u HTTPS_PROXY "$python" -c \
+			'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=30)' 'https://localhost:{port}/'
+		;;
+	python-requests)
+		have "$name" "$python" || continue
+		if ! "$python" -c 'import requests' 2>/dev/null; then
+			echo "capture.sh: skipping $name: python3-requests is not installed" >&2
+			continue
+		fi
+		capture "$name" "$("$python" -c 'import requests, sys; print("requests", requests.__version__, "(Python", sys.version.split()[0] + ")")')" -- \
+			env -u https_proxy -u HTTPS_PROXY "$python" -c \
+			'import sys, requests; requests.get(sys.argv[1], timeout=30)' 'https://localhost:{port}/'
+		;;
+	node)
+		have "$name" node || continue
+		capture "$name" "node $(node --version)" -- \
+			node -e 'require("https").get({host: "127.0.0.1", port: process.argv[1], servername: "localhost", path: "/"}).on("error", () => {})' '{port}'
+		;;
+	java)
+		have "$name" java || continue
+		capture "$name" "$(java -version 2>&1 | head -n1)" -- \
+			java "$here/clients/HTTPClient.java" 'https://localhost:{port}/'
+		;;
 	go)
-		capture go "$(go version | cut -d' ' -f3-)" -go
+		capture "$name" "$(go version | cut -d' ' -f3-)" -go
 		;;
 	curl)
-		capture curl "$(curl --version | head -n1)" -- \
+		have "$name" curl || continue
+		capture "$name" "$(curl --version | head -n1)" -- \
 			curl -sS --max-time 30 --resolve 'localhost:{port}:127.0.0.1' 'https://localhost:{port}/'
 		;;
 	openssl)
-		capture openssl "$(openssl version)" -- \
+		have "$name" openssl || continue
+		capture "$name" "$(openssl version)" -- \
 			openssl s_client -connect '127.0.0.1:{port}' -servername localhost -alpn h2,http/1.1
 		;;
 	gnutls)
-		capture gnutls "$(gnutls-cli --version | head -n1)" -- \
+		have "$name" gnutls-cli || continue
+		capture "$name" "$(gnutls-cli --version | head -n1)" -- \
 			gnutls-cli --sni-hostname=localhost -p '{port}' 127.0.0.1
 		;;
 	chromium)
+		have "$name" chromium || continue
 		profile=$(mktemp -d -p "$work")
-		capture chromium "$(chromium --version 2>/dev/null)" -- \
+		capture "$name" "$(chromium --version 2>/dev/null)" -- \
 			chromium --headless --no-sandbox --disable-gpu --no-first-run \
 			--disable-background-networking --disable-component-update --disable-sync \
 			--disable-default-apps --disable-domain-reliability --no-pings \
@@ -70,6 +126,7 @@ for c in "${clients[@]}"; do
 			--user-data-dir="$profile" --dump-dom 'https://localhost:{port}/'
 		;;
 	firefox)
+		have "$name" firefox-esr || continue
 		profile=$(mktemp -d -p "$work")
 		cat >"$profile/user.js" <<EOF
 user_pref("network.proxy.type", 1);
@@ -96,20 +153,21 @@ user_pref("toolkit.telemetry.enabled", false);
 user_pref("extensions.update.enabled", false);
 user_pref("services.settings.server", "http://$blackhole/");
 EOF
-		capture firefox "$(firefox-esr --version 2>/dev/null)" -- \
+		capture "$name" "$(firefox-esr --version 2>/dev/null)" -- \
 			firefox-esr --headless --no-remote --profile "$profile" \
 			--screenshot "$profile/shot.png" 'https://localhost:{port}/'
 		;;
 	*)
-		echo "capture.sh: unknown client $c" >&2
+		echo "capture.sh: unknown client $name" >&2
 		exit 2
 		;;
 	esac
 done
 
 # Keep the lines of clients not captured this time.
-if [ -f "$here/clients.txt" ]; then
-	cut -f1 "$work/clients.txt" | grep -vxFf - "$here/clients.txt" >>"$work/clients.txt" || true
+touch "$work/clients.txt"
+if [ -f "$out/clients.txt" ]; then
+	cut -f1 "$work/clients.txt" | grep -vxFf - "$out/clients.txt" >>"$work/clients.txt" || true
 fi
-sort "$work/clients.txt" >"$here/clients.txt"
-echo "capture.sh: wrote $(wc -l <"$here/clients.txt") clients to $here/clients.txt" >&2
+sort "$work/clients.txt" >"$out/clients.txt"
+echo "capture.sh: wrote $(wc -l <"$out/clients.txt") clients to $out/clients.txt" >&2

@@ -191,6 +191,7 @@ type Row struct {
 	Client   *Leg       `json:"client,omitempty"`
 	Upstream *Leg       `json:"upstream,omitempty"`
 	JA4      string     `json:"ja4,omitempty"`
+	Identity string     `json:"identity,omitempty"` // the known client the hello came from
 	Findings Severities `json:"findings"`
 	Codes    []string   `json:"codes,omitempty"` // finding codes, most severe first
 	Error    string     `json:"error,omitempty"`
@@ -224,6 +225,9 @@ func newRow(seq uint64, r *inspect.Record) Row {
 	if r.Client != nil {
 		if h := r.Client.Hello; h != nil {
 			row.SNI, row.JA4 = h.SNI, h.JA4
+		}
+		if id := r.Client.Identity; id != nil {
+			row.Identity = id.Name
 		}
 		row.Error = r.Client.Error
 	}

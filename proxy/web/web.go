@@ -247,6 +247,10 @@ type connView struct {
 	Flows     []*inspect.Flow
 }
 
+// Readiness is the record's readiness in three lines (post-quantum, ECH,
+// legacy); none for a record without a client hello.
+func (v connView) Readiness() []report.Fact { return report.ReadinessFacts(v.R.Readiness) }
+
 // Legs are the record's sides with their names, for the chains and key
 // exchanges.
 func (v connView) Legs() []legView {

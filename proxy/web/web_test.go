@@ -357,6 +357,30 @@ func TestConnectionFlows(t *testing.T) {
 	}
 }
 
+// TestConnectionReadiness: the connection page of a real connection (a Go
+// client, TLS 1.2 upstream) shows its readiness: the post-quantum offer,
+// the classical upstream leg, no ECH, the lowest version offered.
+func TestConnectionReadiness(t *testing.T) {
+	ring := NewRing(10, nil)
+	r := downgraded(t, ring)
+	if r.Readiness == nil {
+		t.Fatal("the record has no readiness")
+	}
+	srv := httptest.NewServer(New(Options{Ring: ring}))
+	defer srv.Close()
+	_, page := get(t, srv, "/c/"+r.ID)
+	for _, want := range []string{
+		"<h2>Readiness",
+		"<dt>post-quantum</dt><dd>offered X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024 with a key share; client leg X25519MLKEM768, upstream leg ",
+		"<dt>ECH</dt><dd>not offered</dd>",
+		"<dt>legacy</dt><dd>lowest version TLS 1.2; no weak suites</dd>",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the connection page lacks %q", want)
+		}
+	}
+}
+
 // TestConnectionPageHTTP2Fingerprint: the client's HTTP/2 fingerprint is on
 // its connection page beside its hello's JA4, and absent without one.
 func TestConnectionPageHTTP2Fingerprint(t *testing.T) {
@@ -373,5 +397,28 @@ func TestConnectionPageHTTP2Fingerprint(t *testing.T) {
 	}
 	if _, page := get(t, srv, "/c/P"); strings.Contains(page, "HTTP/2 <code") {
 		t.Errorf("the page of a connection without an HTTP/2 fingerprint shows one:\n%s", page)
+	}
+}
+
+// TestIdentityShown: the known client a hello came from is on its row (and
+// found by the free-text filter's text) and on its connection page.
+func TestIdentityShown(t *testing.T) {
+	ring := NewRing(10, nil)
+	r := record("I", "i.example:443", inspect.OutcomeOK)
+	r.Client.Identity = &inspect.Identity{Name: "curl 7.88", Match: "exact"}
+	ring.Add(r)
+	ring.Add(record("U", "u.example:443", inspect.OutcomeOK))
+	srv := httptest.NewServer(New(Options{Ring: ring}))
+	defer srv.Close()
+	_, rows := get(t, srv, "/rows.json")
+	if !strings.Contains(rows, `"identity":"curl 7.88"`) || strings.Count(rows, `"identity"`) != 1 {
+		t.Errorf("/rows.json: want one row with identity curl 7.88:\n%s", rows)
+	}
+	want := `<b class="identity">curl 7.88</b> <span class="muted">(exact match)</span>`
+	if _, page := get(t, srv, "/c/I"); !strings.Contains(page, want) {
+		t.Errorf("the page of an identified client lacks %q:\n%s", want, page)
+	}
+	if _, page := get(t, srv, "/c/U"); strings.Contains(page, `class="identity"`) {
+		t.Error("the page of an unidentified client names one")
 	}
 }

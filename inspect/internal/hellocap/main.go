@@ -8,10 +8,13 @@
 //
 //	hellocap -out FILE [-timeout 60s] -- COMMAND [ARG...]
 //	hellocap -out FILE -go
+//	hellocap -out FILE -nethttp
 //
 // Each "{port}" in COMMAND and its arguments is replaced by the listening
 // port. With -go the client is crypto/tls itself, configured as net/http
-// configures it (SNI "localhost", ALPN h2 and http/1.1).
+// configures it (SNI "localhost", ALPN h2 and http/1.1). With -nethttp the
+// client is net/http itself: a GET of https://localhost:PORT/ through a
+// clone of http.DefaultTransport without a proxy, dialling 127.0.0.1.
 //
 // The command runs in its own process group, which is killed once the hello
 // is captured or the timeout expires. Nothing but 127.0.0.1 is ever listened
@@ -26,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -52,14 +56,15 @@ func run(args []string) error {
 	out := fs.String("out", "", "file to write the ClientHello's TLS records to")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for the client's hello")
 	goClient := fs.Bool("go", false, "use a crypto/tls client instead of COMMAND")
+	netHTTP := fs.Bool("nethttp", false, "use a net/http client instead of COMMAND")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *out == "" {
 		return errors.New("-out is required")
 	}
-	if *goClient == (fs.NArg() > 0) {
-		return errors.New("give either -go or a COMMAND after --")
+	if *goClient && *netHTTP || (*goClient || *netHTTP) == (fs.NArg() > 0) {
+		return errors.New("give one of -go, -nethttp or a COMMAND after --")
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -73,9 +78,12 @@ func run(args []string) error {
 	defer cancel()
 
 	stop := func() {}
-	if *goClient {
+	switch {
+	case *goClient:
 		go goHandshake(ctx, ln.Addr().String())
-	} else {
+	case *netHTTP:
+		go netHTTPGet(ctx, ln.Addr().String(), port)
+	default:
 		stop, err = start(fs.Args(), port)
 		if err != nil {
 			return err
@@ -137,6 +145,26 @@ func goHandshake(ctx context.Context, addr string) {
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err == nil {
 		c.Close()
+	}
+}
+
+// netHTTPGet is the -nethttp client: net/http's default transport, without
+// a proxy and dialling addr, getting https://localhost:PORT/. It fails when
+// hellocap closes the connection.
+func netHTTPGet(ctx context.Context, addr, port string) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://localhost:"+port+"/", nil)
+	if err != nil {
+		return
+	}
+	if resp, err := (&http.Client{Transport: tr}).Do(req); err == nil {
+		resp.Body.Close()
 	}
 }
 

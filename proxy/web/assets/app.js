@@ -28,7 +28,7 @@ function parseQuery(s) {
 }
 
 function rowText(r) {
-  const parts = [r.id, r.mode, r.outcome, r.target, r.sni, r.ja4, r.error];
+  const parts = [r.id, r.mode, r.outcome, r.target, r.sni, r.ja4, r.identity, r.error];
   for (const l of [r.client, r.upstream]) if (l) parts.push(l.version, l.suite, l.group, l.alpn);
   return parts.concat(r.codes || []).filter((x) => x).join(' ').toLowerCase();
 }
@@ -70,7 +70,7 @@ function rowHTML(r) {
     '<span title="' + esc(r.target) + '">' + esc(r.target) + '<small>' + esc(r.sni || r.mode) + '</small></span>' +
     '<span>' + leg(r.client) + '</span>' +
     '<span>' + leg(r.upstream) + '</span>' +
-    '<span class="mono" title="' + esc(r.ja4) + '">' + esc(r.ja4) + '</span>' +
+    '<span class="mono" title="' + esc(r.ja4) + '">' + esc(r.ja4) + (r.identity ? '<small>' + esc(r.identity) + '</small>' : '') + '</span>' +
     '<span>' + findings(r.findings) + '</span></a>';
 }
 

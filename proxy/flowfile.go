@@ -1,0 +1,104 @@
+package proxy
+
+import (
+	"io"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// A flow file (Options.FlowFile) gets a line for every HTTP request, the
+// proxy's hot path: through logrus, each line cost an entry, two copies of
+// its fields, a copy of the hooks and a write(2), about a tenth of a
+// keep-alive request's CPU. The proxy encodes the line itself instead, into
+// one buffer, and writes the buffer in batches.
+
+// FlowTimeFormat is the layout of a flow file's "time": milliseconds, as
+// tlslens writes its records.
+const FlowTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+const (
+	flowFlushDelay = 100 * time.Millisecond // a flow reaches the file at most this long after it ends
+	flowFlushSize  = 32 << 10               // or once this many bytes wait
+)
+
+// flowFile buffers flow lines for a writer. Safe for concurrent use.
+type flowFile struct {
+	log logrus.FieldLogger // a write error, from a timed flush
+
+	mu    sync.Mutex // held while writing, so lines reach w in order
+	w     io.Writer
+	buf   []byte
+	timer *time.Timer // the pending flush; nil when buf is empty
+}
+
+// add appends f's line, with the request and response headers req and
+// resp (f's, redacted), as FlowFormatter writes a logrus entry of the
+// fields id and flow with message "flow" at info level logged at now, and
+// writes the buffer once it is large. It keeps none of its arguments.
+func (ff *flowFile) add(f *inspect.Flow, req, resp []inspect.Header, now time.Time) {
+	ff.mu.Lock()
+	defer ff.mu.Unlock()
+	b := append(ff.buf, `{"flow":`...)
+	b = appendFlowHeaders(b, f, req, resp)
+	b = appendJSONString(append(b, `,"id":`...), f.ID)
+	b = append(b, `,"level":"info","msg":"flow","time":"`...)
+	b = now.AppendFormat(b, FlowTimeFormat)
+	ff.buf = append(b, '"', '}', '\n')
+	switch {
+	case len(ff.buf) >= flowFlushSize:
+		ff.logError(ff.writeLocked())
+	case ff.timer == nil:
+		ff.timer = time.AfterFunc(flowFlushDelay, func() { ff.logError(ff.flush()) })
+	}
+}
+
+// flush writes the lines buffered.
+func (ff *flowFile) flush() error {
+	ff.mu.Lock()
+	defer ff.mu.Unlock()
+	return ff.writeLocked()
+}
+
+func (ff *flowFile) writeLocked() error {
+	if ff.timer != nil {
+		ff.timer.Stop()
+		ff.timer = nil
+	}
+	if len(ff.buf) == 0 {
+		return nil
+	}
+	_, err := ff.w.Write(ff.buf)
+	if cap(ff.buf) > 4*flowFlushSize {
+		ff.buf = nil // one huge flow (a long URL, many headers) is not kept
+	} else {
+		ff.buf = ff.buf[:0]
+	}
+	return err
+}
+
+func (ff *flowFile) logError(err error) {
+	if err != nil {
+		ff.log.WithError(err).Error("writing the flow file")
+	}
+}
+
+// FlushFlows writes the flow lines waiting for Options.FlowFile, and
+// returns the writer's error; Shutdown does the same last. Safe for
+// concurrent use.
+func (p *Proxy) FlushFlows() error {
+	if p.flows == nil || p.flows.file == nil {
+		return nil
+	}
+	return p.flows.file.flush()
+}
+
+// flushFlows is FlushFlows with the error logged.
+func (p *Proxy) flushFlows() {
+	if p.flows != nil && p.flows.file != nil {
+		p.flows.file.logError(p.flows.file.flush())
+	}
+}
