@@ -37,7 +37,6 @@ type h1Upstream struct {
 
 	mu       sync.Mutex
 	conn     net.Conn      // the idle connection, or nil: the next request takes the session's, or redials
-	br       *bufio.Reader // conn's reader; may hold nothing between responses
 	watch    *time.Timer   // starts the idle watch (watchIdle) once conn has been idle for idleWatchDelay
 	watching chan struct{} // closed when the idle watch in progress has returned; nil when none is
 	handed   bool          // the session's requests go over its transport from now on
@@ -92,13 +91,12 @@ func (u *h1Upstream) handOff() {
 	}
 	u.handed = true
 	if c := u.takeLocked(); c != nil {
-		if tc, ok := c.(*tls.Conn); ok && u.br.Buffered() == 0 {
+		if tc, ok := c.(*tls.Conn); ok {
 			u.s.upstream.Store(tc)
 		} else {
 			c.Close()
 		}
 	}
-	u.br = nil
 }
 
 // exchange writes req and reads its response. A request on a connection
@@ -136,8 +134,9 @@ func (u *h1Upstream) get(ctx context.Context) (net.Conn, *bufio.Reader, bool, er
 		return nil, nil, false, net.ErrClosed
 	}
 	if c := u.takeLocked(); c != nil {
-		br := u.br
 		u.mu.Unlock()
+		br := responseReaders.Get().(*bufio.Reader)
+		br.Reset(c)
 		return c, br, true, nil
 	}
 	u.mu.Unlock()
@@ -161,7 +160,9 @@ func (u *h1Upstream) get(ctx context.Context) (net.Conn, *bufio.Reader, bool, er
 		}
 		return nil, nil, false, errHandOff
 	}
-	return c, bufio.NewReader(c), false, nil
+	br := responseReaders.Get().(*bufio.Reader)
+	br.Reset(c)
+	return c, br, false, nil
 }
 
 // takeLocked takes the idle connection, stopping its idle watch; nil if
@@ -230,6 +231,11 @@ func writeRequest(c net.Conn, req *http.Request) error {
 	return bw.Flush()
 }
 
+// responseReaders are the buffers responses are read through, held by a
+// connection only while it carries a request: an idle connection holds
+// none (4 KiB each; the transport kept one per connection).
+var responseReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+
 // requestWriters are the buffers requests are written through: a 4 KiB
 // buffer per request was a quarter of the bytes allocated per keep-alive
 // request, and holding one per idle connection would cost its memory.
@@ -279,7 +285,8 @@ func replayable(req *http.Request) bool {
 	return idem || xidem
 }
 
-// release makes c the idle connection again if keep, else closes it.
+// release makes c the idle connection again if keep, else closes it; br
+// goes back to the pool unless a response body may still read from it.
 func (u *h1Upstream) release(c net.Conn, br *bufio.Reader, keep bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -289,7 +296,9 @@ func (u *h1Upstream) release(c net.Conn, br *bufio.Reader, keep bool) {
 		go c.Close()
 		return
 	}
-	u.conn, u.br = c, br
+	br.Reset(nil)
+	responseReaders.Put(br)
+	u.conn = c
 	if u.watch == nil {
 		u.watch = time.AfterFunc(idleWatchDelay, u.watchIdle)
 	} else {
@@ -302,7 +311,7 @@ func (u *h1Upstream) release(c net.Conn, br *bufio.Reader, keep bool) {
 // connection ends the wait (takeLocked).
 func (u *h1Upstream) watchIdle() {
 	u.mu.Lock()
-	c, br := u.conn, u.br
+	c := u.conn
 	if c == nil || u.watching != nil {
 		u.mu.Unlock()
 		return
@@ -310,13 +319,14 @@ func (u *h1Upstream) watchIdle() {
 	done := make(chan struct{})
 	u.watching = done
 	u.mu.Unlock()
-	_, err := br.Peek(1)
+	var one [1]byte
+	_, err := c.Read(one[:]) // a byte read is unsolicited: the connection is closed either way
 	var ne net.Error
 	timeout := errors.As(err, &ne) && ne.Timeout()
 	u.mu.Lock()
 	u.watching = nil
-	if !timeout { // closed, failed or unsolicited bytes: the connection is done
-		u.conn, u.br = nil, nil
+	if !timeout || err == nil { // closed, failed or unsolicited bytes: the connection is done
+		u.conn = nil
 		c.Close()
 	}
 	u.mu.Unlock()
@@ -359,10 +369,16 @@ func (b *h1Body) Read(p []byte) (int, error) {
 }
 
 // Close closes the body: the connection is kept when the body was read to
-// its end, else closed, as the transport does.
+// its end, else closed, as the transport does. A body not read to its end
+// is not drained (net/http's body.Close would read the rest, however
+// large, from a server the client no longer listens to).
 func (b *h1Body) Close() error {
+	if !b.eof {
+		b.release(false)
+		return nil
+	}
 	err := b.body.Close()
-	b.release(b.eof)
+	b.release(true)
 	return err
 }
 

@@ -269,3 +269,36 @@ func TestH1UpstreamUpgradeHandsOff(t *testing.T) {
 		t.Errorf("upstream saw requests from %d connections, want 1 (the upgrade over the first)", n)
 	}
 }
+
+// TestH1UpstreamClientLeavesMidBody: a client that leaves in the middle of
+// a large response has the upstream connection closed, not drained: the
+// server's writes fail instead of all being read for nobody.
+func TestH1UpstreamClientLeavesMidBody(t *testing.T) {
+	wrote := make(chan error, 1)
+	e := newH1Env(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(256<<20))
+		chunk := make([]byte, 32<<10)
+		var err error
+		for n := 0; n < 256<<20 && err == nil; n += len(chunk) {
+			_, err = w.Write(chunk)
+		}
+		wrote <- err
+	}, nil)
+	io.WriteString(e.conn, "GET /large HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	resp, err := http.ReadResponse(e.rc.br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1<<10)); err != nil {
+		t.Fatal(err)
+	}
+	e.conn.Close()
+	select {
+	case err := <-wrote:
+		if err == nil {
+			t.Error("the server wrote the whole 256 MiB response after the client left, want its write to fail")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server's response neither ended nor failed within 30s of the client leaving")
+	}
+}
