@@ -120,8 +120,9 @@ func (u *h1Upstream) exchange(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// errClosedIdle reports a connection that ended before any byte of a response.
-var errClosedIdle = errors.New("proxy: the server closed the idle upstream connection")
+// errClosedIdle reports a connection that ended before any byte of a
+// response: on a connection used before, one the server closed while idle.
+var errClosedIdle = errors.New("proxy: the upstream server closed the connection without answering")
 
 // get returns the connection to send a request over: the idle one
 // (reused), else the session's connection from its handshakes, else a new
@@ -202,9 +203,13 @@ func (u *h1Upstream) send(c net.Conn, br *bufio.Reader, req *http.Request) (*htt
 	resp, err := readResponse(br, req)
 	if err != nil {
 		if wrote != nil {
-			c.Close()
-			if werr := <-wrote; werr != nil && !errors.Is(err, errClosedIdle) {
-				return nil, fmt.Errorf("writing the request: %w (reading the response: %w)", werr, err)
+			c.Close() // ends the body's writer, unless it waits on the client: not waited for
+			select {
+			case werr := <-wrote:
+				if werr != nil && !errors.Is(err, errClosedIdle) {
+					return nil, fmt.Errorf("writing the request: %w (reading the response: %w)", werr, err)
+				}
+			default:
 			}
 		}
 		return nil, err
@@ -389,10 +394,13 @@ func (b *h1Body) release(done bool) {
 			select {
 			case err := <-b.wrote:
 				keep = keep && err == nil
-			default: // the request body is still being written: the server answered without it
+			default:
+				// The request body is still being written (or read from
+				// the client): the server answered without it. Closing
+				// ends the writer at its next write; it is not waited for,
+				// since it may be waiting for the client, which is waiting
+				// for this response.
 				keep = false
-				b.c.Close()
-				<-b.wrote
 			}
 		}
 		b.u.release(b.c, b.br, keep)
