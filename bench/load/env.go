@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -38,6 +39,7 @@ const benchDomain = "bench.test"
 type env struct {
 	upstreamAddr string            // 127.0.0.1:port of the TLS upstream
 	upstreamPort string            // its port, for CONNECT targets
+	upstreamIPs  []string          // -external: the loopback addresses the upstream listens on at upstreamPort, 127.0.0.1 first
 	upstreamCA   *x509.CertPool    // trusts the upstream's certificate
 	upstreamRoot *x509.Certificate // the root in upstreamCA
 	proxyAddr    string            // 127.0.0.1:port of tlslens
@@ -58,6 +60,10 @@ type env struct {
 
 	stop func()
 }
+
+// upstreamExtraIPs is how many loopback addresses beyond 127.0.0.1 the
+// upstream of -external listens on.
+const upstreamExtraIPs = 63
 
 // envOptions configures newEnv.
 type envOptions struct {
@@ -102,6 +108,19 @@ func newEnv(o envOptions) (*env, error) {
 	e.upstreamAddr = upLn.Addr().String()
 	_, e.upstreamPort, _ = net.SplitHostPort(e.upstreamAddr)
 	if o.upstreamOnly {
+		// The same server on further loopback addresses at the same port:
+		// servers a proxy process tells apart by address (its CONNECT
+		// target), as it does distinct hosts (newhosts).
+		e.upstreamIPs = []string{"127.0.0.1"}
+		for i := 2; i < 2+upstreamExtraIPs; i++ {
+			ip := fmt.Sprintf("127.0.0.%d", i)
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, e.upstreamPort))
+			if err != nil {
+				continue // taken on that address: one fewer
+			}
+			go up.ServeTLS(ln, "", "")
+			e.upstreamIPs = append(e.upstreamIPs, ip)
+		}
 		e.stop = func() { up.Close() }
 		return e, nil
 	}
@@ -350,8 +369,17 @@ type client struct {
 // CONNECT tunnel through tlslens, or a TCP connection from the WireGuard
 // peer to wireGuardTarget, then a handshake with tlslens's leaf.
 func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
+	return c.dialAt(ctx, name, "")
+}
+
+// dialAt is dial with the upstream at ip, one of env.upstreamIPs, directly
+// or as the CONNECT target of a proxy process; "" is 127.0.0.1.
+func (c *client) dialAt(ctx context.Context, name, ip string) (*tls.Conn, error) {
 	cfg := &tls.Config{ServerName: name, RootCAs: c.e.upstreamCA, NextProtos: []string{"http/1.1"}}
 	addr := c.e.upstreamAddr
+	if ip != "" {
+		addr = net.JoinHostPort(ip, c.e.upstreamPort)
+	}
 	tunnel := c.proxied || c.probe || c.web || c.flows || c.bare || c.via != nil
 	// A proxy process cannot be given the in-process resolver: its
 	// CONNECT target is the upstream's loopback address itself, and the
@@ -359,7 +387,7 @@ func (c *client) dial(ctx context.Context, name string) (*tls.Conn, error) {
 	connectHost := name
 	switch {
 	case c.via != nil:
-		cfg.RootCAs, addr, connectHost = c.via.roots, c.via.addr, "127.0.0.1"
+		cfg.RootCAs, addr, connectHost = c.via.roots, c.via.addr, cmp.Or(ip, "127.0.0.1")
 	case c.probe:
 		cfg.RootCAs, addr = c.e.proxyCA, c.e.probeAddr
 	case c.web:

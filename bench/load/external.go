@@ -10,6 +10,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/x509"
@@ -37,6 +38,10 @@ import (
 var externalScenarios = []externalScenario{
 	{"newconn", "new connections/s, one host", false, true, func() workload { return newConnOp(false) }},
 	{"hosts", "new connections/s, 1000 SNI names", false, true, func() workload { return newConnOp(true) }},
+	// Names no side has met before, each at one of the upstream's
+	// addresses: every connection's server and hello are new (with
+	// probe: first, each is probed once), as for a user browsing new sites.
+	{"newhosts", "new connections/s, names new to each side", false, true, func() workload { return newHostsOp(true) }},
 	{"keepalive", "keep-alive requests/s", false, false, func() workload { return keepAliveOp("/") }},
 	{"bulk", "bulk MB/s", true, false, func() workload { return keepAliveOp("/bulk") }},
 }
@@ -57,6 +62,7 @@ type process struct {
 	roots   *x509.CertPool // trusts its CA
 	admin   string         // tlslens: its admin listener (for /debug/pprof), or ""
 	records string         // tlslens: its record file
+	web     string         // tlslens: its web view's URL, or ""
 	tunnels atomic.Int64   // CONNECT tunnels it opened: one connection, one record each
 	log     *tail          // the end of its stderr, for errors
 	exited  chan struct{}  // closed when it has exited
@@ -98,15 +104,16 @@ policies:
 
 // startTLSLens starts the tlslens binary bin with its default options plus
 // --records and --quiet, its CA, config and record file in dir, trusting
-// the upstream's root, every listener on a free loopback port. extra are
-// further flags (-pprof's).
-func startTLSLens(bin, dir string, e *env, env []string, extra ...string) (*process, error) {
+// the upstream's root, every listener on a free loopback port. yaml is
+// added to its config file (-external-config), extra are further flags
+// (-pprof's, -external-args).
+func startTLSLens(bin, dir string, e *env, env []string, yaml string, extra ...string) (*process, error) {
 	upstreamPEM := filepath.Join(dir, "upstream-root.pem")
 	if err := os.WriteFile(upstreamPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.upstreamRoot.Raw}), 0o600); err != nil {
 		return nil, err
 	}
 	config := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(config, []byte(externalConfig), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(externalConfig+yaml+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	p := &process{name: "tlslens", records: filepath.Join(dir, "records.jsonl"), log: &tail{}, exited: make(chan struct{})}
@@ -148,6 +155,7 @@ func startTLSLens(bin, dir string, e *env, env []string, extra ...string) (*proc
 	select {
 	case line := <-listening:
 		p.addr, _ = line["addr"].(string)
+		p.web, _ = line["web"].(string)
 		caPath, _ := line["ca"].(string)
 		if p.roots, err = poolFromFile(caPath); err != nil {
 			p.stop()
@@ -347,11 +355,17 @@ type externalMeasure struct {
 	// /proc/PID/stat, 10ms ticks) per operation, per MB in bulk, in µs:
 	// steadier than a wall-clock rate on a shared machine.
 	ProxyCPU map[string]spread `json:"proxy_cpu_us_per_op,omitempty"`
+	// ProxyCPUPerBase is tlslens's CPU per operation over base's, per
+	// round: what an option costs tlslens's own process, apart from the
+	// upstream's and the clients' work.
+	ProxyCPUPerBase *spread `json:"proxy_cpu_tlslens_per_base,omitempty"`
 }
 
 // externalReport is what -external prints, and -json as JSON.
 type externalReport struct {
 	Binary      string            `json:"binary"`
+	Options     string            `json:"options,omitempty"` // -external-args and -external-config
+	Events      bool              `json:"events,omitempty"`  // -events: a client read tlslens's /events all along
 	Peer        string            `json:"peer,omitempty"`
 	Base        string            `json:"base,omitempty"` // -against and -against-env
 	GoVersion   string            `json:"go_version"`
@@ -364,8 +378,13 @@ type externalReport struct {
 	LoadAverage [2]string         `json:"load_average"` // at start and at end: 1, 5, 15 min
 	Measures    []externalMeasure `json:"measures"`
 	Records     int64             `json:"records"`                     // lines in tlslens's record file
+	Probed      int64             `json:"probed"`                      // records among them with a probe side
 	Tunnels     int64             `json:"connections_through_tlslens"` // CONNECT tunnels it opened
-	Profiles    []string          `json:"cpu_profiles,omitempty"`      // -pprof's files
+	EventsRead  int64             `json:"events_read,omitempty"`       // -events: events read from its /events
+	BaseRecords int64             `json:"base_records,omitempty"`      // the same for base (-against...)
+	BaseProbed  int64             `json:"base_probed,omitempty"`
+	BaseTunnels int64             `json:"connections_through_base,omitempty"`
+	Profiles    []string          `json:"cpu_profiles,omitempty"` // -pprof's files
 }
 
 // runExternal is -external: see the file comment.
@@ -387,15 +406,23 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	var extra []string
+	extra := strings.Fields(c.externalArgs)
 	if c.pprofDir != "" {
 		extra = append(extra, "--admin-pprof")
 	}
-	tl, err := startTLSLens(c.external, dir, e, nil, extra...)
+	tl, err := startTLSLens(c.external, dir, e, nil, c.externalYAML, extra...)
 	if err != nil {
 		return err
 	}
 	defer tl.stop()
+	var events atomic.Int64
+	if c.events {
+		stop, err := readEvents(tl.web, &events)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	type sideSpec struct {
 		name string
 		cl   *client
@@ -403,7 +430,8 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 	}
 	sides := []sideSpec{{"direct", &client{e: e}, nil}, {"tlslens", &client{e: e, via: tl}, tl}}
 	baseDesc := ""
-	if c.against != "" || c.againstEnv != "" {
+	var base *process
+	if c.against != "" || c.againstEnv != "" || c.againstArgs != "" || c.againstYAML != "" {
 		bin := cmp.Or(c.against, c.external)
 		var env []string
 		if c.againstEnv != "" {
@@ -413,14 +441,14 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		if err := os.Mkdir(baseDir, 0o700); err != nil {
 			return err
 		}
-		base, err := startTLSLens(bin, baseDir, e, env)
+		base, err = startTLSLens(bin, baseDir, e, env, c.againstYAML, strings.Fields(c.againstArgs)...)
 		if err != nil {
 			return fmt.Errorf("base: %w", err)
 		}
 		defer base.stop()
 		base.name = "base"
 		sides = append(sides, sideSpec{"base", &client{e: e, via: base}, base})
-		baseDesc = strings.TrimSpace(bin + " " + c.againstEnv)
+		baseDesc = describe(bin, c.againstEnv, c.againstArgs, c.againstYAML)
 	}
 	if c.peer != "" {
 		mp, err := startMitmdump(dir)
@@ -430,7 +458,7 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		defer mp.stop()
 		sides = append(sides, sideSpec{"mitmproxy", &client{e: e, via: mp}, mp})
 	}
-	rep := externalReport{Binary: c.external, Peer: c.peer, Base: baseDesc, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
+	rep := externalReport{Binary: c.external, Options: describe("", "", c.externalArgs, c.externalYAML), Events: c.events, Peer: c.peer, Base: baseDesc, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
 		Workers: c.concurrency, Duration: c.duration.String(), Slice: c.slice.String(), Rounds: c.rounds, BulkBytes: c.bulkSize}
 	rep.LoadAverage[0] = loadAverage()
 	fmt.Fprintf(progress, "tlslens load -external %s: %d CPUs, %s, %d workers, %s per side per round in %s slices, %d rounds, bulk %d bytes; load average %s\n",
@@ -450,11 +478,12 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		p99s := map[string][]float64{}
 		errs := map[string]int64{}
 		fmt.Fprintf(progress, "\n%s\n", s.measure)
+		wl := s.wl() // one for all rounds: newhosts's names stay new across them
 		for round := range c.rounds {
 			res := make([]result, len(sides))
 			run := make([]*side, len(sides))
 			for i, sd := range sides {
-				run[i] = newSide(e, sd.cl, c.concurrency, s.wl())
+				run[i] = newSide(e, sd.cl, c.concurrency, wl)
 			}
 			runtime.GC()
 			slice := min(c.slice, c.duration)
@@ -465,7 +494,13 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 			}
 			for ran() < c.duration {
 				for k := range sides {
-					i := (k + round) % len(sides) // who goes first turns with the rounds
+					// Who goes first turns with the rounds, and odd rounds
+					// run the sides in reverse, so that no side always
+					// follows the same other (tlslens after direct).
+					i := (k + round) % len(sides)
+					if round%2 == 1 {
+						i = (len(sides) - 1 - k + round) % len(sides)
+					}
 					p := sides[i].proc
 					var cpu0 time.Duration
 					if p != nil {
@@ -518,6 +553,14 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		for side, v := range cpus {
 			m.ProxyCPU[side] = spreadOf(v)
 		}
+		if b, ok := cpus["base"]; ok {
+			r := make([]float64, len(b))
+			for i := range b {
+				r[i] = cpus["tlslens"][i] / b[i]
+			}
+			s := spreadOf(r)
+			m.ProxyCPUPerBase = &s
+		}
 		rep.Measures = append(rep.Measures, m)
 		if s.newConn {
 			rep.Measures = append(rep.Measures, measureOf("p99 latency of a new connection, "+strings.TrimPrefix(s.measure, "new connections/s, "), "ms", p99s, errs))
@@ -533,10 +576,21 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 	if tl.exitErr != nil {
 		return fmt.Errorf("tlslens exited with %v:\n%s", tl.exitErr, tl.log)
 	}
-	if rep.Records, err = countLines(tl.records); err != nil {
+	if rep.Records, rep.Probed, err = countRecords(tl.records); err != nil {
 		return err
 	}
 	rep.Tunnels = tl.tunnels.Load()
+	rep.EventsRead = events.Load()
+	if base != nil {
+		base.stop()
+		if base.exitErr != nil {
+			return fmt.Errorf("base exited with %v:\n%s", base.exitErr, base.log)
+		}
+		if rep.BaseRecords, rep.BaseProbed, err = countRecords(base.records); err != nil {
+			return err
+		}
+		rep.BaseTunnels = base.tunnels.Load()
+	}
 	if c.json {
 		printExternal(progress, rep) // the table for the eye, beside the progress lines
 		enc := json.NewEncoder(stdout)
@@ -551,7 +605,7 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 func checkExternal(c config) error {
 	for _, name := range strings.Split(c.scenarios, ",") {
 		if !slices.ContainsFunc(externalScenarios, func(s externalScenario) bool { return s.name == name }) {
-			return fmt.Errorf("-external runs newconn, hosts, keepalive and bulk, not %q", name)
+			return fmt.Errorf("-external runs newconn, hosts, newhosts, keepalive and bulk, not %q", name)
 		}
 	}
 	if c.peer != "" && c.peer != "mitmdump" {
@@ -595,7 +649,15 @@ func measureOf(name, unit string, perRound map[string][]float64, errs map[string
 // printExternal prints the table: measure | direct | tlslens | ratio |
 // mitmproxy | ratio | tlslens÷mitmproxy, medians with the rounds' range.
 func printExternal(w io.Writer, rep externalReport) {
-	fmt.Fprintf(w, "\nload average %s at start, %s at end; %d rounds, medians (range)\n\n", rep.LoadAverage[0], rep.LoadAverage[1], rep.Rounds)
+	fmt.Fprintf(w, "\nload average %s at start, %s at end; %d rounds, medians (range)\n", rep.LoadAverage[0], rep.LoadAverage[1], rep.Rounds)
+	if rep.Options != "" || rep.Events {
+		fmt.Fprintf(w, "tlslens: %s", rep.Options)
+		if rep.Events {
+			fmt.Fprintf(w, " (a client reading its /events all along)")
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| measure | direct | tlslens | ratio | mitmproxy | ratio | tlslens÷mitmproxy |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	for _, m := range rep.Measures {
@@ -643,12 +705,18 @@ func printExternal(w io.Writer, rep externalReport) {
 				line += fmt.Sprintf(" %s %.0f µs (%.0f-%.0f)", side, v.Median, v.Min, v.Max)
 			}
 		}
-		if b, ok := m.ProxyCPU["base"]; ok {
-			line += fmt.Sprintf("; tlslens÷base x%.3f", m.ProxyCPU["tlslens"].Median/b.Median)
+		if r := m.ProxyCPUPerBase; r != nil {
+			line += fmt.Sprintf("; tlslens÷base x%.3f (%.3f-%.3f), per round", r.Median, r.Min, r.Max)
 		}
 		fmt.Fprintln(w, line)
 	}
-	fmt.Fprintf(w, "\nrecords written by tlslens: %d; connections through it: %d\n", rep.Records, rep.Tunnels)
+	fmt.Fprintf(w, "\nrecords written by tlslens: %d (%d with a probe); connections through it: %d\n", rep.Records, rep.Probed, rep.Tunnels)
+	if rep.Base != "" {
+		fmt.Fprintf(w, "records written by base: %d (%d with a probe); connections through it: %d\n", rep.BaseRecords, rep.BaseProbed, rep.BaseTunnels)
+	}
+	if rep.Events {
+		fmt.Fprintf(w, "events read from tlslens's /events: %d\n", rep.EventsRead)
+	}
 	for _, p := range rep.Profiles {
 		fmt.Fprintf(w, "CPU profile of tlslens: %s\n", p)
 	}
@@ -666,29 +734,88 @@ func figure(v float64) string {
 	}
 }
 
-func countLines(path string) (int64, error) {
+// countRecords counts the lines of a record file, and those with a probe
+// side.
+func countRecords(path string) (n, probed int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer f.Close()
-	var n int64
 	br := bufio.NewReaderSize(f, 1<<20)
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 && line[len(line)-1] == '\n' {
 			n++
 		}
+		if bytes.Contains(line, []byte(`"probe":{`)) {
+			probed++
+		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		if err == io.EOF {
-			return n, nil
+			return n, probed, nil
 		}
 		if err != nil {
-			return n, err
+			return n, probed, err
 		}
 	}
+}
+
+// describe names a tlslens process's options for the report: its binary,
+// environment, extra flags and config lines, those given.
+func describe(bin, env, args, yaml string) string {
+	var parts []string
+	for _, p := range []struct{ label, v string }{{"", bin}, {"env ", env}, {"flags ", args}, {"config ", yaml}} {
+		if v := strings.TrimSpace(p.v); v != "" {
+			parts = append(parts, p.label+v)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// readEvents reads the web view at url's /events stream, as a browser with
+// the page open does, counting the events in n, until stop is called; a
+// stream the ring ends for falling behind is reopened after the last event
+// read, as the browser's EventSource does.
+func readEvents(url string, n *atomic.Int64) (stop func(), err error) {
+	if url == "" {
+		return nil, errors.New("-events: tlslens named no web view")
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
+	if err := loopbackOnly(host); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := ""
+		for ctx.Err() == nil {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/events", nil)
+			if last != "" {
+				req.Header.Set("Last-Event-ID", last)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(nil, 1<<20)
+			for sc.Scan() {
+				line := sc.Text()
+				if id, ok := strings.CutPrefix(line, "id: "); ok {
+					last = id
+				} else if strings.HasPrefix(line, "data: ") {
+					n.Add(1)
+				}
+			}
+			resp.Body.Close()
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // fetchProfile starts fetching a CPU profile of d from tlslens's admin

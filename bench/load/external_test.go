@@ -99,3 +99,76 @@ func TestExternal(t *testing.T) {
 		t.Errorf("%d table rows, want %d:\n%s", rows, len(want), table.String())
 	}
 }
+
+// TestExternalAgainstArgs runs -external briefly with tlslens as it runs by
+// default (probe: first, and a client reading its /events) against the same
+// binary with -against-args "--probe off", over names new to each side, and
+// checks both columns: figures, ratios and CPU per operation for each
+// process, records == connections for each, every tlslens connection probed
+// at most once and base's none, and events read. It asserts no cost target:
+// those are for full runs.
+func TestExternalAgainstArgs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds tlslens and drives real handshakes for several seconds")
+	}
+	bin := tlslenstest.Binary(t, nil)
+	args := []string{"-external", bin, "-against-args", "--probe off", "-events", "-scenarios", "newhosts",
+		"-duration", "400ms", "-slice", "100ms", "-rounds", "2", "-concurrency", "2", "-json"}
+	var out, errs bytes.Buffer
+	if err := run(args, &out, &errs); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
+	}
+	var rep externalReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(rep.Base, "--probe off") {
+		t.Errorf("base is described as %q, want its flags", rep.Base)
+	}
+	want := []string{"new connections/s, names new to each side", "p99 latency of a new connection, names new to each side"}
+	if len(rep.Measures) != len(want) {
+		t.Fatalf("%d measures, want %d:\n%s", len(rep.Measures), len(want), out.String())
+	}
+	for i, m := range rep.Measures {
+		if m.Measure != want[i] {
+			t.Errorf("measure %d is %q, want %q", i, m.Measure, want[i])
+		}
+		for _, side := range []string{"direct", "tlslens", "base"} {
+			if s, ok := m.Sides[side]; !ok || s.Median <= 0 || s.Min > s.Median || s.Median > s.Max {
+				t.Errorf("%s: %s figure %+v", m.Measure, side, s)
+			}
+			if n := m.Errors[side]; n != 0 {
+				t.Errorf("%s: %d %s errors\n%s", m.Measure, n, side, errs.String())
+			}
+		}
+		if p := m.TLSLensPerBase; p == nil || p.Median <= 0 || p.Min > p.Median || p.Median > p.Max {
+			t.Errorf("%s: tlslens÷base %+v", m.Measure, p)
+		}
+		if i == 0 { // the rate's row carries each process's CPU per operation
+			for _, side := range []string{"tlslens", "base"} {
+				if c, ok := m.ProxyCPU[side]; !ok || c.Median <= 0 {
+					t.Errorf("%s: %s CPU per operation %+v", m.Measure, side, c)
+				}
+			}
+			if r := m.ProxyCPUPerBase; r == nil || r.Median <= 0 || r.Min > r.Median || r.Median > r.Max {
+				t.Errorf("%s: tlslens÷base CPU per operation %+v", m.Measure, r)
+			}
+		}
+	}
+	if rep.Tunnels == 0 || rep.Records != rep.Tunnels || rep.BaseTunnels == 0 || rep.BaseRecords != rep.BaseTunnels {
+		t.Errorf("records/connections: tlslens %d/%d, base %d/%d", rep.Records, rep.Tunnels, rep.BaseRecords, rep.BaseTunnels)
+	}
+	// Every name is new to its side, so each connection through tlslens
+	// is probed unless another probe of its address was in flight.
+	if rep.Probed == 0 || rep.Probed > rep.Records || rep.BaseProbed != 0 {
+		t.Errorf("probed: tlslens %d of %d records, base %d", rep.Probed, rep.Records, rep.BaseProbed)
+	}
+	if rep.EventsRead == 0 || rep.EventsRead > rep.Records {
+		t.Errorf("events read: %d, for %d records", rep.EventsRead, rep.Records)
+	}
+	var table bytes.Buffer
+	printExternal(&table, rep)
+	if !strings.Contains(table.String(), "tlslens÷base") || !strings.Contains(table.String(), "events read") {
+		t.Errorf("the table lacks the base column or the events read:\n%s", table.String())
+	}
+}

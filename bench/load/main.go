@@ -39,6 +39,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"runtime"
@@ -74,9 +75,12 @@ type config struct {
 	cpuProfile  string
 	memProfile  string
 	// -external
-	external, peer, pprofDir string
-	against, againstEnv      string
-	json                     bool
+	external, peer, pprofDir   string
+	externalArgs, externalYAML string // -external-args, -external-config
+	against, againstEnv        string
+	againstArgs, againstYAML   string // -against-args, -against-config
+	events                     bool
+	json                       bool
 	// child process roles (hold)
 	role, proxyAddr, port, caFile string
 	n                             int
@@ -103,6 +107,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.pprofDir, "pprof", "", "with -external: write a CPU profile of the tlslens process per scenario to this directory (tlslens --admin-pprof)")
 	fs.StringVar(&c.against, "against", "", "with -external: also run this tlslens binary (an earlier build) as a column \"base\", for tlslens ÷ base in the same run")
 	fs.StringVar(&c.againstEnv, "against-env", "", "with -external: comma-separated KEY=VALUE added to base's environment (GOGC=100); base is the -external binary unless -against names another")
+	fs.StringVar(&c.externalArgs, "external-args", "", "with -external: extra flags for the tlslens process, space-separated (--flows /tmp/flows.jsonl)")
+	fs.StringVar(&c.externalYAML, "external-config", "", "with -external: YAML lines added to the tlslens process's config file (\"capture: {enabled: true}\")")
+	fs.StringVar(&c.againstArgs, "against-args", "", "with -external: extra flags for base, space-separated (--probe off); base is the -external binary unless -against names another")
+	fs.StringVar(&c.againstYAML, "against-config", "", "with -external: YAML lines added to base's config file")
+	fs.BoolVar(&c.events, "events", false, "with -external: one client reads the tlslens process's web view /events stream all along, as a browser with the page open does")
 	fs.BoolVar(&c.json, "json", false, "with -external: print the table as JSON (the progress lines and the table go to stderr)")
 	fs.StringVar(&c.role, "role", "", "internal: run as a child process (hold)")
 	fs.StringVar(&c.proxyAddr, "proxy", "", "internal: tlslens address for a child")
@@ -137,8 +146,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		return runExternal(c, stdout, stderr)
 	}
-	if c.peer != "" || c.pprofDir != "" || c.json || c.against != "" || c.againstEnv != "" {
-		return errors.New("-peer, -pprof, -against, -against-env and -json go with -external")
+	if c.peer != "" || c.pprofDir != "" || c.json || c.against != "" || c.againstEnv != "" || c.againstArgs != "" || c.againstYAML != "" ||
+		c.externalArgs != "" || c.externalYAML != "" || c.events {
+		return errors.New("-peer, -pprof, -against, -against-env, -against-args, -against-config, -external-args, -external-config, -events and -json go with -external")
 	}
 	if c.scenarios == "all" {
 		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold,wireguard,probe,web,flows"
@@ -334,13 +344,16 @@ func newConnOp(manyHosts bool) workload {
 			return fmt.Sprintf("h%03d.%s", names.Add(1)%1000, benchDomain)
 		}
 		return benchDomain
-	}, nil)
+	}, nil, false)
 }
 
 // newHostsOp is newConnOp over 1000 hosts, with names no earlier side has
 // used: tlslens meets each host afresh on each side of each round (mints
-// its leaf and, probing, probes it), however many rounds ran before.
-func newHostsOp() workload {
+// its leaf and, probing, probes it), however many rounds ran before. With
+// spread, each name's upstream is one of env.upstreamIPs (-external: a
+// proxy process tells servers apart by their CONNECT target's address, so
+// distinct hosts need distinct addresses).
+func newHostsOp(spread bool) workload {
 	var sides, side atomic.Int64
 	return newConnNamed(func(names *atomic.Int64) string {
 		return fmt.Sprintf("s%d-h%03d.%s", side.Load(), names.Add(1)%1000, benchDomain)
@@ -348,19 +361,26 @@ func newHostsOp() workload {
 		if w == 0 { // newSide makes a side's workers in order
 			side.Store(sides.Add(1))
 		}
-	})
+	}, spread)
 }
 
 // newConnNamed is newConnOp with the SNI name from name, given the side's
-// counter; start, if not nil, is called as each worker is made.
-func newConnNamed(name func(names *atomic.Int64) string, start func(w int)) workload {
+// counter; start, if not nil, is called as each worker is made. With
+// spread, a name's upstream is env.upstreamIPs[hash of the name].
+func newConnNamed(name func(names *atomic.Int64) string, start func(w int), spread bool) workload {
 	return func(e *env, cl *client, w int, names *atomic.Int64) (op, func()) {
 		if start != nil {
 			start(w)
 		}
 		return func(ctx context.Context) (int64, error) {
 			name := name(names)
-			c, err := cl.dial(ctx, name)
+			ip := ""
+			if spread && len(e.upstreamIPs) > 0 {
+				h := fnv.New32a()
+				io.WriteString(h, name)
+				ip = e.upstreamIPs[h.Sum32()%uint32(len(e.upstreamIPs))]
+			}
+			c, err := cl.dialAt(ctx, name, ip)
 			if err != nil {
 				return 0, err
 			}
@@ -436,7 +456,7 @@ func compareProbe(c config, w io.Writer) error {
 		title string
 		wl    workload
 	}{
-		{"probe, new connections/s, 1000 hosts", newHostsOp()},
+		{"probe, new connections/s, 1000 hosts", newHostsOp(false)},
 		{"probe, new connections/s, one host (repeat)", newConnOp(false)},
 	} {
 		e, err := newEnv(envOptions{bulkSize: c.bulkSize, probe: true})
@@ -521,7 +541,7 @@ func compareFlows(c config, w io.Writer) error {
 	if err := e.flowsProxy.FlushFlows(); err != nil {
 		return err
 	}
-	lines, err := countLines(e.flowFile.Name())
+	lines, _, err := countRecords(e.flowFile.Name())
 	if err != nil {
 		return err
 	}

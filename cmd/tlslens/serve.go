@@ -76,6 +76,7 @@ func newProxyFlags(stderr io.Writer) *proxyFlags {
 	str("upstream-verify", "upstream_verify", "strict or log", func(c *Config) *string { return &c.UpstreamVerify })
 	str("client-min-version", "client_min_version", "lowest TLS version accepted from clients", func(c *Config) *string { return &c.ClientMinVersion })
 	str("flows", "flows", "flow file: one JSON line per HTTP request (JSON Lines, appended), - for stdout; empty for none", func(c *Config) *string { return &c.Flows })
+	str("probe", "probe", "off, first (once per server and distinct client hello within probe_ttl) or always: send the client's own ClientHello to the server on a second connection and record its answer", func(c *Config) *string { return &c.Probe })
 	str("key-log", "key_log", "NSS key log file for both legs (SSLKEYLOGFILE is used when unset)", func(c *Config) *string { return &c.KeyLog })
 	boolean("allow-open", "allow_open", "allow a non-loopback listen address without proxy_auth or allow_cidrs", func(c *Config) *bool { return &c.AllowOpen })
 	boolean("allow-local-targets", "allow_local_targets", "let clients of a non-loopback proxy reach the proxy host's own addresses", func(c *Config) *bool { return &c.AllowLocalTargets })
