@@ -244,21 +244,7 @@ func (e *clientsEnv) testGnuTLS(t *testing.T) {
 func (e *clientsEnv) testChromium(t *testing.T) {
 	chromium := lookPath(t, "chromium", "chromium")
 	certutil := lookPath(t, "certutil", "libnss3-tools")
-	home := filepath.Join(e.dir, "chromium-home")
-	nssdb := filepath.Join(home, ".pki", "nssdb")
-	if err := os.MkdirAll(nssdb, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	// Chromium on Linux trusts roots from the NSS database in $HOME; "C,,"
-	// makes the tlslens CA a trusted issuer of server certificates.
-	for _, args := range [][]string{
-		{"-d", "sql:" + nssdb, "-N", "--empty-password"},
-		{"-d", "sql:" + nssdb, "-A", "-t", "C,,", "-n", "tlslens", "-i", e.caFile},
-	} {
-		if out, exit := e.runHome(t, home, certutil, "", args...); exit != 0 {
-			t.Fatalf("certutil %s: exit %d; output:\n%s", strings.Join(args, " "), exit, out)
-		}
-	}
+	home := e.chromiumHome(t, certutil)
 	url := "https://" + e.target + "/page"
 	out, exit := e.runHome(t, home, chromium, "",
 		"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -525,4 +511,25 @@ func recordJSON(r *inspect.Record) string {
 		return fmt.Sprintf("%+v (%v)", r, err)
 	}
 	return string(b)
+}
+
+// chromiumHome makes a HOME for Chromium whose NSS database (Chromium on
+// Linux takes its roots from it) trusts e.caFile, the tlslens CA, as an
+// issuer of server certificates ("C,,"), with certutil; it returns its path.
+func (e *clientsEnv) chromiumHome(t *testing.T, certutil string) string {
+	t.Helper()
+	home := filepath.Join(e.dir, "chromium-home")
+	nssdb := filepath.Join(home, ".pki", "nssdb")
+	if err := os.MkdirAll(nssdb, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-d", "sql:" + nssdb, "-N", "--empty-password"},
+		{"-d", "sql:" + nssdb, "-A", "-t", "C,,", "-n", "tlslens", "-i", e.caFile},
+	} {
+		if out, exit := e.runHome(t, home, certutil, "", args...); exit != 0 {
+			t.Fatalf("certutil %s: exit %d; output:\n%s", strings.Join(args, " "), exit, out)
+		}
+	}
+	return home
 }

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -109,19 +108,7 @@ func TestFlowsChromiumH2(t *testing.T) {
 
 	// Chromium trusts the tlslens CA from the NSS database under its HOME.
 	e.caFile = writeFile(t, e.dir, "tlslens-ca.pem", e.h.auth.PEM())
-	home := filepath.Join(e.dir, "chromium-home")
-	nssdb := filepath.Join(home, ".pki", "nssdb")
-	if err := os.MkdirAll(nssdb, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{
-		{"-d", "sql:" + nssdb, "-N", "--empty-password"},
-		{"-d", "sql:" + nssdb, "-A", "-t", "C,,", "-n", "tlslens", "-i", e.caFile},
-	} {
-		if out, exit := e.runHome(t, home, certutil, "", args...); exit != 0 {
-			t.Fatalf("certutil %s: exit %d; output:\n%s", strings.Join(args, " "), exit, out)
-		}
-	}
+	home := e.chromiumHome(t, certutil)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
 		chromedp.UserDataDir(filepath.Join(e.dir, "chromium-profile")), chromedp.Env("HOME="+home),
 		chromedp.ProxyServer("http://"+e.h.addr), chromedp.Flag("proxy-bypass-list", "<-loopback>"),

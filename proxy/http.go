@@ -118,7 +118,7 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 func overSession(ctx *goproxy.ProxyCtx, s *session) {
 	ctx.UserData = s
 	ctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
-		return s.tr.RoundTrip(req)
+		return s.roundTrip(req)
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -188,19 +187,7 @@ func TestChromiumPreconnectsAreNotRejections(t *testing.T) {
 		o.Log.(*logrus.Logger).AddHook(events)
 	})
 	e.caFile = writeFile(t, e.dir, "tlslens-ca.pem", e.h.auth.PEM())
-	home := filepath.Join(e.dir, "chromium-home")
-	nssdb := filepath.Join(home, ".pki", "nssdb")
-	if err := os.MkdirAll(nssdb, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{
-		{"-d", "sql:" + nssdb, "-N", "--empty-password"},
-		{"-d", "sql:" + nssdb, "-A", "-t", "C,,", "-n", "tlslens", "-i", e.caFile},
-	} {
-		if out, exit := e.runHome(t, home, certutil, "", args...); exit != 0 {
-			t.Fatalf("certutil %s: exit %d; output:\n%s", strings.Join(args, " "), exit, out)
-		}
-	}
+	home := e.chromiumHome(t, certutil)
 	url := "https://localhost:" + port + "/page"
 	out, exit := e.runHome(t, home, chromium, "",
 		"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

@@ -65,6 +65,7 @@ type session struct {
 	compat   bool                   // the upstream needed the legacy-compatible offer
 	http2FP  atomic.Pointer[string] // the client's HTTP/2 fingerprint, once its first request's headers are in (h2fingerprint.go)
 	tr       *http.Transport
+	h1       *h1Upstream // HTTP/1.1 requests of a terminated connection (h1upstream.go); nil: all go over tr
 	requests atomic.Int64
 	held     atomic.Bool // the record waits for settle (first request, close, or pinningCloseWindow)
 	// userAgent is the first request's User-Agent, for the record's
@@ -110,10 +111,21 @@ func (s *session) close() {
 		if c := s.upstream.Swap(nil); c != nil {
 			c.Close()
 		}
+		if s.h1 != nil {
+			s.h1.close()
+		}
 		if s.tr != nil {
 			s.tr.CloseIdleConnections()
 		}
 	})
+}
+
+// roundTrip sends a request over the session's upstream.
+func (s *session) roundTrip(req *http.Request) (*http.Response, error) {
+	if s.h1 != nil {
+		return s.h1.roundTrip(req)
+	}
+	return s.tr.RoundTrip(req)
 }
 
 // shed drops what a session no longer needs once it is served for as long
@@ -731,6 +743,7 @@ func (p *Proxy) serveTLS(s *session) {
 			conn, ln = g, p.lnH2
 		}
 	case proto == "http/1.1":
+		s.h1 = &h1Upstream{p: p, s: s}
 	case proto != "" || nonHTTPPorts[portOf(s.target)]:
 		p.relayTLS(dc, s)
 		return
@@ -757,6 +770,7 @@ func (p *Proxy) serveTLS(s *session) {
 			p.relayTLS(conn, s)
 			return
 		}
+		s.h1 = &h1Upstream{p: p, s: s}
 	}
 	p.conns.Store(conn, s)
 	if !ln.hand(conn) {

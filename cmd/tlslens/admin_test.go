@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,19 +22,38 @@ import (
 // its logs; the run is cancelled and awaited at cleanup.
 func (e *env) startRun(args ...string) *logLines {
 	e.t.Helper()
-	logs := newLogLines()
+	logs, _ := e.launch(args...)
+	return logs
+}
+
+// launch runs run() in process with args added to the env's, and returns its
+// logs and stop, which cancels the run and waits for it to return (failing
+// the test if it returns an error or not within 30s), as cleanup does if
+// the test has not.
+func (e *env) launch(args ...string) (logs *logLines, stop func()) {
+	e.t.Helper()
+	logs = newLogLines()
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() {
 		runErr <- run(ctx, append(append([]string{}, e.args...), args...), strings.NewReader(""), io.Discard, logs)
 	}()
-	e.t.Cleanup(func() {
-		cancel()
-		if err := <-runErr; err != nil {
-			e.t.Errorf("run = %v", err)
-		}
-	})
-	return logs
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-runErr:
+				if err != nil {
+					e.t.Errorf("run = %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				e.t.Error("run did not return within 30s")
+			}
+		})
+	}
+	e.t.Cleanup(stop)
+	return logs, stop
 }
 
 // scrape fetches the admin listener's /metrics with a real HTTP GET.

@@ -76,9 +76,9 @@ type Config struct {
 // CaptureConfig is capture: keep both legs' bytes of each intercepted
 // connection, to hand it to Wireshark as a pcapng.
 type CaptureConfig struct {
-	// Enabled keeps captures for the web view's downloads; a File enables
-	// them too.
-	Enabled        bool   `yaml:"enabled"`
+	// Enabled keeps captures for the web view's downloads; unset, they
+	// are kept while the web view is on. A File enables them too.
+	Enabled        *bool  `yaml:"enabled"`
 	MaxBytesPerLeg int    `yaml:"max_bytes_per_leg"` // bytes kept of each TCP connection
 	MaxBytes       int64  `yaml:"max_bytes"`         // bytes kept by all captures together
 	File           string `yaml:"file"`              // every connection appended to this pcapng
@@ -345,3 +345,15 @@ func parseCIDR(s string) (netip.Prefix, error) {
 }
 
 var tlsVersions = map[string]uint16{"TLS 1.0": 0x0301, "TLS 1.1": 0x0302, "TLS 1.2": 0x0303, "TLS 1.3": 0x0304}
+
+// on reports whether captures are kept: when enabled says so, else while the
+// web view is on; and always for a capture file.
+func (c CaptureConfig) on(webView bool) bool {
+	if c.File != "" {
+		return true
+	}
+	if c.Enabled != nil {
+		return *c.Enabled
+	}
+	return webView
+}

@@ -46,14 +46,7 @@ func TestFingerprintsFile(t *testing.T) {
 func (e *env) fetchOnce(t *testing.T, args ...string) map[string]any {
 	t.Helper()
 	records := filepath.Join(t.TempDir(), "records.jsonl")
-	logs := newLogLines()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() {
-		runErr <- run(ctx, append(append(e.args, "--admin-listen=", "--records", records), args...),
-			strings.NewReader(""), io.Discard, logs)
-	}()
+	logs, stop := e.launch(append([]string{"--admin-listen=", "--records", records}, args...)...)
 	addr := logs.wait(t, "tlslens listening")["addr"].(string)
 	pool := x509.NewCertPool()
 	pool.AddCert(e.auth.Certificate())
@@ -61,14 +54,9 @@ func (e *env) fetchOnce(t *testing.T, args ...string) map[string]any {
 		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
 	e.get(&http.Client{Transport: tr, Timeout: 60 * time.Second}, "/go", "hello /go")
 	tr.CloseIdleConnections()
-	cancel()
-	select {
-	case err := <-runErr:
-		if err != nil {
-			t.Fatalf("run = %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return within 30s")
+	stop()
+	if t.Failed() {
+		t.FailNow()
 	}
 	recs := readRecords(t, records)
 	if len(recs) != 1 {

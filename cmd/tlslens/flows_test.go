@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/tlslens/tlslens/inspect/report/hartest"
 )
@@ -26,14 +25,7 @@ func TestFlowFileAndHAR(t *testing.T) {
 	t.Cleanup(func() { syscall.Umask(old) })
 	e := newEnv(t)
 	records, flows := filepath.Join(e.dir, "records.jsonl"), filepath.Join(e.dir, "flows.jsonl")
-	logs := newLogLines()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() {
-		runErr <- run(ctx, append(e.args, "--admin-listen=", "--records", records, "--flows", flows),
-			strings.NewReader(""), io.Discard, logs)
-	}()
+	logs, stop := e.launch("--admin-listen=", "--records", records, "--flows", flows)
 	addr := logs.wait(t, "tlslens listening")["addr"].(string)
 	c := e.client(addr)
 	e.get(c, "/a", "hello /a")
@@ -47,14 +39,9 @@ func TestFlowFileAndHAR(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	cancel()
-	select {
-	case err := <-runErr:
-		if err != nil {
-			t.Fatalf("run = %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return within 30s")
+	stop()
+	if t.Failed() {
+		t.FailNow()
 	}
 
 	checkFile(t, flows, 0o600, -1)

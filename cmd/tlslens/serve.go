@@ -259,7 +259,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		opts.KeyLog = f
 		log.WithField("path", keyLogPath).Warn("writing TLS session keys: anyone with this file can decrypt captured traffic")
 	}
-	if c := cfg.Capture; c.Enabled || c.File != "" {
+	if c := cfg.Capture; c.on(cfg.WebListen != "") {
 		opts.Capture = &proxy.Capture{MaxBytesPerLeg: c.MaxBytesPerLeg, MaxBytes: c.MaxBytes}
 		if c.File != "" {
 			f, err := files.open("capture.file", c.File)

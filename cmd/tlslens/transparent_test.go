@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
-	"io"
 	"net"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 )
@@ -21,14 +18,7 @@ func TestTransparentModeRun(t *testing.T) {
 	}
 	e := newEnv(t)
 	records := filepath.Join(e.dir, "records.jsonl")
-	logs := newLogLines()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() {
-		runErr <- run(ctx, append(e.args, "--mode", "transparent", "--admin-listen=", "--records", records),
-			strings.NewReader(""), io.Discard, logs)
-	}()
+	logs, stop := e.launch("--mode", "transparent", "--admin-listen=", "--records", records)
 	line := logs.wait(t, "tlslens listening")
 	if line["mode"] != "transparent" {
 		t.Errorf("start-up line mode = %v, want transparent", line["mode"])
@@ -43,14 +33,9 @@ func TestTransparentModeRun(t *testing.T) {
 	if n, err := c.Read(make([]byte, 1)); err == nil {
 		t.Errorf("read %d bytes from a connection that was not redirected, want it closed", n)
 	}
-	cancel()
-	select {
-	case err := <-runErr:
-		if err != nil {
-			t.Fatalf("run = %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return within 30s")
+	stop()
+	if t.Failed() {
+		t.FailNow()
 	}
 	recs := readRecords(t, records)
 	if len(recs) != 1 {

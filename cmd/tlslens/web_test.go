@@ -219,4 +219,32 @@ func TestWebViewFlowsWithoutFile(t *testing.T) {
 	if matches, _ := filepath.Glob(filepath.Join(e.dir, "*flow*")); len(matches) > 0 {
 		t.Errorf("flow files %v written without --flows", matches)
 	}
+	// Captures are kept too, with no capture setting: the page's pcapng.
+	if !strings.Contains(page, `href="/c/`+rec.ID+`.pcapng"`) {
+		t.Errorf("the page of %s does not link its pcapng", rec.ID)
+	}
+	if pcapng := get("c/" + rec.ID + ".pcapng"); !strings.HasPrefix(pcapng, "\x0a\x0d\x0d\x0a") {
+		t.Errorf("GET /c/%s.pcapng: %d bytes, want a pcapng", rec.ID, len(pcapng))
+	}
+}
+
+// TestCaptureOn: captures are kept while the web view is on unless
+// capture.enabled says otherwise, and always for a capture file.
+func TestCaptureOn(t *testing.T) {
+	yes, no := true, false
+	for _, tt := range []struct {
+		c       CaptureConfig
+		webView bool
+		want    bool
+	}{
+		{CaptureConfig{}, true, true},
+		{CaptureConfig{}, false, false},
+		{CaptureConfig{Enabled: &no}, true, false},
+		{CaptureConfig{Enabled: &yes}, false, true},
+		{CaptureConfig{Enabled: &no, File: "all.pcapng"}, false, true},
+	} {
+		if got := tt.c.on(tt.webView); got != tt.want {
+			t.Errorf("%+v.on(web view %v) = %v, want %v", tt.c, tt.webView, got, tt.want)
+		}
+	}
 }
