@@ -308,35 +308,8 @@ func (e *env) openPage() (stop func(), err error) {
 		w.Write(b)
 	}
 	srv := httptest.NewServer(web.New(web.Options{Ring: e.ring, Downloads: []web.Download{{Ext: "pcapng", Label: "pcapng", Serve: capture}}}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		last := ""
-		for ctx.Err() == nil {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
-			if last != "" {
-				req.Header.Set("Last-Event-ID", last)
-			}
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			sc := bufio.NewScanner(resp.Body)
-			sc.Buffer(nil, 1<<20)
-			for sc.Scan() {
-				line := sc.Text()
-				if id, ok := strings.CutPrefix(line, "id: "); ok {
-					last = id
-				} else if strings.HasPrefix(line, "data: ") {
-					e.sseFrames.Add(1)
-				}
-			}
-			resp.Body.Close()
-		}
-	}()
-	return func() { cancel(); <-done; srv.Close() }, nil
+	read := streamEvents(srv.Client(), srv.URL+"/events", &e.sseFrames)
+	return func() { read(); srv.Close() }, nil
 }
 
 // serveUpstream answers "/" with a short body and "/bulk" with e.bulk.

@@ -787,17 +787,25 @@ func readEvents(url string, n *atomic.Int64) (stop func(), err error) {
 	if err := loopbackOnly(host); err != nil {
 		return nil, err
 	}
+	return streamEvents(http.DefaultClient, "http://"+host+"/events", n), nil
+}
+
+// streamEvents reads the web view's event stream at url with client, as an
+// open page does, counting its events in n, until stop: a stream the ring
+// ends for falling behind is reopened after the last event read, as the
+// browser's EventSource does.
+func streamEvents(client *http.Client, url string, n *atomic.Int64) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		last := ""
 		for ctx.Err() == nil {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/events", nil)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if last != "" {
 				req.Header.Set("Last-Event-ID", last)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := client.Do(req)
 			if err != nil {
 				time.Sleep(10 * time.Millisecond)
 				continue
@@ -815,7 +823,7 @@ func readEvents(url string, n *atomic.Int64) (stop func(), err error) {
 			resp.Body.Close()
 		}
 	}()
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); <-done }
 }
 
 // fetchProfile starts fetching a CPU profile of d from tlslens's admin
