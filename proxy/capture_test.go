@@ -20,20 +20,6 @@ import (
 	"github.com/tlslens/tlslens/inspect"
 )
 
-// tsharkPath is tshark's path; without it the test is skipped, or fails in
-// CI, where .ci/run installs it.
-func tsharkPath(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tshark is not installed in CI (.ci/run installs it)")
-		}
-		t.Skip("tshark is not installed (apt-get install tshark)")
-	}
-	return path
-}
-
 // tsharkFields runs tshark on the pcapng b, with no -o option: what it
 // decrypts it does from the file alone. It returns one line per packet
 // matching filter, with the TCP ports first, then fields, tab-separated.
@@ -48,7 +34,7 @@ func tsharkFields(t *testing.T, b []byte, filter string, fields ...string) []str
 		args = append(args, "-e", f)
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(tsharkPath(t), args...)
+	cmd := exec.Command(lookPath(t, "tshark", "tshark"), args...)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -77,7 +63,7 @@ func onLeg(lines []string, port, path, status string) (req, resp bool) {
 // and HTTP/2.
 func TestCaptureDecrypts(t *testing.T) {
 	t.Parallel()
-	tsharkPath(t)
+	lookPath(t, "tshark", "tshark")
 	pki := testpki.Root(t, "Upstream Test Root")
 	leaf := pki.Leaf(t, "example.com")
 	for _, tc := range []struct {
@@ -183,7 +169,7 @@ func TestCaptureBounded(t *testing.T) {
 // the Keep most recent.
 func TestCaptureFileAndRing(t *testing.T) {
 	t.Parallel()
-	tsharkPath(t)
+	lookPath(t, "tshark", "tshark")
 	pki := testpki.Root(t, "Upstream Test Root")
 	up := startUpstream(t, &tls.Config{Certificates: []tls.Certificate{pki.Leaf(t, "example.com")}})
 	file := &syncBuffer{}

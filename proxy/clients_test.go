@@ -477,10 +477,15 @@ func (e *clientsEnv) tunnel() (net.Conn, error) {
 	return c, nil
 }
 
+// lookPath is prog's path; without it the test is skipped, or fails in CI,
+// where .ci/run installs pkg.
 func lookPath(t *testing.T, prog, pkg string) string {
 	t.Helper()
 	path, err := exec.LookPath(prog)
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not found in CI: .ci/run installs Debian's %s", prog, pkg)
+		}
 		t.Skipf("%s not found (Debian package %s; .ci/run installs it): %v", prog, pkg, err)
 	}
 	return path

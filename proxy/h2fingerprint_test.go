@@ -141,7 +141,7 @@ func jsonList(v any) []any {
 func runTshark(t *testing.T, args ...string) []byte {
 	t.Helper()
 	var stderr bytes.Buffer
-	cmd := exec.Command(tsharkPath(t), args...)
+	cmd := exec.Command(lookPath(t, "tshark", "tshark"), args...)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {

@@ -218,7 +218,7 @@ func checkProbeWithTshark(t *testing.T, r *inspect.Record, capture []byte) {
 // alert.
 func TestProbeTshark(t *testing.T) {
 	t.Parallel()
-	tsharkPath(t)
+	lookPath(t, "tshark", "tshark")
 	pki := testpki.Root(t, "Probe Tshark Root")
 	leaf := pki.Leaf(t, "localhost", "127.0.0.1")
 	getThrough := func(t *testing.T, h *harness, addr string) {
