@@ -352,6 +352,10 @@ func (u *h1Upstream) close() {
 	}
 }
 
+// writerGrace is how long a response read to its end waits for its request
+// body's writer to report before the connection is given up (h1Body.release).
+const writerGrace = 50 * time.Millisecond
+
 // h1Body is a response body that gives its connection back once read to
 // its end and closed.
 type h1Body struct {
@@ -390,18 +394,21 @@ func (b *h1Body) Close() error {
 func (b *h1Body) release(done bool) {
 	b.once.Do(func() {
 		keep := b.keep && done
-		if b.wrote != nil {
+		if b.wrote != nil && keep {
+			// A server that read the whole request body before its answer
+			// leaves the writer only its report to make; one that answered
+			// without it leaves the writer writing, or reading from the
+			// client, which may be waiting for this response. The writer
+			// gets writerGrace to report; past it the connection is closed,
+			// which ends the writer at its next write.
+			t := time.NewTimer(writerGrace)
 			select {
 			case err := <-b.wrote:
-				keep = keep && err == nil
-			default:
-				// The request body is still being written (or read from
-				// the client): the server answered without it. Closing
-				// ends the writer at its next write; it is not waited for,
-				// since it may be waiting for the client, which is waiting
-				// for this response.
+				keep = err == nil
+			case <-t.C:
 				keep = false
 			}
+			t.Stop()
 		}
 		b.u.release(b.c, b.br, keep)
 	})
