@@ -227,6 +227,78 @@ func startMitmdump(dir string) (*process, error) {
 	}
 }
 
+// peers is -peer's list: mitmdump, bare or both (comma-separated).
+func peers(c config) []string {
+	if c.peer == "" {
+		return nil
+	}
+	return strings.Split(c.peer, ",")
+}
+
+// startBareProcess starts the bare MITM (bare.go) as its own process, this
+// tool's binary with -role bare: the two handshakes and a byte copy, the
+// ceiling of any interception as users run one, in its own column.
+func startBareProcess(dir string, e *env) (*process, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	bdir := filepath.Join(dir, "bare")
+	if err := os.Mkdir(bdir, 0o700); err != nil {
+		return nil, err
+	}
+	upstreamPEM := filepath.Join(bdir, "upstream-root.pem")
+	if err := os.WriteFile(upstreamPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.upstreamRoot.Raw}), 0o600); err != nil {
+		return nil, err
+	}
+	p := &process{name: "bare", log: &tail{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(self, "-role", "bare", "-ca", upstreamPEM, "-dir", bdir)
+	p.cmd.Stderr = io.Discard
+	stdin, err := p.cmd.StdinPipe() // held open: the child serves until it closes
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	first := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			first <- sc.Text()
+		}
+		for sc.Scan() {
+			p.log.add(sc.Text())
+		}
+		p.exitErr = p.cmd.Wait()
+		stdin.Close()
+		close(p.exited)
+	}()
+	select {
+	case line := <-first:
+		addr, rootPEM, _ := strings.Cut(line, " ")
+		p.addr = addr
+		if p.roots, err = poolFromFile(rootPEM); err != nil {
+			p.stop()
+			return nil, fmt.Errorf("the bare MITM's CA: %w", err)
+		}
+		if err := loopbackOnly(p.addr); err != nil {
+			p.stop()
+			return nil, err
+		}
+		return p, nil
+	case <-p.exited:
+		return nil, fmt.Errorf("the bare MITM exited at start: %v", p.exitErr)
+	case <-time.After(30 * time.Second):
+		p.stop()
+		return nil, errors.New("the bare MITM did not say where it listens within 30s")
+	}
+}
+
 // stop ends the process as a service manager does (SIGTERM, then SIGKILL
 // after 30s) and waits for it.
 func (p *process) stop() {
@@ -349,7 +421,10 @@ type externalMeasure struct {
 	TLSLensPerMitmproxy *spread `json:"tlslens_per_mitmproxy,omitempty"`
 	// TLSLensPerBase is tlslens's figure over base's (-against), per round:
 	// what the changes since base bought, measured in the same run.
-	TLSLensPerBase *spread          `json:"tlslens_per_base,omitempty"`
+	TLSLensPerBase *spread `json:"tlslens_per_base,omitempty"`
+	// TLSLensPerBare is tlslens's figure over the bare MITM's (-peer bare),
+	// per round: what tlslens keeps of the most any interception reaches.
+	TLSLensPerBare *spread          `json:"tlslens_per_bare,omitempty"`
 	Errors         map[string]int64 `json:"errors"`
 	// ProxyCPU is each proxy process's CPU time (user+system, from
 	// /proc/PID/stat, 10ms ticks) per operation, per MB in bulk, in µs:
@@ -450,13 +525,21 @@ func runExternal(c config, stdout, stderr io.Writer) error {
 		sides = append(sides, sideSpec{"base", &client{e: e, via: base}, base})
 		baseDesc = describe(bin, c.againstEnv, c.againstArgs, c.againstYAML)
 	}
-	if c.peer != "" {
+	if slices.Contains(peers(c), "mitmdump") {
 		mp, err := startMitmdump(dir)
 		if err != nil {
 			return err
 		}
 		defer mp.stop()
 		sides = append(sides, sideSpec{"mitmproxy", &client{e: e, via: mp}, mp})
+	}
+	if slices.Contains(peers(c), "bare") {
+		bp, err := startBareProcess(dir, e)
+		if err != nil {
+			return err
+		}
+		defer bp.stop()
+		sides = append(sides, sideSpec{"bare", &client{e: e, via: bp}, bp})
 	}
 	rep := externalReport{Binary: c.external, Options: describe("", "", c.externalArgs, c.externalYAML), Events: c.events, Peer: c.peer, Base: baseDesc, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
 		Workers: c.concurrency, Duration: c.duration.String(), Slice: c.slice.String(), Rounds: c.rounds, BulkBytes: c.bulkSize}
@@ -608,8 +691,10 @@ func checkExternal(c config) error {
 			return fmt.Errorf("-external runs newconn, hosts, newhosts, keepalive and bulk, not %q", name)
 		}
 	}
-	if c.peer != "" && c.peer != "mitmdump" {
-		return fmt.Errorf("-peer %q: the one peer is mitmdump", c.peer)
+	for _, peer := range peers(c) {
+		if peer != "mitmdump" && peer != "bare" {
+			return fmt.Errorf("-peer %q: the peers are mitmdump and bare", peer)
+		}
 	}
 	if c.baseline != "direct" {
 		return errors.New("-external compares with direct only")
@@ -630,10 +715,14 @@ func measureOf(name, unit string, perRound map[string][]float64, errs map[string
 		}
 		return spreadOf(r)
 	}
-	for _, side := range []string{"tlslens", "mitmproxy", "base"} {
+	for _, side := range []string{"tlslens", "mitmproxy", "base", "bare"} {
 		if v, ok := perRound[side]; ok {
 			m.Ratios[side] = ratio(v, perRound["direct"])
 		}
+	}
+	if b, ok := perRound["bare"]; ok {
+		s := ratio(perRound["tlslens"], b)
+		m.TLSLensPerBare = &s
 	}
 	if mp, ok := perRound["mitmproxy"]; ok {
 		s := ratio(perRound["tlslens"], mp)
@@ -686,6 +775,22 @@ func printExternal(w io.Writer, rep externalReport) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", m.Measure, val("direct"), val("tlslens"), rat(tl, tlOK), val("mitmproxy"), rat(mp, mpOK), per)
 	}
+	if slices.Contains(strings.Split(rep.Peer, ","), "bare") {
+		fmt.Fprintf(w, "\nbare: a MITM doing only the two handshakes and a byte copy (bench/load/bare.go), as its own process, in the same run\n\n| measure | bare | ratio to direct | tlslens÷bare |\n|---|---|---|---|\n")
+		for _, m := range rep.Measures {
+			s, r, per := m.Sides["bare"], m.Ratios["bare"], m.TLSLensPerBare
+			if per == nil {
+				continue
+			}
+			if m.Unit == "ms" {
+				fmt.Fprintf(w, "| %s | %s %s | x%.2f (%.2f-%.2f) | x%.2f (%.2f-%.2f) |\n", m.Measure, figure(s.Median), m.Unit,
+					r.Median, r.Min, r.Max, per.Median, per.Min, per.Max)
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %s %s | %.3f (%.3f-%.3f) | x%.3f (%.3f-%.3f) |\n", m.Measure, figure(s.Median), m.Unit,
+				r.Median, r.Min, r.Max, per.Median, per.Min, per.Max)
+		}
+	}
 	if rep.Base != "" {
 		fmt.Fprintf(w, "\nbase: %s, in the same run\n\n| measure | base | ratio to direct | tlslens÷base |\n|---|---|---|---|\n", rep.Base)
 		for _, m := range rep.Measures {
@@ -700,7 +805,7 @@ func printExternal(w io.Writer, rep externalReport) {
 			continue
 		}
 		line := "  " + m.Measure + ":"
-		for _, side := range []string{"tlslens", "mitmproxy", "base"} {
+		for _, side := range []string{"tlslens", "mitmproxy", "base", "bare"} {
 			if v, ok := m.ProxyCPU[side]; ok {
 				line += fmt.Sprintf(" %s %.0f µs (%.0f-%.0f)", side, v.Median, v.Min, v.Max)
 			}

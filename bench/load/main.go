@@ -82,8 +82,8 @@ type config struct {
 	events                     bool
 	json                       bool
 	// child process roles (hold)
-	role, proxyAddr, port, caFile string
-	n                             int
+	role, proxyAddr, port, caFile, dir string
+	n                                  int
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -103,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile at the end of the idle scenario to this file")
 	fs.StringVar(&c.external, "external", "", "run tlslens as its own process from this binary (go build -o), beside direct (and -peer), scenarios newconn,hosts,keepalive,bulk; wall-clock ratios")
-	fs.StringVar(&c.peer, "peer", "", "with -external: mitmdump, to add mitmproxy as its own process as a third column")
+	fs.StringVar(&c.peer, "peer", "", "with -external: mitmdump (mitmproxy as its own process, a third column), bare (the bare MITM of bench/load/bare.go as its own process: the ceiling of any interception), or both, comma-separated")
 	fs.StringVar(&c.pprofDir, "pprof", "", "with -external: write a CPU profile of the tlslens process per scenario to this directory (tlslens --admin-pprof)")
 	fs.StringVar(&c.against, "against", "", "with -external: also run this tlslens binary (an earlier build) as a column \"base\", for tlslens ÷ base in the same run")
 	fs.StringVar(&c.againstEnv, "against-env", "", "with -external: comma-separated KEY=VALUE added to base's environment (GOGC=100); base is the -external binary unless -against names another")
@@ -118,11 +118,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.port, "port", "", "internal: upstream port for a child")
 	fs.StringVar(&c.caFile, "ca", "", "internal: tlslens CA certificate (PEM) for a child")
 	fs.IntVar(&c.n, "n", 0, "internal: connections a child holds")
+	fs.StringVar(&c.dir, "dir", "", "internal: a child's directory (bare: its CA)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if c.role == "hold" {
+	switch c.role {
+	case "hold":
 		return holdChild(c, stdout)
+	case "bare":
+		return bareChild(c, stdout)
 	}
 	if c.duration <= 0 || c.duration > time.Hour || c.slice <= 0 || c.concurrency < 1 || c.concurrency > 4096 || c.rounds < 1 || c.rounds > 100 {
 		return errors.New("want 0 < duration <= 1h, slice > 0, 1 <= concurrency <= 4096, 1 <= rounds <= 100")
