@@ -50,8 +50,9 @@ type flowStore struct {
 	// progress and kept: a capture that would take it over memMax stops.
 	mem atomic.Int64
 
-	mu   sync.Mutex
-	kept []*inspect.Flow // oldest first
+	mu    sync.Mutex
+	kept  []keptFlow // oldest first (flowkeep.go)
+	chunk []byte     // the chunk kept flows are appended to
 }
 
 // newFlowStore returns the flow store for opts, or nil when flows are off.
@@ -89,13 +90,20 @@ func (p *Proxy) Flows(id string) []*inspect.Flow {
 	if st == nil {
 		return nil
 	}
+	var ks []keptFlow
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	var out []*inspect.Flow
-	for _, f := range st.kept {
-		if f.ID == id {
-			out = append(out, f)
+	for _, k := range st.kept {
+		if keptID(k.rec, id) {
+			ks = append(ks, k)
 		}
+	}
+	st.mu.Unlock()
+	if ks == nil {
+		return nil
+	}
+	out := make([]*inspect.Flow, len(ks))
+	for i := range ks {
+		out[i] = ks[i].flow() // a kept record is never written again
 	}
 	return out
 }
@@ -103,6 +111,8 @@ func (p *Proxy) Flows(id string) []*inspect.Flow {
 // done writes a finished flow and keeps it. A flow line has two keys of its
 // own: the record id, as records have it, and the flow (inspect.Flow's
 // JSON); nested, a line costs a logrus entry of two fields, not sixteen.
+// f is the caller's own (it is kept) when OnFlow is set; else done keeps
+// a copy and f's bodies.
 func (st *flowStore) done(f *inspect.Flow) {
 	if st.log != nil || st.file != nil {
 		req, resp := f.Request, f.Response // the file's: credentials redacted
@@ -124,16 +134,7 @@ func (st *flowStore) done(f *inspect.Flow) {
 	if st.memMax < 0 {
 		return
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.kept = append(st.kept, f)
-	// Keep a quarter of the bound free for the bodies of flows in progress.
-	for len(st.kept) > maxKeptFlows || len(st.kept) > 1 && st.mem.Load() > st.memMax-st.memMax/4 {
-		old := st.kept[0]
-		st.kept[0] = nil
-		st.kept = st.kept[1:]
-		st.mem.Add(-int64(cap(old.RequestBody) + cap(old.ResponseBody)))
-	}
+	st.keepFlow(f, st.on != nil)
 }
 
 // keep appends b to buf, a body kept in memory, as far as the bounds allow:
@@ -378,13 +379,16 @@ func (fl *flowRun) end() {
 		f.Error = "reading the client's request body: " + fl.reqErr.Error()
 	}
 	fl.reqMu.Unlock()
-	// The flow leaves in an allocation of its own: fl holds the request's
-	// ResponseWriter and the upstream's body, and through them the whole
-	// exchange (header maps, contexts, the parsed request), which a kept
-	// flow would otherwise keep alive: ten times the flow's own bytes.
-	kept := new(inspect.Flow)
-	*kept = *f
-	fl.st.done(kept)
+	if fl.st.on != nil {
+		// OnFlow's flow, kept as it is, leaves in an allocation of its
+		// own: fl holds the request's ResponseWriter and the upstream's
+		// body, and through them the whole exchange (header maps,
+		// contexts, the parsed request), which it would keep alive.
+		kept := new(inspect.Flow)
+		*kept = *f
+		f = kept
+	}
+	fl.st.done(f)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

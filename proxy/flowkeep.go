@@ -1,0 +1,250 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// Flows kept in memory (Proxy.Flows) are kept encoded: a finished flow is
+// appended once, as bytes, to a large chunk shared with the flows before
+// it, and decoded only when a page asks for its connection's flows. The
+// collector marks a chunk as one object without looking inside it, where
+// thousands of kept inspect.Flow values, each with its header lists and
+// strings, cost it six objects and their pointers in every cycle: on a
+// keep-alive request that marking was most of what keeping flows cost.
+
+const (
+	keptChunkSize = 32 << 10 // bytes of one chunk of encoded flows
+	// keptBodyInline is the most bytes of bodies a kept flow copies into
+	// its chunk; larger bodies stay in the buffers they were read into,
+	// one object each (a copy would cost as much as the collector's mark).
+	keptBodyInline = 2 << 10
+)
+
+// keptFlow is one flow kept in memory.
+type keptFlow struct {
+	rec []byte // the flow but its bodies (appendKept), in a chunk
+	// The bodies, as kept: in the chunk after rec when small, else the
+	// buffers they were read into. Nil when none was kept.
+	reqBody, respBody []byte
+	mem               int64         // bytes of st.mem the bodies hold
+	shared            *inspect.Flow // with Options.OnFlow: the flow handed to it, returned as is
+}
+
+// keptScratch holds the buffers flows are encoded in before their chunk.
+var keptScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// keep keeps f in memory, encoded, and drops the oldest flows beyond the
+// bounds. shared is f itself when the caller holds on to it (OnFlow):
+// then f's bodies stay where they are.
+func (st *flowStore) keepFlow(f *inspect.Flow, shared bool) {
+	bp := keptScratch.Get().(*[]byte)
+	rec := appendKept((*bp)[:0], f)
+	k := keptFlow{reqBody: f.RequestBody, respBody: f.ResponseBody, mem: int64(cap(f.RequestBody) + cap(f.ResponseBody))}
+	inline := !shared && len(f.RequestBody)+len(f.ResponseBody) <= keptBodyInline
+	if inline {
+		rec = append(append(rec, f.RequestBody...), f.ResponseBody...)
+	}
+	if shared {
+		k.shared = f
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	// A record that would leave much of a chunk unused has one of its own.
+	if len(rec) > keptChunkSize/4 {
+		k.rec = append([]byte(nil), rec...)
+	} else {
+		if len(rec) > cap(st.chunk)-len(st.chunk) {
+			st.chunk = make([]byte, 0, keptChunkSize)
+		}
+		at := len(st.chunk)
+		st.chunk = append(st.chunk, rec...)
+		k.rec = st.chunk[at:len(st.chunk):len(st.chunk)]
+	}
+	*bp = rec
+	keptScratch.Put(bp)
+	if inline {
+		n := len(k.rec) - len(f.RequestBody) - len(f.ResponseBody)
+		k.rec, k.reqBody, k.respBody = inlineBodies(k.rec, n, f.RequestBody, f.ResponseBody)
+		held := int64(len(k.reqBody) + len(k.respBody))
+		st.mem.Add(held - k.mem) // the buffers read into are garbage now
+		k.mem = held
+	}
+	st.kept = append(st.kept, k)
+	// Keep a quarter of the bound free for the bodies of flows in progress.
+	for len(st.kept) > maxKeptFlows || len(st.kept) > 1 && st.mem.Load() > st.memMax-st.memMax/4 {
+		st.mem.Add(-st.kept[0].mem)
+		st.kept[0] = keptFlow{}
+		st.kept = st.kept[1:]
+	}
+}
+
+// inlineBodies splits a record with the bodies appended after its first
+// n bytes: the record and each body, nil where the flow's was.
+func inlineBodies(b []byte, n int, req, resp []byte) (rec, reqBody, respBody []byte) {
+	rec = b[:n:n]
+	if req != nil {
+		reqBody = b[n : n+len(req) : n+len(req)]
+	}
+	n += len(req)
+	if resp != nil {
+		respBody = b[n : n+len(resp) : n+len(resp)]
+	}
+	return rec, reqBody, respBody
+}
+
+// Flags of a kept flow.
+const (
+	keptReqTruncated = 1 << iota
+	keptRespTruncated
+)
+
+// appendKept appends f but its bodies in the form keptID and
+// decodeKept read: its ID first.
+func appendKept(b []byte, f *inspect.Flow) []byte {
+	b = appendKeptString(b, f.ID)
+	b = appendKeptString(b, f.Method)
+	b = appendKeptString(b, f.URL)
+	b = appendKeptString(b, f.Proto)
+	b = binary.AppendVarint(b, int64(f.Status))
+	b = appendKeptHeaders(b, f.Request)
+	b = appendKeptHeaders(b, f.Response)
+	b = binary.AppendVarint(b, f.RequestSize)
+	b = binary.AppendVarint(b, f.ResponseSize)
+	b = appendKeptString(b, f.ContentType)
+	b = appendKeptTime(b, f.Time)
+	b = appendKeptTime(b, f.Start)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f.SentMS))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f.FirstByteMS))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f.DoneMS))
+	b = appendKeptString(b, f.Error)
+	var flags byte
+	if f.RequestTruncated {
+		flags |= keptReqTruncated
+	}
+	if f.ResponseTruncated {
+		flags |= keptRespTruncated
+	}
+	return append(b, flags)
+}
+
+func appendKeptString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// appendKeptHeaders appends the count of hs plus one (0: nil), then each
+// name and value.
+func appendKeptHeaders(b []byte, hs []inspect.Header) []byte {
+	if hs == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(hs))+1)
+	for _, h := range hs {
+		b = appendKeptString(appendKeptString(b, h.Name), h.Value)
+	}
+	return b
+}
+
+// appendKeptTime appends t's Unix time in nanoseconds, after a byte that
+// is 0 for the zero time (and nothing follows).
+func appendKeptTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	return binary.LittleEndian.AppendUint64(append(b, 1), uint64(t.UnixNano()))
+}
+
+// keptID reports whether the record rec is of a flow whose ID is id.
+func keptID(rec []byte, id string) bool {
+	n, w := binary.Uvarint(rec)
+	return w > 0 && uint64(len(rec)-w) >= n && string(rec[w:w+int(n)]) == id
+}
+
+// flow returns the kept flow, a new one decoded from its record unless it
+// is shared. Its strings share one allocation; its bodies are k's.
+func (k *keptFlow) flow() *inspect.Flow {
+	if k.shared != nil {
+		return k.shared
+	}
+	d := keptDecoder{s: string(k.rec)}
+	f := &inspect.Flow{ID: d.string(), Method: wellKnown(d.string()), URL: d.string(), Proto: wellKnown(d.string()),
+		Status: int(d.varint())}
+	f.Request = d.headers()
+	f.Response = d.headers()
+	f.RequestSize, f.ResponseSize = d.varint(), d.varint()
+	f.ContentType = d.string()
+	f.Time, f.Start = d.time(), d.time()
+	f.SentMS, f.FirstByteMS, f.DoneMS = d.float(), d.float(), d.float()
+	f.Error = d.string()
+	flags := d.byte()
+	f.RequestTruncated, f.ResponseTruncated = flags&keptReqTruncated != 0, flags&keptRespTruncated != 0
+	f.RequestBody, f.ResponseBody = k.reqBody, k.respBody
+	return f
+}
+
+// keptDecoder reads a record appendKept wrote, from a string copy of it:
+// the strings it returns are parts of that one copy. Records are the
+// store's own, so a malformed one is a programmer error and panics.
+type keptDecoder struct{ s string }
+
+func (d *keptDecoder) uvarint() uint64 {
+	var v uint64
+	for shift := 0; ; shift += 7 {
+		c := d.s[0]
+		d.s = d.s[1:]
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v
+		}
+	}
+}
+
+func (d *keptDecoder) varint() int64 {
+	u := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1) // zig-zag, as binary.AppendVarint
+}
+
+func (d *keptDecoder) string() string {
+	n := d.uvarint()
+	s := d.s[:n]
+	d.s = d.s[n:]
+	return s
+}
+
+func (d *keptDecoder) byte() byte {
+	c := d.s[0]
+	d.s = d.s[1:]
+	return c
+}
+
+func (d *keptDecoder) uint64() uint64 {
+	v := uint64(d.s[0]) | uint64(d.s[1])<<8 | uint64(d.s[2])<<16 | uint64(d.s[3])<<24 |
+		uint64(d.s[4])<<32 | uint64(d.s[5])<<40 | uint64(d.s[6])<<48 | uint64(d.s[7])<<56
+	d.s = d.s[8:]
+	return v
+}
+
+func (d *keptDecoder) float() float64 { return math.Float64frombits(d.uint64()) }
+
+func (d *keptDecoder) time() time.Time {
+	if d.byte() == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(d.uint64()))
+}
+
+func (d *keptDecoder) headers() []inspect.Header {
+	n := d.uvarint()
+	if n == 0 {
+		return nil
+	}
+	hs := make([]inspect.Header, n-1)
+	for i := range hs {
+		hs[i] = inspect.Header{Name: d.string(), Value: d.string()}
+	}
+	return hs
+}

@@ -1,0 +1,178 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlslens/tlslens/inspect"
+)
+
+// keptSamples are flows unlike each other in every field a record holds.
+func keptSamples() []*inspect.Flow {
+	start := time.Unix(1764750000, 123456789) // as decoded: local, no monotonic reading
+	return []*inspect.Flow{
+		{ID: "c1", Method: "GET", URL: "https://example.com/", Proto: "HTTP/1.1", Status: 200,
+			Request:  []inspect.Header{{Name: "Host", Value: "example.com"}, {Name: "Authorization", Value: "Bearer top-secret"}},
+			Response: []inspect.Header{{Name: "Content-Type", Value: "text/plain"}}, ResponseSize: 2, ContentType: "text/plain",
+			Start: start, SentMS: 0, FirstByteMS: 1.5, DoneMS: 2.25, ResponseBody: []byte("ok")},
+		{ID: "c1", Method: "PROPFIND", URL: "https://example.com/dav/é", Proto: "HTTP/2.0", Status: 207,
+			Request: []inspect.Header{}, RequestSize: 5, ResponseSize: 100000, Start: start.Add(time.Second),
+			SentMS: 0.5, FirstByteMS: 3, DoneMS: 9, RequestBody: []byte{}, ResponseBody: []byte(strings.Repeat("b", 4096)),
+			ResponseTruncated: true, RequestTruncated: true},
+		{ID: "c2", Method: "POST", URL: "http://plain.test/x", Proto: "HTTP/1.0", Request: []inspect.Header{{Name: "Host", Value: "plain.test"}},
+			RequestSize: -1, Start: start, SentMS: -1, FirstByteMS: -1, DoneMS: 0.001, Error: "reading the client's request body: EOF",
+			Time: start.Add(time.Hour), RequestBody: []byte("part")},
+		{}, // every field zero
+	}
+}
+
+// TestKeptFlowRoundTrip: a flow kept encoded reads back as it was handed
+// to the store, field for field, nil and empty lists and bodies apart.
+func TestKeptFlowRoundTrip(t *testing.T) {
+	st := newFlowStore(Options{KeepFlows: true})
+	want := keptSamples()
+	for _, f := range want {
+		c := *f // the store keeps none of f
+		st.keepFlow(&c, false)
+	}
+	if len(st.kept) != len(want) {
+		t.Fatalf("%d flows kept, want %d", len(st.kept), len(want))
+	}
+	for i, f := range want {
+		if got := st.kept[i].flow(); !reflect.DeepEqual(got, f) {
+			t.Errorf("flow %d kept as\n%+v\nwant\n%+v", i, got, f)
+		}
+	}
+	for _, id := range []string{"c1", "c2", "", "c3"} {
+		var n int
+		for _, f := range want {
+			if f.ID == id {
+				n++
+			}
+		}
+		var m int
+		for _, k := range st.kept {
+			if keptID(k.rec, id) {
+				m++
+			}
+		}
+		if m != n {
+			t.Errorf("keptID matched %d flows of %q, want %d", m, id, n)
+		}
+	}
+}
+
+// TestKeptFlowBounds: flows kept encoded stay within 10000 flows and the
+// bytes of bodies allowed, oldest first out, and their bodies are counted
+// in FlowBytes as they are held.
+func TestKeptFlowBounds(t *testing.T) {
+	st := newFlowStore(Options{KeepFlows: true})
+	for i := range maxKeptFlows + 50 {
+		st.mem.Add(8) // as keep counted the body when it was read
+		st.keepFlow(&inspect.Flow{ID: fmt.Sprint(i), ResponseBody: make([]byte, 2, 8)}, false)
+	}
+	if len(st.kept) != maxKeptFlows || !keptID(st.kept[0].rec, "50") || st.mem.Load() != 2*maxKeptFlows {
+		t.Errorf("%d flows kept, the oldest %q, %d bytes of bodies; want %d, \"50\", %d",
+			len(st.kept), st.kept[0].flow().ID, st.mem.Load(), maxKeptFlows, 2*maxKeptFlows)
+	}
+
+	st = newFlowStore(Options{KeepFlows: true, FlowMemory: 64 << 10})
+	body := make([]byte, 1000, 1024) // inline: counted as its length
+	big := make([]byte, 4096)        // its own buffer: counted as its capacity
+	for i := range 200 {
+		b := body
+		if i%2 == 1 {
+			b = big
+		}
+		st.mem.Add(int64(cap(b))) // as keep counted it when it was read
+		st.keepFlow(&inspect.Flow{ID: fmt.Sprint(i), ResponseBody: b}, false)
+	}
+	var held int64
+	for _, k := range st.kept {
+		held += int64(len(k.reqBody) + cap(k.respBody))
+	}
+	if m := st.mem.Load(); m > 48<<10 || m != held || len(st.kept) < 10 || !keptID(st.kept[len(st.kept)-1].rec, "199") {
+		t.Errorf("%d bytes counted, %d held by %d flows kept, want them equal and under 48 KiB", m, held, len(st.kept))
+	}
+}
+
+// TestKeptFlowConcurrent: flows are kept and read at once from many
+// goroutines (run with -race); each reads back whole.
+func TestKeptFlowConcurrent(t *testing.T) {
+	st := newFlowStore(Options{KeepFlows: true, FlowMemory: 1 << 20})
+	p := &Proxy{flows: st}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			id := fmt.Sprint("c", g)
+			for i := range 2000 {
+				body := fmt.Appendf(nil, "%s-%d", id, i)
+				st.keepFlow(&inspect.Flow{ID: id, URL: "https://example.com/" + string(body), ResponseBody: body}, false)
+				if i%100 == 0 {
+					for _, f := range p.Flows(id) {
+						if f.ID != id || f.URL != "https://example.com/"+string(f.ResponseBody) {
+							t.Errorf("flow %q %q, body %q", f.ID, f.URL, f.ResponseBody)
+							return
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(st.kept) != 8000 {
+		t.Errorf("%d flows kept, want 8000", len(st.kept))
+	}
+}
+
+// TestFlowsKeptOnly: flows kept as tlslens keeps them for its web view
+// (KeepFlows, no OnFlow: encoded), over HTTP/1.1 and HTTP/2, read back by
+// Proxy.Flows with their headers unredacted and their bodies.
+func TestFlowsKeptOnly(t *testing.T) {
+	t.Parallel()
+	_, port, pki := flowUpstream(t, true)
+	base := "https://example.com:" + port
+	for _, proto := range []string{"http/1.1", "h2"} {
+		h := newHarness(t, func(o *Options) { o.UpstreamRoots, o.KeepFlows = pki.Pool(), true })
+		client := h.httpClient(&tls.Config{NextProtos: []string{proto}})
+		client.Transport.(*http.Transport).ForceAttemptHTTP2 = proto == "h2"
+		req, _ := http.NewRequest(http.MethodPost, base+"/post", strings.NewReader("hello body"))
+		req.Header.Set("Authorization", "Bearer top-secret")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", proto, err)
+		}
+		resp.Body.Close()
+		// The harness's client closes each connection: one flow per record.
+		kept := func() (*inspect.Record, *inspect.Flow) {
+			r := h.record()
+			var flows []*inspect.Flow
+			waitFor(t, "a flow kept", func() bool { flows = h.p.Flows(r.ID); return len(flows) > 0 })
+			if len(flows) != 1 {
+				t.Fatalf("%s: %d flows kept of %s, want 1", proto, len(flows), r.ID)
+			}
+			return r, flows[0]
+		}
+		r, post := kept()
+		get(t, client, base+"/big")
+		rBig, big := kept()
+		wantProto := map[string]string{"http/1.1": "HTTP/1.1", "h2": "HTTP/2.0"}[proto]
+		postBody := `{"method":"POST","path":"/post","got":10}`
+		checkFlow(t, post, r.ID, "POST", base+"/post", wantProto, 200, 10, int64(len(postBody)))
+		checkFlow(t, big, rBig.ID, "GET", base+"/big", wantProto, 200, 0, 100000)
+		if string(post.RequestBody) != "hello body" || string(post.ResponseBody) != postBody || post.ContentType != "application/json" ||
+			inspect.HeaderValue(post.Request, "Authorization") != "Bearer top-secret" ||
+			!strings.HasPrefix(inspect.HeaderValue(post.Response, "Set-Cookie"), "sid=secret-session") {
+			t.Errorf("%s: POST flow kept as %+v", proto, post)
+		}
+		if len(big.ResponseBody) != 100000 || big.ResponseTruncated || big.RequestBody != nil {
+			t.Errorf("%s: /big kept %d bytes (truncated %v), request body %q", proto, len(big.ResponseBody), big.ResponseTruncated, big.RequestBody)
+		}
+	}
+}
