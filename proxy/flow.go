@@ -51,8 +51,10 @@ type flowStore struct {
 	mem atomic.Int64
 
 	mu    sync.Mutex
-	kept  []keptFlow // oldest first (flowkeep.go)
-	chunk []byte     // the chunk kept flows are appended to
+	kept  []keptFlow // a ring (flowkeep.go): n flows from head, oldest first
+	head  int
+	n     int
+	chunk []byte // the chunk kept flows are appended to
 }
 
 // newFlowStore returns the flow store for opts, or nil when flows are off.
@@ -92,9 +94,9 @@ func (p *Proxy) Flows(id string) []*inspect.Flow {
 	}
 	var ks []keptFlow
 	st.mu.Lock()
-	for _, k := range st.kept {
-		if keptID(k.rec, id) {
-			ks = append(ks, k)
+	for i := range st.n {
+		if k := st.at(i); keptID(k.rec, id) {
+			ks = append(ks, *k)
 		}
 	}
 	st.mu.Unlock()

@@ -27,30 +27,37 @@ const (
 
 // keptFlow is one flow kept in memory.
 type keptFlow struct {
-	rec []byte // the flow but its bodies (appendKept), in a chunk
-	// The bodies, as kept: in the chunk after rec when small, else the
-	// buffers they were read into. Nil when none was kept.
-	reqBody, respBody []byte
-	mem               int64         // bytes of st.mem the bodies hold
+	rec []byte   // the flow (appendKept), in a chunk; small bodies at its end
+	ext *keptExt // nil unless a body is kept apart or the flow is shared
+	mem int64    // bytes of st.mem the flow's bodies hold
+}
+
+// keptExt is what a kept flow holds beyond its record.
+type keptExt struct {
+	reqBody, respBody []byte        // too large to copy: the buffers they were read into
 	shared            *inspect.Flow // with Options.OnFlow: the flow handed to it, returned as is
 }
 
 // keptScratch holds the buffers flows are encoded in before their chunk.
 var keptScratch = sync.Pool{New: func() any { return new([]byte) }}
 
-// keep keeps f in memory, encoded, and drops the oldest flows beyond the
-// bounds. shared is f itself when the caller holds on to it (OnFlow):
-// then f's bodies stay where they are.
+// keepFlow keeps f in memory, encoded, and drops the oldest flows beyond
+// the bounds. With shared, f itself is kept too (OnFlow holds it): then
+// its bodies stay where they are. f is not modified.
 func (st *flowStore) keepFlow(f *inspect.Flow, shared bool) {
 	bp := keptScratch.Get().(*[]byte)
-	rec := appendKept((*bp)[:0], f)
-	k := keptFlow{reqBody: f.RequestBody, respBody: f.ResponseBody, mem: int64(cap(f.RequestBody) + cap(f.ResponseBody))}
 	inline := !shared && len(f.RequestBody)+len(f.ResponseBody) <= keptBodyInline
-	if inline {
-		rec = append(append(rec, f.RequestBody...), f.ResponseBody...)
-	}
-	if shared {
-		k.shared = f
+	rec := appendKept((*bp)[:0], f, inline)
+	k := keptFlow{mem: int64(cap(f.RequestBody) + cap(f.ResponseBody))}
+	switch {
+	case shared:
+		k.ext = &keptExt{reqBody: f.RequestBody, respBody: f.ResponseBody, shared: f}
+	case inline:
+		held := int64(len(f.RequestBody) + len(f.ResponseBody))
+		st.mem.Add(held - k.mem) // the buffers read into are garbage now
+		k.mem = held
+	case f.RequestBody != nil || f.ResponseBody != nil:
+		k.ext = &keptExt{reqBody: f.RequestBody, respBody: f.ResponseBody}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -67,45 +74,53 @@ func (st *flowStore) keepFlow(f *inspect.Flow, shared bool) {
 	}
 	*bp = rec
 	keptScratch.Put(bp)
-	if inline {
-		n := len(k.rec) - len(f.RequestBody) - len(f.ResponseBody)
-		k.rec, k.reqBody, k.respBody = inlineBodies(k.rec, n, f.RequestBody, f.ResponseBody)
-		held := int64(len(k.reqBody) + len(k.respBody))
-		st.mem.Add(held - k.mem) // the buffers read into are garbage now
-		k.mem = held
+	if st.n == maxKeptFlows {
+		st.dropOldest()
 	}
-	st.kept = append(st.kept, k)
+	st.push(k)
 	// Keep a quarter of the bound free for the bodies of flows in progress.
-	for len(st.kept) > maxKeptFlows || len(st.kept) > 1 && st.mem.Load() > st.memMax-st.memMax/4 {
-		st.mem.Add(-st.kept[0].mem)
-		st.kept[0] = keptFlow{}
-		st.kept = st.kept[1:]
+	for st.n > 1 && st.mem.Load() > st.memMax-st.memMax/4 {
+		st.dropOldest()
 	}
 }
 
-// inlineBodies splits a record with the bodies appended after its first
-// n bytes: the record and each body, nil where the flow's was.
-func inlineBodies(b []byte, n int, req, resp []byte) (rec, reqBody, respBody []byte) {
-	rec = b[:n:n]
-	if req != nil {
-		reqBody = b[n : n+len(req) : n+len(req)]
+// at returns the i-th flow kept, oldest first. st.mu must be held.
+func (st *flowStore) at(i int) *keptFlow { return &st.kept[(st.head+i)%len(st.kept)] }
+
+// push keeps k as the newest flow, growing the ring up to maxKeptFlows.
+// st.mu must be held.
+func (st *flowStore) push(k keptFlow) {
+	if st.n == len(st.kept) {
+		ring := make([]keptFlow, min(max(2*st.n, 64), maxKeptFlows))
+		for i := range st.n {
+			ring[i] = *st.at(i)
+		}
+		st.kept, st.head = ring, 0
 	}
-	n += len(req)
-	if resp != nil {
-		respBody = b[n : n+len(resp) : n+len(resp)]
-	}
-	return rec, reqBody, respBody
+	*st.at(st.n) = k
+	st.n++
+}
+
+// dropOldest lets the oldest flow kept go. st.mu must be held.
+func (st *flowStore) dropOldest() {
+	k := st.at(0)
+	st.mem.Add(-k.mem)
+	*k = keptFlow{}
+	st.head = (st.head + 1) % len(st.kept)
+	st.n--
 }
 
 // Flags of a kept flow.
 const (
 	keptReqTruncated = 1 << iota
 	keptRespTruncated
+	keptReqBody  // the request body follows the record, after the lengths
+	keptRespBody // the response body, after the request's
 )
 
-// appendKept appends f but its bodies in the form keptID and
-// decodeKept read: its ID first.
-func appendKept(b []byte, f *inspect.Flow) []byte {
+// appendKept appends f in the form keptID and keptFlow.flow read: its ID
+// first, and its bodies last when inline (else they are kept apart).
+func appendKept(b []byte, f *inspect.Flow, inline bool) []byte {
 	b = appendKeptString(b, f.ID)
 	b = appendKeptString(b, f.Method)
 	b = appendKeptString(b, f.URL)
@@ -129,7 +144,17 @@ func appendKept(b []byte, f *inspect.Flow) []byte {
 	if f.ResponseTruncated {
 		flags |= keptRespTruncated
 	}
-	return append(b, flags)
+	if !inline {
+		return append(b, flags)
+	}
+	if f.RequestBody != nil {
+		flags |= keptReqBody
+	}
+	if f.ResponseBody != nil {
+		flags |= keptRespBody
+	}
+	b = binary.AppendUvarint(binary.AppendUvarint(append(b, flags), uint64(len(f.RequestBody))), uint64(len(f.ResponseBody)))
+	return append(append(b, f.RequestBody...), f.ResponseBody...)
 }
 
 func appendKeptString(b []byte, s string) []byte {
@@ -165,10 +190,11 @@ func keptID(rec []byte, id string) bool {
 }
 
 // flow returns the kept flow, a new one decoded from its record unless it
-// is shared. Its strings share one allocation; its bodies are k's.
+// is shared. Its strings share one allocation; its bodies are k's own
+// bytes (a kept record is never written again).
 func (k *keptFlow) flow() *inspect.Flow {
-	if k.shared != nil {
-		return k.shared
+	if k.ext != nil && k.ext.shared != nil {
+		return k.ext.shared
 	}
 	d := keptDecoder{s: string(k.rec)}
 	f := &inspect.Flow{ID: d.string(), Method: wellKnown(d.string()), URL: d.string(), Proto: wellKnown(d.string()),
@@ -182,7 +208,21 @@ func (k *keptFlow) flow() *inspect.Flow {
 	f.Error = d.string()
 	flags := d.byte()
 	f.RequestTruncated, f.ResponseTruncated = flags&keptReqTruncated != 0, flags&keptRespTruncated != 0
-	f.RequestBody, f.ResponseBody = k.reqBody, k.respBody
+	if k.ext != nil {
+		f.RequestBody, f.ResponseBody = k.ext.reqBody, k.ext.respBody
+		return f
+	}
+	if flags&(keptReqBody|keptRespBody) == 0 {
+		return f
+	}
+	nreq, nresp := int(d.uvarint()), int(d.uvarint())
+	at := len(k.rec) - len(d.s) // the bodies, in k's bytes
+	if flags&keptReqBody != 0 {
+		f.RequestBody = k.rec[at : at+nreq : at+nreq]
+	}
+	if flags&keptRespBody != 0 {
+		f.ResponseBody = k.rec[at+nreq : at+nreq+nresp : at+nreq+nresp]
+	}
 	return f
 }
 
