@@ -45,6 +45,9 @@ type flowStore struct {
 	secrets bool                // Options.FlowSecrets
 	bodyMax int                 // bytes kept of each body
 	memMax  int64               // bytes of bodies kept in all; < 0: no flows kept
+	// keptOnly: flows are kept in memory and nothing else (tlslens's
+	// web view without --flows), so a flow needs no header lists.
+	keptOnly bool
 
 	// mem is the capacity of every body buffer allocated, for flows in
 	// progress and kept: a capture that would take it over memMax stops.
@@ -79,6 +82,7 @@ func newFlowStore(opts Options) *flowStore {
 	if st.bodyMax < 0 {
 		st.bodyMax = 0
 	}
+	st.keptOnly = st.log == nil && st.file == nil && st.on == nil && st.memMax >= 0
 	return st
 }
 
@@ -136,7 +140,7 @@ func (st *flowStore) done(f *inspect.Flow) {
 	if st.memMax < 0 {
 		return
 	}
-	st.keepFlow(f, st.on != nil)
+	st.keepFlow(f, nil, st.on != nil)
 }
 
 // keep appends b to buf, a body kept in memory, as far as the bounds allow:
@@ -188,6 +192,13 @@ type flowRun struct {
 	reqErr    error
 
 	respHint int64
+
+	// hdr is, when the flow is only kept (flowStore.keptOnly), its
+	// request's headers then its answer's, encoded as its kept record has
+	// them (from respAt), in place of f.Request and f.Response: a pooled
+	// buffer, where the lists were four allocations.
+	hdr    *[]byte
+	respAt int
 
 	// The wrappers of the request's ResponseWriter and the context carrying
 	// the flow, allocated with it.
@@ -251,7 +262,14 @@ func (c *flowCtx) Value(key any) any {
 func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url string) (*flowRun, http.ResponseWriter) {
 	fl := &flowRun{st: st, reqHint: r.ContentLength}
 	fl.f = inspect.Flow{ID: id, Method: wellKnown(r.Method), URL: url, Proto: wellKnown(r.Proto), Start: time.Now(),
-		Request: headerList(r.Host, r.Header), SentMS: 0, FirstByteMS: -1}
+		SentMS: 0, FirstByteMS: -1}
+	if st.keptOnly {
+		fl.hdr = keptScratch.Get().(*[]byte)
+		*fl.hdr = appendKeptHeaderMap((*fl.hdr)[:0], r.Host, r.Header)
+		fl.respAt = len(*fl.hdr)
+	} else {
+		fl.f.Request = headerList(r.Host, r.Header)
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &flowBody{ReadCloser: r.Body, fl: fl}
 		fl.f.SentMS = -1
@@ -264,23 +282,21 @@ func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url strin
 	return fl, &fl.w
 }
 
-// headerList is h as a list, sorted by name, Host first when not empty.
-// Its names and values are copies in one string (a single value is kept as
-// it is): a kept flow holds two objects for its headers, not one per value
-// (and per unusual name) of the maps Go's HTTP stack parsed, which the
-// collector would mark one by one in every cycle for each of the thousands
-// of flows kept.
-func headerList(host string, h http.Header) []inspect.Header {
-	type field struct {
-		name   string
-		values []string
-	}
-	var short [24]field // on the stack: most requests have fewer names
-	fields := short[:0]
-	n, size := 0, len(host)
+// headerField is one name of an http.Header and its values.
+type headerField struct {
+	name   string
+	values []string
+}
+
+// headerFields returns h's names with values, sorted, in fields (most
+// requests have fewer than its 24 names: no allocation), with the count of
+// values and their bytes and the names' (host's included).
+func headerFields(host string, h http.Header, short *[24]headerField) (fields []headerField, n, size int) {
+	fields = short[:0]
+	size = len(host)
 	for k, vs := range h {
 		if len(vs) > 0 {
-			fields = append(fields, field{k, vs})
+			fields = append(fields, headerField{k, vs})
 			n += len(vs)
 			size += len(k)
 			for _, v := range vs {
@@ -288,6 +304,17 @@ func headerList(host string, h http.Header) []inspect.Header {
 			}
 		}
 	}
+	slices.SortFunc(fields, func(a, b headerField) int { return strings.Compare(a.name, b.name) })
+	return fields, n, size
+}
+
+// headerList is h as a list, sorted by name, Host first when not empty.
+// Its names and values are copies in one string (a single value is kept as
+// it is): a flow holds two objects for its headers, not one per value (and
+// per unusual name) of the maps Go's HTTP stack parsed.
+func headerList(host string, h http.Header) []inspect.Header {
+	var short [24]headerField
+	fields, n, size := headerFields(host, h, &short)
 	switch {
 	case n == 0 && host == "":
 		return []inspect.Header{}
@@ -296,7 +323,6 @@ func headerList(host string, h http.Header) []inspect.Header {
 	case n == 1 && host == "":
 		return []inspect.Header{{Name: fields[0].name, Value: fields[0].values[0]}}
 	}
-	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
 	var b strings.Builder
 	b.Grow(size)
 	b.WriteString(host)
@@ -350,8 +376,15 @@ func (fl *flowRun) answer(status int, h http.Header) {
 	}
 	fl.f.Status = status
 	fl.first = time.Now()
-	fl.f.Response = headerList("", h)
-	fl.f.ContentType = inspect.HeaderValue(fl.f.Response, "Content-Type")
+	if fl.hdr != nil {
+		*fl.hdr = appendKeptHeaderMap((*fl.hdr)[:fl.respAt], "", h)
+		if ct := h["Content-Type"]; len(ct) > 0 { // as HeaderValue finds it in the list
+			fl.f.ContentType = ct[0]
+		}
+	} else {
+		fl.f.Response = headerList("", h)
+		fl.f.ContentType = inspect.HeaderValue(fl.f.Response, "Content-Type")
+	}
 	fl.respHint = -1
 	if cl := h["Content-Length"]; len(cl) > 0 {
 		if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil {
@@ -381,6 +414,15 @@ func (fl *flowRun) end() {
 		f.Error = "reading the client's request body: " + fl.reqErr.Error()
 	}
 	fl.reqMu.Unlock()
+	if fl.hdr != nil {
+		if len(*fl.hdr) == fl.respAt {
+			*fl.hdr = append(*fl.hdr, 0) // no answer: no response headers (nil)
+		}
+		fl.st.keepFlow(f, *fl.hdr, false)
+		keptScratch.Put(fl.hdr)
+		fl.hdr = nil
+		return
+	}
 	if fl.st.on != nil {
 		// OnFlow's flow, kept as it is, leaves in an allocation of its
 		// own: fl holds the request's ResponseWriter and the upstream's

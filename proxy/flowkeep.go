@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/binary"
 	"math"
+	"net/http"
 	"sync"
 	"time"
 
@@ -42,12 +43,14 @@ type keptExt struct {
 var keptScratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // keepFlow keeps f in memory, encoded, and drops the oldest flows beyond
-// the bounds. With shared, f itself is kept too (OnFlow holds it): then
-// its bodies stay where they are. f is not modified.
-func (st *flowStore) keepFlow(f *inspect.Flow, shared bool) {
+// the bounds. hdr is f's headers as appendKeptHeaderMap encoded them
+// (flowRun.hdr), or nil for f.Request and f.Response. With shared, f
+// itself is kept too (OnFlow holds it): then its bodies stay where they
+// are. f is not modified.
+func (st *flowStore) keepFlow(f *inspect.Flow, hdr []byte, shared bool) {
 	bp := keptScratch.Get().(*[]byte)
 	inline := !shared && len(f.RequestBody)+len(f.ResponseBody) <= keptBodyInline
-	rec := appendKept((*bp)[:0], f, inline)
+	rec := appendKept((*bp)[:0], f, hdr, inline)
 	k := keptFlow{mem: int64(cap(f.RequestBody) + cap(f.ResponseBody))}
 	switch {
 	case shared:
@@ -119,15 +122,19 @@ const (
 )
 
 // appendKept appends f in the form keptID and keptFlow.flow read: its ID
-// first, and its bodies last when inline (else they are kept apart).
-func appendKept(b []byte, f *inspect.Flow, inline bool) []byte {
+// first, and its bodies last when inline (else they are kept apart). Its
+// headers are hdr when not nil (flowRun.hdr).
+func appendKept(b []byte, f *inspect.Flow, hdr []byte, inline bool) []byte {
 	b = appendKeptString(b, f.ID)
 	b = appendKeptString(b, f.Method)
 	b = appendKeptString(b, f.URL)
 	b = appendKeptString(b, f.Proto)
 	b = binary.AppendVarint(b, int64(f.Status))
-	b = appendKeptHeaders(b, f.Request)
-	b = appendKeptHeaders(b, f.Response)
+	if hdr != nil {
+		b = append(b, hdr...)
+	} else {
+		b = appendKeptHeaders(appendKeptHeaders(b, f.Request), f.Response)
+	}
 	b = binary.AppendVarint(b, f.RequestSize)
 	b = binary.AppendVarint(b, f.ResponseSize)
 	b = appendKeptString(b, f.ContentType)
@@ -170,6 +177,26 @@ func appendKeptHeaders(b []byte, hs []inspect.Header) []byte {
 	b = binary.AppendUvarint(b, uint64(len(hs))+1)
 	for _, h := range hs {
 		b = appendKeptString(appendKeptString(b, h.Name), h.Value)
+	}
+	return b
+}
+
+// appendKeptHeaderMap appends what appendKeptHeaders would of
+// headerList(host, h), without the list.
+func appendKeptHeaderMap(b []byte, host string, h http.Header) []byte {
+	var short [24]headerField
+	fields, n, _ := headerFields(host, h, &short)
+	if host != "" {
+		n++
+	}
+	b = binary.AppendUvarint(b, uint64(n)+1)
+	if host != "" {
+		b = appendKeptString(appendKeptString(b, "Host"), host)
+	}
+	for _, f := range fields {
+		for _, v := range f.values {
+			b = appendKeptString(appendKeptString(b, f.name), v)
+		}
 	}
 	return b
 }

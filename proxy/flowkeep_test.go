@@ -3,7 +3,9 @@ package proxy
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -39,7 +41,7 @@ func TestKeptFlowRoundTrip(t *testing.T) {
 	want := keptSamples()
 	for _, f := range want {
 		c := *f // the store keeps none of f
-		st.keepFlow(&c, false)
+		st.keepFlow(&c, nil, false)
 	}
 	if st.n != len(want) {
 		t.Fatalf("%d flows kept, want %d", st.n, len(want))
@@ -75,7 +77,7 @@ func TestKeptFlowBounds(t *testing.T) {
 	st := newFlowStore(Options{KeepFlows: true})
 	for i := range maxKeptFlows + 50 {
 		st.mem.Add(8) // as keep counted the body when it was read
-		st.keepFlow(&inspect.Flow{ID: fmt.Sprint(i), ResponseBody: make([]byte, 2, 8)}, false)
+		st.keepFlow(&inspect.Flow{ID: fmt.Sprint(i), ResponseBody: make([]byte, 2, 8)}, nil, false)
 	}
 	if st.n != maxKeptFlows || !keptID(st.at(0).rec, "50") || st.mem.Load() != 2*maxKeptFlows {
 		t.Errorf("%d flows kept, the oldest %q, %d bytes of bodies; want %d, \"50\", %d",
@@ -91,7 +93,7 @@ func TestKeptFlowBounds(t *testing.T) {
 			b = big
 		}
 		st.mem.Add(int64(cap(b))) // as keep counted it when it was read
-		st.keepFlow(&inspect.Flow{ID: fmt.Sprint(i), ResponseBody: b}, false)
+		st.keepFlow(&inspect.Flow{ID: fmt.Sprint(i), ResponseBody: b}, nil, false)
 	}
 	var held int64
 	for i := range st.n {
@@ -118,7 +120,7 @@ func TestKeptFlowConcurrent(t *testing.T) {
 			id := fmt.Sprint("c", g)
 			for i := range 2000 {
 				body := fmt.Appendf(nil, "%s-%d", id, i)
-				st.keepFlow(&inspect.Flow{ID: id, URL: "https://example.com/" + string(body), ResponseBody: body}, false)
+				st.keepFlow(&inspect.Flow{ID: id, URL: "https://example.com/" + string(body), ResponseBody: body}, nil, false)
 				if i%100 == 0 {
 					for _, f := range p.Flows(id) {
 						if f.ID != id || f.URL != "https://example.com/"+string(f.ResponseBody) {
@@ -178,6 +180,73 @@ func TestFlowsKeptOnly(t *testing.T) {
 		}
 		if len(big.ResponseBody) != 100000 || big.ResponseTruncated || big.RequestBody != nil {
 			t.Errorf("%s: /big kept %d bytes (truncated %v), request body %q", proto, len(big.ResponseBody), big.ResponseTruncated, big.RequestBody)
+		}
+	}
+}
+
+// TestKeptHeaderMap: headers encoded from the map, as a flow only kept
+// encodes them, read back as the list a flow written holds.
+func TestKeptHeaderMap(t *testing.T) {
+	many := http.Header{}
+	for i := range 40 {
+		many.Add(fmt.Sprintf("X-Name-%02d", 39-i), fmt.Sprint("v", i))
+	}
+	many["X-Name-07"] = append(many["X-Name-07"], "second", "")
+	for _, c := range []struct {
+		host string
+		h    http.Header
+	}{
+		{"", nil},
+		{"", http.Header{"Empty": {}}},
+		{"example.com", nil},
+		{"", http.Header{"Content-Type": {"text/plain"}}},
+		{"example.com:8443", http.Header{"User-Agent": {"curl/8"}, "Accept": {"*/*"}, "Cookie": {"a=1", "b=2"}}},
+		{"example.com", many},
+	} {
+		d := keptDecoder{s: string(appendKeptHeaderMap(nil, c.host, c.h))}
+		if got, want := d.headers(), headerList(c.host, c.h); !reflect.DeepEqual(got, want) || d.s != "" {
+			t.Errorf("host %q %v: kept as %v (%d bytes left), want %v", c.host, c.h, got, len(d.s), want)
+		}
+	}
+}
+
+// TestFlowKeptOnlyAsWritten: a flow only kept (headers encoded from the
+// maps) reads back as the same flow kept for OnFlow (header lists): with an
+// interim 100 answer before the final one, and with no answer at all.
+func TestFlowKeptOnlyAsWritten(t *testing.T) {
+	run := func(st *flowStore, answers []int) *inspect.Flow {
+		r := httptest.NewRequest(http.MethodPost, "https://example.com/up", strings.NewReader("body"))
+		r.Header.Set("Expect", "100-continue")
+		w := &discardWriter{h: http.Header{}}
+		fl, fw := st.start(w, r, "id", "https://example.com/up")
+		io.Copy(io.Discard, r.Body)
+		for _, status := range answers {
+			fw.Header().Set("Content-Type", fmt.Sprint("text/x-", status))
+			fw.Header().Set("X-Status", fmt.Sprint(status))
+			fw.WriteHeader(status)
+		}
+		if len(answers) > 0 {
+			fw.Write([]byte("done"))
+		}
+		fl.end()
+		p := &Proxy{flows: st}
+		flows := p.Flows("id")
+		if len(flows) != 1 {
+			t.Fatalf("%d flows kept, want 1", len(flows))
+		}
+		f := *flows[0]
+		f.Start, f.SentMS, f.FirstByteMS, f.DoneMS = time.Time{}, 0, 0, 0
+		return &f
+	}
+	for _, answers := range [][]int{{http.StatusContinue, http.StatusCreated}, nil} {
+		only := newFlowStore(Options{KeepFlows: true})
+		if !only.keptOnly {
+			t.Fatal("KeepFlows alone: not keptOnly")
+		}
+		got := run(only, answers)
+		want := run(newFlowStore(Options{OnFlow: func(*inspect.Flow) {}}), answers)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("answers %v: kept only\n%+v\nkept for OnFlow\n%+v", answers, got, want)
 		}
 	}
 }
