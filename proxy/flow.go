@@ -419,7 +419,7 @@ func (fl *flowRun) end() {
 			*fl.hdr = append(*fl.hdr, 0) // no answer: no response headers (nil)
 		}
 		fl.st.keepFlow(f, *fl.hdr, false)
-		keptScratch.Put(fl.hdr)
+		putScratch(fl.hdr)
 		fl.hdr = nil
 		return
 	}

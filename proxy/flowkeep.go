@@ -22,7 +22,7 @@ const (
 	keptChunkSize = 32 << 10 // bytes of one chunk of encoded flows
 	// keptBodyInline is the most bytes of bodies a kept flow copies into
 	// its chunk; larger bodies stay in the buffers they were read into,
-	// one object each (a copy would cost as much as the collector's mark).
+	// one object each, where copying them would cost more than marking.
 	keptBodyInline = 2 << 10
 )
 
@@ -39,8 +39,17 @@ type keptExt struct {
 	shared            *inspect.Flow // with Options.OnFlow: the flow handed to it, returned as is
 }
 
-// keptScratch holds the buffers flows are encoded in before their chunk.
+// keptScratch holds the buffers flows are encoded in before their chunk
+// (and flowRun.hdr).
 var keptScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// putScratch returns b to keptScratch, unless a huge flow (many or long
+// headers) grew it.
+func putScratch(b *[]byte) {
+	if cap(*b) <= keptChunkSize {
+		keptScratch.Put(b)
+	}
+}
 
 // keepFlow keeps f in memory, encoded, and drops the oldest flows beyond
 // the bounds. hdr is f's headers as appendKeptHeaderMap encoded them
@@ -76,7 +85,7 @@ func (st *flowStore) keepFlow(f *inspect.Flow, hdr []byte, shared bool) {
 		k.rec = st.chunk[at:len(st.chunk):len(st.chunk)]
 	}
 	*bp = rec
-	keptScratch.Put(bp)
+	putScratch(bp)
 	if st.n == maxKeptFlows {
 		st.dropOldest()
 	}
