@@ -117,8 +117,8 @@ func (p *Proxy) Flows(id string) []*inspect.Flow {
 // done writes a finished flow and keeps it. A flow line has two keys of its
 // own: the record id, as records have it, and the flow (inspect.Flow's
 // JSON); nested, a line costs a logrus entry of two fields, not sixteen.
-// f is the caller's own (it is kept) when OnFlow is set; else done keeps
-// a copy and f's bodies.
+// When OnFlow is set f is kept as it is (OnFlow's callers share it), else
+// encoded (flowkeep.go) with f's bodies: f itself can then be reused.
 func (st *flowStore) done(f *inspect.Flow) {
 	if st.log != nil || st.file != nil {
 		req, resp := f.Request, f.Response // the file's: credentials redacted
