@@ -166,6 +166,13 @@ func TestExternalAgainstArgs(t *testing.T) {
 			if r := m.ProxyCPUPerBase; r == nil || r.Median <= 0 || r.Min > r.Median || r.Median > r.Max {
 				t.Errorf("%s: tlslens÷base CPU per operation %+v", m.Measure, r)
 			}
+			// The whole run's figure lies within the rounds' range.
+			for _, side := range []string{"tlslens", "base"} {
+				c, w := m.ProxyCPU[side], m.ProxyCPUWhole[side]
+				if w < c.Min*0.999 || w > c.Max*1.001 {
+					t.Errorf("%s: %s CPU per operation over the whole run %.1f µs, outside the rounds' %.1f-%.1f", m.Measure, side, w, c.Min, c.Max)
+				}
+			}
 		}
 	}
 	if rep.Tunnels == 0 || rep.Records != rep.Tunnels || rep.BaseTunnels == 0 || rep.BaseRecords != rep.BaseTunnels {
