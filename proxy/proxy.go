@@ -47,6 +47,10 @@ type Options struct {
 	// Records receives one "handshake" entry per connection (docs/record.md).
 	// Nil discards them.
 	Records logrus.FieldLogger
+	// RecordFile, if set, receives the lines Records would with logrus's
+	// JSONFormatter (TimestampFormat RecordTimeFormat), byte for byte, one
+	// per connection, but encoded by the proxy without logrus (recordline.go).
+	RecordFile io.Writer
 	// OnRecord, if set, is called with each record after it is written, from
 	// the connection's goroutine (or, for a record that waited for its
 	// probe, the probe's), so calls may be concurrent (a terminal line:
@@ -232,7 +236,8 @@ const (
 type Proxy struct {
 	opts    Options
 	log     logrus.FieldLogger
-	recs    logrus.FieldLogger
+	recs    logrus.FieldLogger // Options.Records; nil: none
+	recMu   sync.Mutex         // held while writing to Options.RecordFile
 	gp      *goproxy.ProxyHttpServer
 	inner   *http.Server     // HTTP/1, and HTTP/2 under TLS 1.2 (refused)
 	ln      *chanListener    // to inner
@@ -338,9 +343,6 @@ func New(opts Options) (*Proxy, error) {
 	}
 	if p.log == nil {
 		p.log = discardLogger()
-	}
-	if p.recs == nil {
-		p.recs = discardLogger()
 	}
 	var err error
 	if p.access, err = newAccess(opts.AllowCIDRs, opts.ProxyAuth); err != nil {
