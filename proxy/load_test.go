@@ -290,7 +290,8 @@ type loadHarness struct {
 	last           chan *inspect.Record // the latest record, if nobody took the one before
 }
 
-func newLoadHarness(tb testing.TB, maxConns int) *loadHarness {
+// newLoadHarness: more, if given, changes the options last.
+func newLoadHarness(tb testing.TB, maxConns int, more ...func(*Options)) *loadHarness {
 	pki := testpki.Root(tb, "Upstream Test Root")
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	up.TLS = &tls.Config{Certificates: []tls.Certificate{pki.Leaf(tb, "example.com")}}
@@ -312,6 +313,9 @@ func newLoadHarness(tb testing.TB, maxConns int) *loadHarness {
 			case lh.last <- r:
 			default:
 			}
+		}
+		for _, f := range more {
+			f(o)
 		}
 	})
 	return lh

@@ -56,6 +56,12 @@ type Options struct {
 	// probe, the probe's), so calls may be concurrent (a terminal line:
 	// report.Line). It must not keep or modify the record.
 	OnRecord func(*inspect.Record)
+	// OnRecordJSON, if set, is called after OnRecord, alike, with the
+	// record (its Time set to when it was written, in UTC) and its JSON
+	// as json.Marshal writes it: assembled from the values the record line
+	// is, encoded once, for a consumer that keeps records as JSON (the web
+	// view). It may keep the JSON, not the record.
+	OnRecordJSON func(r *inspect.Record, json []byte)
 
 	// Flows receives one "flow" entry per HTTP request on a recorded
 	// connection (inspect.Flow, flow.go), apart from the records; the

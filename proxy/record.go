@@ -22,18 +22,27 @@ func (p *Proxy) emit(r *inspect.Record) {
 	if p.opts.Records != nil {
 		p.logRecord(r)
 	}
-	if p.opts.RecordFile != nil {
-		if j, err := encodeRecord(r); err != nil {
+	var j *encodedRecord // once, for the record file and OnRecordJSON
+	if p.opts.RecordFile != nil || p.opts.OnRecordJSON != nil {
+		var err error
+		if j, err = encodeRecord(r); err != nil { // never: a Record holds plain data
 			p.log.WithField("id", r.ID).WithError(err).Error("encoding the record")
 		} else {
-			j.line = j.appendLine(j.line[:0], now)
-			p.writeRecord(j.line)
-			j.release()
+			defer j.release()
 		}
+	}
+	if j != nil && p.opts.RecordFile != nil {
+		j.line = j.appendLine(j.line[:0], now)
+		p.writeRecord(j.line)
 	}
 	p.metrics.observe(r)
 	if p.opts.OnRecord != nil {
 		p.opts.OnRecord(r)
+	}
+	if j != nil && p.opts.OnRecordJSON != nil {
+		c := *r
+		c.Time = now.UTC()
+		p.opts.OnRecordJSON(&c, j.appendRecord(make([]byte, 0, j.buf.Len()+256), c.Time))
 	}
 }
 

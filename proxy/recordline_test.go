@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/tlslens/tlslens/inspect"
 )
@@ -111,4 +112,85 @@ func BenchmarkRecordLine(b *testing.B) {
 			j.release()
 		}
 	})
+	// And the record's JSON for the web view: json.Marshal'd again by the
+	// ring before, assembled from the same values now.
+	b.Run("logrus+marshal", func(b *testing.B) {
+		l := logrus.New()
+		l.Out, l.Formatter = io.Discard, &logrus.JSONFormatter{TimestampFormat: RecordTimeFormat}
+		b.ReportAllocs()
+		for b.Loop() {
+			l.WithFields(recordFields(r)).Info("handshake")
+			c := *r
+			c.Time = at
+			if _, err := json.Marshal(&c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("proxy+json", func(b *testing.B) {
+		var line []byte
+		b.ReportAllocs()
+		for b.Loop() {
+			j, err := encodeRecord(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			line = j.appendLine(line[:0], at)
+			_ = j.appendRecord(make([]byte, 0, j.buf.Len()+256), at)
+			j.release()
+		}
+	})
+}
+
+// TestRecordFileAndJSON: through a connection, Options.RecordFile gets the
+// line Options.Records' JSONFormatter writes (but for the time, taken a
+// moment apart), and OnRecordJSON the record's JSON with that time.
+func TestRecordFileAndJSON(t *testing.T) {
+	var file syncBuffer
+	type withJSON struct {
+		r *inspect.Record
+		b []byte
+	}
+	got := make(chan withJSON, 1)
+	recs, hook := test.NewNullLogger()
+	lh := newLoadHarness(t, 0, func(o *Options) {
+		o.Records, o.RecordFile = recs, &file
+		o.OnRecordJSON = func(r *inspect.Record, b []byte) { got <- withJSON{r, b} }
+	})
+	c, err := benchDial(lh, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := benchGet(c, bufio.NewReader(c)); err != nil {
+		t.Fatal(err)
+	}
+	j := <-got
+	want, err := json.Marshal(j.r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(j.b, want) {
+		t.Errorf("OnRecordJSON got\n%s\nwant (json.Marshal of its record)\n%s", j.b, want)
+	}
+	line := []byte(file.String())
+	var head struct{ Time string }
+	if err := json.Unmarshal(line, &head); err != nil {
+		t.Fatalf("record file %q: %v", line, err)
+	}
+	if at := j.r.Time.Local().Format(RecordTimeFormat); head.Time != at {
+		t.Errorf("record line time %s, OnRecordJSON's record %s", head.Time, at)
+	}
+	e := hook.LastEntry()
+	if e == nil || e.Message != "handshake" {
+		t.Fatalf("Records got %v, want the handshake entry", e)
+	}
+	e.Time, _ = time.Parse(RecordTimeFormat, head.Time)
+	viaLogrus, err := (&logrus.JSONFormatter{TimestampFormat: RecordTimeFormat}).Format(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(line, viaLogrus) {
+		t.Errorf("record file got\n%s\nwant (logrus)\n%s", line, viaLogrus)
+	}
 }

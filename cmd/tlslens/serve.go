@@ -276,11 +276,12 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			opts.OnRecord = terminalLines(stderr, isTerminal(stderr), cfg.Verbose)
 		}
 	}
-	// The web view keeps the records it shows, fed after the terminal.
+	// The web view keeps the records it shows, fed after the terminal with
+	// the JSON the record line was made of.
 	var ring *web.Ring
 	if cfg.WebListen != "" {
 		ring = web.NewRing(cfg.WebKeep, nil)
-		opts.OnRecord = chainRecords(opts.OnRecord, ring.Add)
+		opts.OnRecordJSON = ring.AddJSON
 	}
 	// The admin and web listeners first: the proxy must know their
 	// addresses to keep clients from reaching them through the proxy.
