@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -193,4 +195,15 @@ func TestRecordFileAndJSON(t *testing.T) {
 	if !bytes.Equal(line, viaLogrus) {
 		t.Errorf("record file got\n%s\nwant (logrus)\n%s", line, viaLogrus)
 	}
+}
+
+// BenchmarkInterceptNewConnRecordFile is BenchmarkInterceptNewConn with
+// records written to a file, as tlslens --records FILE writes them.
+func BenchmarkInterceptNewConnRecordFile(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "records.jsonl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	benchNewConnOn(b, newLoadHarness(b, 0, func(o *Options) { o.RecordFile = f }), true)
 }
