@@ -735,6 +735,20 @@ func measureOf(name, unit string, perRound map[string][]float64, errs map[string
 	return m
 }
 
+// printPeerRow prints one row of a second proxy's table (base, bare): its
+// figure, its ratio to direct and tlslens's to it; a latency row's ratios
+// are multiples (x2.00), a rate's fractions (0.450).
+func printPeerRow(w io.Writer, m externalMeasure, s, r spread, per *spread) {
+	if per == nil {
+		return
+	}
+	format := "| %s | %s %s | %.3f (%.3f-%.3f) | x%.3f (%.3f-%.3f) |\n"
+	if m.Unit == "ms" {
+		format = "| %s | %s %s | x%.2f (%.2f-%.2f) | x%.2f (%.2f-%.2f) |\n"
+	}
+	fmt.Fprintf(w, format, m.Measure, figure(s.Median), m.Unit, r.Median, r.Min, r.Max, per.Median, per.Min, per.Max)
+}
+
 // printExternal prints the table: measure | direct | tlslens | ratio |
 // mitmproxy | ratio | tlslens÷mitmproxy, medians with the rounds' range.
 func printExternal(w io.Writer, rep externalReport) {
@@ -779,24 +793,14 @@ func printExternal(w io.Writer, rep externalReport) {
 		fmt.Fprintf(w, "\nbare: a MITM doing only the two handshakes and a byte copy (bench/load/bare.go), as its own process, in the same run\n\n| measure | bare | ratio to direct | tlslens÷bare |\n|---|---|---|---|\n")
 		for _, m := range rep.Measures {
 			s, r, per := m.Sides["bare"], m.Ratios["bare"], m.TLSLensPerBare
-			if per == nil {
-				continue
-			}
-			if m.Unit == "ms" {
-				fmt.Fprintf(w, "| %s | %s %s | x%.2f (%.2f-%.2f) | x%.2f (%.2f-%.2f) |\n", m.Measure, figure(s.Median), m.Unit,
-					r.Median, r.Min, r.Max, per.Median, per.Min, per.Max)
-				continue
-			}
-			fmt.Fprintf(w, "| %s | %s %s | %.3f (%.3f-%.3f) | x%.3f (%.3f-%.3f) |\n", m.Measure, figure(s.Median), m.Unit,
-				r.Median, r.Min, r.Max, per.Median, per.Min, per.Max)
+			printPeerRow(w, m, s, r, per)
 		}
 	}
 	if rep.Base != "" {
 		fmt.Fprintf(w, "\nbase: %s, in the same run\n\n| measure | base | ratio to direct | tlslens÷base |\n|---|---|---|---|\n", rep.Base)
 		for _, m := range rep.Measures {
 			s, r, per := m.Sides["base"], m.Ratios["base"], m.TLSLensPerBase
-			fmt.Fprintf(w, "| %s | %s %s | %.3f (%.3f-%.3f) | x%.3f (%.3f-%.3f) |\n", m.Measure, figure(s.Median), m.Unit,
-				r.Median, r.Min, r.Max, per.Median, per.Min, per.Max)
+			printPeerRow(w, m, s, r, per)
 		}
 	}
 	fmt.Fprintf(w, "\nproxy process CPU (user+system) per operation, per MB in bulk, medians (range):\n")

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,7 +12,18 @@ import (
 	"github.com/tlslens/tlslens/cmd/tlslens/tlslenstest"
 )
 
-func TestMain(m *testing.M) { tlslenstest.Main(m) }
+// TestMain runs the tests, or, started as a child by a test (-role bare:
+// os.Executable is the test binary), the child's role.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "-role" {
+		if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	tlslenstest.Main(m)
+}
 
 // TestExternal runs -external briefly with a tlslens binary built by the
 // test (and mitmdump beside it when installed) and checks the table is
@@ -170,5 +183,59 @@ func TestExternalAgainstArgs(t *testing.T) {
 	printExternal(&table, rep)
 	if !strings.Contains(table.String(), "tlslens÷base") || !strings.Contains(table.String(), "events read") {
 		t.Errorf("the table lacks the base column or the events read:\n%s", table.String())
+	}
+}
+
+// TestExternalPeerBare runs -external briefly with -peer bare: the bare
+// MITM (bare.go) as its own process, a column of its own. It checks the
+// bare side's figures, ratios to direct, tlslens÷bare per measure, its CPU
+// per operation, and its table. It asserts no ratio: those are for full
+// runs.
+func TestExternalPeerBare(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds tlslens and drives real handshakes for several seconds")
+	}
+	bin := tlslenstest.Binary(t, nil)
+	args := []string{"-external", bin, "-peer", "bare", "-scenarios", "newconn,keepalive",
+		"-duration", "400ms", "-slice", "100ms", "-rounds", "1", "-concurrency", "2", "-json"}
+	var out, errs bytes.Buffer
+	if err := run(args, &out, &errs); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
+	}
+	var rep externalReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, out.String())
+	}
+	if len(rep.Measures) != 3 {
+		t.Fatalf("%d measures, want 3 (new connections, their p99, keep-alive):\n%s", len(rep.Measures), out.String())
+	}
+	for _, m := range rep.Measures {
+		if s, ok := m.Sides["bare"]; !ok || s.Median <= 0 {
+			t.Errorf("%s: bare figure %+v", m.Measure, s)
+		}
+		if n := m.Errors["bare"]; n != 0 {
+			t.Errorf("%s: %d bare errors\n%s", m.Measure, n, errs.String())
+		}
+		if r, ok := m.Ratios["bare"]; !ok || r.Median <= 0 {
+			t.Errorf("%s: bare ratio %+v", m.Measure, r)
+		}
+		if m.TLSLensPerBare == nil || m.TLSLensPerBare.Median <= 0 {
+			t.Errorf("%s: tlslens÷bare %+v", m.Measure, m.TLSLensPerBare)
+		}
+		if m.Unit != "ms" {
+			if c, ok := m.ProxyCPU["bare"]; !ok || c.Median <= 0 {
+				t.Errorf("%s: bare CPU per operation %+v", m.Measure, c)
+			}
+		}
+	}
+	var table bytes.Buffer
+	printExternal(&table, rep)
+	for _, row := range []string{"| new connections/s, one host | ", "| p99 latency of a new connection, one host | ", "| keep-alive requests/s | "} {
+		if n := strings.Count(table.String(), row); n != 2 { // the main table and bare's
+			t.Errorf("%d rows %q, want 2:\n%s", n, row, table.String())
+		}
+	}
+	if !strings.Contains(table.String(), "tlslens÷bare") {
+		t.Errorf("no bare table:\n%s", table.String())
 	}
 }
