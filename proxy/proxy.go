@@ -49,7 +49,9 @@ type Options struct {
 	Records logrus.FieldLogger
 	// RecordFile, if set, receives the lines Records would with logrus's
 	// JSONFormatter (TimestampFormat RecordTimeFormat), byte for byte, one
-	// per connection, but encoded by the proxy without logrus (recordline.go).
+	// per connection, but encoded by the proxy without logrus (recordline.go):
+	// each line in one Write, one Write at a time, before OnRecord is
+	// called. Write errors are logged to Log.
 	RecordFile io.Writer
 	// OnRecord, if set, is called with each record after it is written, from
 	// the connection's goroutine (or, for a record that waited for its
