@@ -117,6 +117,12 @@ func benchKeepAliveOn(b *testing.B, lh *loadHarness, intercept bool) {
 func BenchmarkDirectKeepAlive(b *testing.B)    { benchKeepAlive(b, false) }
 func BenchmarkInterceptKeepAlive(b *testing.B) { benchKeepAlive(b, true) }
 
+// BenchmarkInterceptKeepAliveCapture: keep-alive requests with both legs'
+// bytes captured, as cmd/tlslens runs with its web view (1 MiB per leg).
+func BenchmarkInterceptKeepAliveCapture(b *testing.B) {
+	benchKeepAliveOn(b, newLoadHarness(b, 0, func(o *Options) { o.Capture = &Capture{} }), true)
+}
+
 // BenchmarkInterceptH2: requests multiplexed on one intercepted HTTP/2
 // connection, 8 streams at once per GOMAXPROCS; the rapid-reset guard reads
 // every frame header of it.

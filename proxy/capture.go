@@ -262,13 +262,25 @@ type captureLeg struct {
 	limit          int
 
 	mu     sync.Mutex
-	buf    []byte     // the bytes kept, both directions in order
-	chunks []legChunk // what each read or write added to buf
+	blocks [][]byte   // the bytes kept, both directions in order: each block full but the last
+	kept   int        // bytes kept, over blocks
+	chunks []legChunk // what each read or write added to blocks
 	seen   int64      // bytes read and written, kept or not
 	end    time.Time  // when closed; zero while open
 }
 
-// legChunk is one read or write: buf[off:off+n] at start+at.
+// Capture blocks start small, for the handshake of a short connection,
+// and double up to captureBlockMax: the bytes kept are never copied to grow
+// (a leg of keep-alive requests adds a few hundred bytes per request, and
+// growing one buffer by doubling copied, and touched fresh pages, all the
+// way to 1 MiB).
+const (
+	captureBlockMin = 4 << 10
+	captureBlockMax = 64 << 10
+)
+
+// legChunk is one read or write: n bytes from offset off of the bytes kept
+// (over the blocks), at start+at.
 type legChunk struct {
 	at         time.Duration
 	off, n     int32
@@ -284,18 +296,28 @@ func (l *captureLeg) add(fromClient bool, b []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seen += int64(len(b))
-	room := l.limit - len(l.buf)
+	room := l.limit - l.kept
 	if room <= 0 || !l.end.IsZero() {
 		return
 	}
 	b = b[:min(len(b), room)]
-	if cap(l.buf)-len(l.buf) < len(b) { // grow within the limit
-		nb := make([]byte, len(l.buf), min(max(2*cap(l.buf), len(l.buf)+len(b), 4<<10), l.limit))
-		copy(nb, l.buf)
-		l.buf = nb
+	l.chunks = append(l.chunks, legChunk{at: time.Since(l.start), off: int32(l.kept), n: int32(len(b)), fromClient: fromClient})
+	l.kept += len(b)
+	for len(b) > 0 {
+		last := len(l.blocks) - 1
+		if last < 0 || len(l.blocks[last]) == cap(l.blocks[last]) {
+			size := captureBlockMin
+			if last >= 0 {
+				size = min(2*cap(l.blocks[last]), captureBlockMax)
+			}
+			l.blocks = append(l.blocks, make([]byte, 0, min(size, l.limit-l.kept+len(b))))
+			last++
+		}
+		blk := l.blocks[last]
+		n := min(len(b), cap(blk)-len(blk))
+		l.blocks[last] = append(blk, b[:n]...)
+		b = b[n:]
 	}
-	l.chunks = append(l.chunks, legChunk{at: time.Since(l.start), off: int32(len(l.buf)), n: int32(len(b)), fromClient: fromClient})
-	l.buf = append(l.buf, b...)
 }
 
 // close ends the leg, once.
@@ -306,20 +328,38 @@ func (l *captureLeg) close() {
 		return
 	}
 	l.end = time.Now()
-	n := int64(len(l.buf))
+	n := int64(l.kept)
 	l.mu.Unlock()
 	l.cp.closed(n)
 }
 
-// snapshot is the leg as it stands. The bytes are not copied: buf's bytes
-// below its length never change.
+// snapshot is the leg as it stands. The bytes are not copied, but for a
+// chunk that spans two blocks: a block's bytes below its length never
+// change.
 func (l *captureLeg) snapshot() pcap.Leg {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	pl := pcap.Leg{Client: l.client, Server: l.server, Start: l.start, End: l.end,
 		Chunks: make([]pcap.Chunk, len(l.chunks))}
+	bi, base := 0, 0 // the block holding the chunk's first byte, and its offset
 	for i, c := range l.chunks {
-		pl.Chunks[i] = pcap.Chunk{Time: l.start.Add(c.at), FromClient: c.fromClient, Data: l.buf[c.off : c.off+c.n : c.off+c.n]}
+		off, end := int(c.off), int(c.off)+int(c.n)
+		for off >= base+len(l.blocks[bi]) {
+			base += len(l.blocks[bi])
+			bi++
+		}
+		var data []byte
+		if blk := l.blocks[bi]; end <= base+len(blk) {
+			data = blk[off-base : end-base : end-base]
+		} else {
+			data = make([]byte, 0, c.n)
+			for j, jbase := bi, base; len(data) < int(c.n); j++ {
+				blk := l.blocks[j]
+				data = append(data, blk[max(off-jbase, 0):min(end-jbase, len(blk))]...)
+				jbase += len(blk)
+			}
+		}
+		pl.Chunks[i] = pcap.Chunk{Time: l.start.Add(c.at), FromClient: c.fromClient, Data: data}
 	}
 	return pl
 }

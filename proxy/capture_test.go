@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -152,7 +153,7 @@ func TestCaptureBounded(t *testing.T) {
 	}
 	for i, l := range legs {
 		l.mu.Lock()
-		kept, seen := len(l.buf), l.seen
+		kept, seen := l.kept, l.seen
 		l.mu.Unlock()
 		if kept != defaultCaptureLeg || seen < 5<<20 {
 			t.Errorf("leg %d kept %d bytes of %d seen, want %d of more than 5 MiB", i, kept, seen, defaultCaptureLeg)
@@ -201,5 +202,64 @@ func TestCaptureFileAndRing(t *testing.T) {
 		if strings.Count(got, fmt.Sprintf("/file%d", i)) != 2 {
 			t.Errorf("capture file: request /file%d not on both legs; tshark:\n%s", i, got)
 		}
+	}
+}
+
+// TestCaptureLegChunks: a leg's chunks are the bytes each read and write
+// added, in order, whatever blocks hold them (a chunk may span two), and
+// the bytes past the limit are counted but not kept.
+func TestCaptureLegChunks(t *testing.T) {
+	t.Parallel()
+	const limit = 300 << 10
+	cs := newCaptures(&Capture{MaxBytesPerLeg: limit}, nil)
+	cp := &capture{store: cs, id: "leg"}
+	l := cp.leg(netip.AddrPort{}, netip.AddrPort{})
+	var want [][]byte
+	kept, seen := 0, 0
+	for i := 0; seen < limit+50<<10; i++ {
+		b := bytes.Repeat([]byte{byte(i)}, []int{1, 141, 84, 5000, 16413, 70 << 10}[i%6])
+		l.add(i%2 == 0, b)
+		seen += len(b)
+		if n := min(len(b), limit-kept); n > 0 {
+			want = append(want, b[:n])
+			kept += n
+		}
+	}
+	got := l.snapshot()
+	if l.kept != limit || l.seen != int64(seen) {
+		t.Errorf("kept %d of %d bytes seen, want %d of %d", l.kept, l.seen, limit, seen)
+	}
+	if len(got.Chunks) != len(want) {
+		t.Fatalf("%d chunks, want %d", len(got.Chunks), len(want))
+	}
+	for i, c := range got.Chunks {
+		if !bytes.Equal(c.Data, want[i]) || c.FromClient != (i%2 == 0) {
+			t.Errorf("chunk %d: %d bytes (from client %v), want %d (%v)", i, len(c.Data), c.FromClient, len(want[i]), i%2 == 0)
+		}
+	}
+	capacity := 0
+	for _, b := range l.blocks {
+		capacity += cap(b)
+	}
+	if capacity != limit {
+		t.Errorf("blocks hold %d bytes, want the limit, %d", capacity, limit)
+	}
+}
+
+// BenchmarkCaptureLegAdd: a keep-alive request's reads and writes (141 and
+// 84 bytes, as bench/load's) added to a leg, a new leg once one is full.
+func BenchmarkCaptureLegAdd(b *testing.B) {
+	cs := newCaptures(&Capture{}, nil)
+	cp := &capture{store: cs, id: "leg"}
+	req, resp := make([]byte, 141), make([]byte, 84)
+	l := cp.leg(netip.AddrPort{}, netip.AddrPort{})
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if l.seen >= int64(cs.maxLeg) {
+			cp.legs = nil // dropped, as the ring drops old captures
+			l = cp.leg(netip.AddrPort{}, netip.AddrPort{})
+		}
+		l.add(true, req)
+		l.add(false, resp)
 	}
 }

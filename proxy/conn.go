@@ -1,10 +1,8 @@
 package proxy
 
 import (
-	"bytes"
 	"crypto/rand"
 	"errors"
-	"io"
 	"log"
 	"net"
 	"strings"
@@ -99,6 +97,10 @@ type recordingConn struct {
 	read    []byte
 	written []byte
 	stopped bool
+	// off is stopped, read without the lock: once the handshake is
+	// recorded, every read and write of the connection's life passes
+	// through without taking it.
+	off atomic.Bool
 }
 
 // recordingSize holds a server's flight with a typical certificate chain.
@@ -119,7 +121,7 @@ func (c *recordingConn) keep(buf, b []byte, size int) []byte {
 
 func (c *recordingConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if n > 0 {
+	if n > 0 && !c.off.Load() {
 		c.mu.Lock()
 		if !c.stopped && len(c.read) < c.limit {
 			c.read = c.keep(c.read, b[:n], c.readSize)
@@ -130,6 +132,9 @@ func (c *recordingConn) Read(b []byte) (int, error) {
 }
 
 func (c *recordingConn) Write(b []byte) (int, error) {
+	if c.off.Load() {
+		return c.Conn.Write(b)
+	}
 	c.mu.Lock()
 	if !c.stopped && len(c.written) < c.limit && len(b) > 0 {
 		c.written = c.keep(c.written, b, c.writeSize)
@@ -144,6 +149,7 @@ func (c *recordingConn) stop() (read, written []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.stopped = true
+	c.off.Store(true)
 	read, written = c.read, c.written
 	c.read, c.written = nil, nil
 	return read, written
@@ -153,14 +159,24 @@ func (c *recordingConn) stop() (read, written []byte) {
 // again, so crypto/tls sees the ClientHello the proxy has already consumed.
 type prefixConn struct {
 	net.Conn
-	r io.Reader
+	prefix []byte // what is left to replay
 }
 
 func newPrefixConn(c net.Conn, prefix []byte) *prefixConn {
-	return &prefixConn{Conn: c, r: io.MultiReader(bytes.NewReader(prefix), c)}
+	return &prefixConn{Conn: c, prefix: prefix}
 }
 
-func (c *prefixConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+func (c *prefixConn) Read(b []byte) (int, error) {
+	if len(c.prefix) == 0 {
+		return c.Conn.Read(b)
+	}
+	n := copy(b, c.prefix)
+	c.prefix = c.prefix[n:]
+	if len(c.prefix) == 0 {
+		c.prefix = nil // replayed: let it go
+	}
+	return n, nil
+}
 
 // chanListener is a net.Listener fed by the engine: each terminated client
 // connection is handed to the inner HTTP server through it.

@@ -117,9 +117,14 @@ func (p *Proxy) route(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *h
 // that is its one upstream connection.
 func overSession(ctx *goproxy.ProxyCtx, s *session) {
 	ctx.UserData = s
-	ctx.RoundTripper = goproxy.RoundTripperFunc(func(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
-		return s.roundTrip(req)
-	})
+	ctx.RoundTripper = (*sessionTripper)(s) // a conversion: no closure to allocate per request
+}
+
+// sessionTripper is a session as goproxy's RoundTripper.
+type sessionTripper session
+
+func (t *sessionTripper) RoundTrip(req *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) {
+	return (*session)(t).roundTrip(req)
 }
 
 // serveDirect answers requests addressed to the proxy itself (not in proxy
@@ -274,9 +279,11 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.requests.Add(1)
-	ua := r.UserAgent()
-	s.userAgent.CompareAndSwap(nil, &ua) // the first request's, for the record
-	p.settle(s, time.Time{})             // the first request: the record is written now
+	if s.userAgent.Load() == nil { // the first request's, for the record
+		ua := r.UserAgent()
+		s.userAgent.CompareAndSwap(nil, &ua)
+	}
+	p.settle(s, time.Time{}) // the first request: the record is written now
 	var fl *flowRun
 	if p.flows != nil {
 		fl, w = p.flows.start(w, r, s.id, interceptedFlowURL(r, s))
@@ -356,9 +363,11 @@ func (h *hijackCloser) close() {
 }
 
 func hostOnly(hostport string) string {
-	h, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		h = hostport
+	h := hostport
+	if strings.IndexByte(hostport, ':') >= 0 { // without one, SplitHostPort fails (and allocates its error)
+		if hh, _, err := net.SplitHostPort(hostport); err == nil {
+			h = hh
+		}
 	}
 	return strings.ToLower(strings.TrimSuffix(strings.Trim(h, "[]"), "."))
 }
