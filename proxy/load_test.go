@@ -290,6 +290,7 @@ type loadHarness struct {
 	last           chan *inspect.Record // the latest record, if nobody took the one before
 }
 
+// newLoadHarness: more, if given, changes the options last.
 func newLoadHarness(tb testing.TB, maxConns int, more ...func(*Options)) *loadHarness {
 	pki := testpki.Root(tb, "Upstream Test Root")
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
@@ -302,9 +303,7 @@ func newLoadHarness(tb testing.TB, maxConns int, more ...func(*Options)) *loadHa
 		o.UpstreamRoots = pki.Pool()
 		o.MaxConnections = maxConns
 		o.Log = nil
-		recs := logrus.New()
-		recs.Formatter, recs.Out = &logrus.JSONFormatter{}, io.Discard
-		o.Records = recs
+		o.Records, o.RecordFile = nil, io.Discard // as tlslens writes its record file
 		o.OnRecord = func(r *inspect.Record) {
 			lh.records.Add(1)
 			if r.Outcome != inspect.OutcomeOK {

@@ -47,11 +47,23 @@ type Options struct {
 	// Records receives one "handshake" entry per connection (docs/record.md).
 	// Nil discards them.
 	Records logrus.FieldLogger
+	// RecordFile, if set, receives the lines Records would with logrus's
+	// JSONFormatter (TimestampFormat RecordTimeFormat), byte for byte, one
+	// per connection, but encoded by the proxy without logrus (recordline.go):
+	// each line in one Write, one Write at a time, before OnRecord is
+	// called. Write errors are logged to Log.
+	RecordFile io.Writer
 	// OnRecord, if set, is called with each record after it is written, from
 	// the connection's goroutine (or, for a record that waited for its
 	// probe, the probe's), so calls may be concurrent (a terminal line:
 	// report.Line). It must not keep or modify the record.
 	OnRecord func(*inspect.Record)
+	// OnRecordJSON, if set, is called after OnRecord, alike, with the
+	// record (its Time set to when it was written, in UTC) and its JSON
+	// as json.Marshal writes it: assembled from the values the record line
+	// is, encoded once, for a consumer that keeps records as JSON (the web
+	// view). It may keep the JSON, not the record.
+	OnRecordJSON func(r *inspect.Record, json []byte)
 
 	// Flows receives one "flow" entry per HTTP request on a recorded
 	// connection (inspect.Flow, flow.go), apart from the records; the
@@ -232,7 +244,8 @@ const (
 type Proxy struct {
 	opts    Options
 	log     logrus.FieldLogger
-	recs    logrus.FieldLogger
+	recs    logrus.FieldLogger // Options.Records; nil: none
+	recMu   sync.Mutex         // held while writing to Options.RecordFile
 	gp      *goproxy.ProxyHttpServer
 	inner   *http.Server     // HTTP/1, and HTTP/2 under TLS 1.2 (refused)
 	ln      *chanListener    // to inner
@@ -338,9 +351,6 @@ func New(opts Options) (*Proxy, error) {
 	}
 	if p.log == nil {
 		p.log = discardLogger()
-	}
-	if p.recs == nil {
-		p.recs = discardLogger()
 	}
 	var err error
 	if p.access, err = newAccess(opts.AllowCIDRs, opts.ProxyAuth); err != nil {

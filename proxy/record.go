@@ -14,10 +14,46 @@ func (p *Proxy) emit(r *inspect.Record) {
 	if c := r.Client; c != nil && c.Hello != nil {
 		c.Identity = p.opts.Clients.Identify(c.Hello)
 	}
-	r.Findings = inspect.Findings(r, time.Now())
+	now := time.Now()
+	r.Findings = inspect.Findings(r, now)
 	if r.Findings == nil {
 		r.Findings = []inspect.Finding{} // "findings": [] rather than null
 	}
+	if p.opts.Records != nil {
+		p.logRecord(r)
+	}
+	var j *encodedRecord // once, for the record file and OnRecordJSON
+	if p.opts.RecordFile != nil || p.opts.OnRecordJSON != nil {
+		var err error
+		if j, err = encodeRecord(r); err != nil { // never: a Record holds plain data
+			p.log.WithField("id", r.ID).WithError(err).Error("encoding the record")
+		} else {
+			defer j.release()
+		}
+	}
+	if j != nil && p.opts.RecordFile != nil {
+		j.line = j.appendLine(j.line[:0], now)
+		p.writeRecord(j.line)
+	}
+	p.metrics.observe(r)
+	if p.opts.OnRecord != nil {
+		p.opts.OnRecord(r)
+	}
+	if j != nil && p.opts.OnRecordJSON != nil {
+		c := *r
+		c.Time = now.UTC()
+		p.opts.OnRecordJSON(&c, j.appendRecord(make([]byte, 0, j.buf.Len()+256), c.Time))
+	}
+}
+
+// logRecord writes r to Options.Records as a "handshake" entry.
+func (p *Proxy) logRecord(r *inspect.Record) {
+	p.recs.WithFields(recordFields(r)).Info("handshake")
+}
+
+// recordFields are the fields of r's "handshake" entry: its top-level
+// values, those it omits left out.
+func recordFields(r *inspect.Record) logrus.Fields {
 	f := logrus.Fields{"schema": r.Schema, "id": r.ID, "mode": r.Mode,
 		"target": r.Target, "outcome": r.Outcome, "client": r.Client, "findings": r.Findings}
 	if r.Upstream != nil { // absent when never dialled
@@ -38,9 +74,15 @@ func (p *Proxy) emit(r *inspect.Record) {
 	if r.Ignored {
 		f["ignored"] = true
 	}
-	p.recs.WithFields(f).Info("handshake")
-	p.metrics.observe(r)
-	if p.opts.OnRecord != nil {
-		p.opts.OnRecord(r)
+	return f
+}
+
+// writeRecord writes a record line to Options.RecordFile.
+func (p *Proxy) writeRecord(line []byte) {
+	p.recMu.Lock()
+	_, err := p.opts.RecordFile.Write(line)
+	p.recMu.Unlock()
+	if err != nil {
+		p.log.WithError(err).Error("writing the record file")
 	}
 }

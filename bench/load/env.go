@@ -134,11 +134,9 @@ func newEnv(o envOptions) (*env, error) {
 	e.proxyRoot = auth.Certificate()
 	e.proxyCA.AddCert(e.proxyRoot)
 
-	// Records go through logrus's JSON formatter, as in production, so their
-	// encoding is part of the cost; only the bytes are thrown away.
-	recs := logrus.New()
-	recs.Formatter = &logrus.JSONFormatter{}
-	recs.Out = e.records
+	// Records are encoded and written as tlslens writes its record file
+	// (Options.RecordFile), so their encoding is part of the cost; only the
+	// bytes are thrown away.
 	ops := logrus.New()
 	ops.Out = io.Discard
 	if o.operationalLog != nil {
@@ -156,7 +154,7 @@ func newEnv(o envOptions) (*env, error) {
 	opts := proxy.Options{
 		Authority:         auth,
 		Log:               ops,
-		Records:           recs,
+		RecordFile:        e.records,
 		UpstreamRoots:     e.upstreamCA,
 		UpstreamRootsName: "bench-root",
 		MaxConnections:    o.maxConns,
@@ -216,7 +214,7 @@ func newEnv(o envOptions) (*env, error) {
 		opts.WireGuard = nil
 		opts.Capture = &proxy.Capture{}
 		e.ring = web.NewRing(0, nil)
-		opts.OnRecord = e.ring.Add
+		opts.OnRecordJSON = e.ring.AddJSON // as tlslens feeds it
 		if e.webAddr, e.webProxy, stop, err = startProxy(ctx, opts); err == nil {
 			stopWeb = stop
 			stop, err = e.openPage()

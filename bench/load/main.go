@@ -482,7 +482,7 @@ func compareProbe(c config, w io.Writer) error {
 
 // compareWeb runs new connections to one host through tlslens with default
 // options and through tlslens with the web view's page open: its records
-// fed to a web.Ring (OnRecord), one client reading /events all along, and
+// fed to a web.Ring (OnRecordJSON), one client reading /events all along, and
 // capture on with its defaults. It prints the ratios page open / default,
 // then what the ring and the captures hold and the heap, against their
 // documented bounds: web_keep records (web.DefaultKeep), capture.max_bytes

@@ -204,7 +204,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	opts := proxy.Options{
 		Authority:        auth,
 		Log:              log,
-		Records:          newRecordLogger(records),
+		RecordFile:       records, // lines as logrus's JSON formatter writes them, with millisecond times
 		Verify:           cfg.UpstreamVerify,
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		DialTimeout:      cfg.DialTimeout,
@@ -276,11 +276,12 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			opts.OnRecord = terminalLines(stderr, isTerminal(stderr), cfg.Verbose)
 		}
 	}
-	// The web view keeps the records it shows, fed after the terminal.
+	// The web view keeps the records it shows, fed after the terminal with
+	// the JSON the record line was made of.
 	var ring *web.Ring
 	if cfg.WebListen != "" {
 		ring = web.NewRing(cfg.WebKeep, nil)
-		opts.OnRecord = chainRecords(opts.OnRecord, ring.Add)
+		opts.OnRecordJSON = ring.AddJSON
 	}
 	// The admin and web listeners first: the proxy must know their
 	// addresses to keep clients from reaching them through the proxy.
@@ -395,14 +396,6 @@ func newLogger(cfg Config, stderr io.Writer) (*logrus.Logger, error) {
 		log.Formatter = &logrus.TextFormatter{FullTimestamp: true}
 	}
 	return log, nil
-}
-
-// newRecordLogger writes records as JSON Lines with millisecond UTC times.
-func newRecordLogger(w io.Writer) *logrus.Logger {
-	l := logrus.New()
-	l.Out = w
-	l.Formatter = &logrus.JSONFormatter{TimestampFormat: "2006-01-02T15:04:05.000Z07:00"}
-	return l
 }
 
 // checkExposure refuses to run an open proxy on a non-loopback address: an

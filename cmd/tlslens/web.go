@@ -11,7 +11,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/tlslens/tlslens/inspect"
 	"github.com/tlslens/tlslens/proxy"
 	"github.com/tlslens/tlslens/proxy/web"
 )
@@ -115,21 +114,6 @@ func (w *webServer) close() {
 		w.srv.Close()
 	}
 	<-w.done
-}
-
-// chainRecords calls each non-nil f with every record, in order.
-func chainRecords(fs ...func(*inspect.Record)) func(*inspect.Record) {
-	var out []func(*inspect.Record)
-	for _, f := range fs {
-		if f != nil {
-			out = append(out, f)
-		}
-	}
-	return func(r *inspect.Record) {
-		for _, f := range out {
-			f(r)
-		}
-	}
 }
 
 // captureDownloads offers each connection's capture on its web page (issue

@@ -72,10 +72,17 @@ func (g *Ring) Add(r *inspect.Record) {
 	if err != nil {
 		return // a Record always marshals: its fields are plain data
 	}
+	g.AddJSON(&c, rec)
+}
+
+// AddJSON is Add for a record already encoded: rec is r's JSON as
+// json.Marshal writes it, time included, and the ring keeps it as it is.
+// It is the proxy's Options.OnRecordJSON: it keeps rec, not r.
+func (g *Ring) AddJSON(r *inspect.Record, rec []byte) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.last++
-	row := newRow(g.last, &c)
+	row := newRow(g.last, r)
 	data, _ := json.Marshal(row)
 	frame := fmt.Appendf(nil, "id: %d\ndata: ", g.last)
 	at := len(frame)

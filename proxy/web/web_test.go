@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -420,5 +421,34 @@ func TestIdentityShown(t *testing.T) {
 	}
 	if _, page := get(t, srv, "/c/U"); strings.Contains(page, `class="identity"`) {
 		t.Error("the page of an unidentified client names one")
+	}
+}
+
+// TestRingAddJSON: a record added with its JSON (the proxy's
+// Options.OnRecordJSON) is served as those bytes, and listed as Add lists
+// it.
+func TestRingAddJSON(t *testing.T) {
+	at := time.Date(2026, 11, 22, 15, 20, 1, 123456789, time.UTC)
+	ring := NewRing(10, func() time.Time { return at })
+	ring.Add(record("A", "a.example:443", inspect.OutcomeOK, "weak_cipher_offered"))
+	r := record("B", "b.example:443", inspect.OutcomeOK, "weak_cipher_offered")
+	r.Time = at
+	rec, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring.AddJSON(r, append(rec[:len(rec):len(rec)], ' ')) // a trailing space: kept as given, not re-encoded
+	if got, ok := ring.record("B"); !ok || string(got) != string(rec)+" " {
+		t.Errorf("record(B) = %q, %v, want the bytes given", got, ok)
+	}
+	rows, _ := ring.rows(nil, 0)
+	var list []Row
+	if err := json.Unmarshal(rows, &list); err != nil || len(list) != 2 {
+		t.Fatalf("rows %s: %v, want two", rows, err)
+	}
+	a, b := list[0], list[1]
+	a.Seq, a.ID, a.Target, a.SNI, a.JA4 = b.Seq, b.ID, b.Target, b.SNI, b.JA4
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("row of AddJSON %+v, want as Add's %+v (but for its record's own values)", list[1], list[0])
 	}
 }
