@@ -453,7 +453,16 @@ func BenchmarkInterceptKeepAliveKeepFlows(b *testing.B) {
 // that discards instead of a connection. Its ns/op beside tlslens's CPU
 // per keep-alive request is the share flows cost.
 func BenchmarkFlowPath(b *testing.B) {
-	st := newFlowStore(Options{KeepFlows: true})
+	benchFlowPath(b, newFlowStore(Options{KeepFlows: true}))
+}
+
+// BenchmarkFlowPathFile is BenchmarkFlowPath as tlslens --flows FILE takes
+// it: each flow kept and its line written to a file (here io.Discard).
+func BenchmarkFlowPathFile(b *testing.B) {
+	benchFlowPath(b, newFlowStore(Options{KeepFlows: true, FlowFile: io.Discard}))
+}
+
+func benchFlowPath(b *testing.B, st *flowStore) {
 	r := httptest.NewRequest(http.MethodGet, "https://example.com/", nil)
 	r.Header.Set("User-Agent", "Go-http-client/1.1")
 	r.Header.Set("Accept-Encoding", "gzip")
