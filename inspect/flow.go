@@ -61,9 +61,8 @@ const Redacted = "[redacted]"
 var secretHeaders = map[string]bool{"Authorization": true, "Proxy-Authorization": true, "Cookie": true, "Set-Cookie": true}
 
 // Redact returns hs with the values of Authorization, Proxy-Authorization,
-// Cookie and Set-Cookie replaced: an authorization keeps its scheme
-// ("Bearer [redacted]"), a cookie its names ("sid=[redacted]; lang=[redacted]").
-// hs itself is not modified; without a secret it is returned as is.
+// Cookie and Set-Cookie replaced as RedactValue replaces them. hs itself is
+// not modified; without a secret it is returned as is.
 func Redact(hs []Header) []Header {
 	var out []Header
 	for i, h := range hs {
@@ -79,6 +78,18 @@ func Redact(hs []Header) []Header {
 		return hs
 	}
 	return out
+}
+
+// RedactValue returns v, a value of the header field name (canonical
+// form), with its credentials replaced when name is Authorization,
+// Proxy-Authorization, Cookie or Set-Cookie: an authorization keeps its
+// scheme ("Bearer [redacted]"), a cookie its names ("sid=[redacted];
+// lang=[redacted]"). Any other field's value is returned as is.
+func RedactValue(name, v string) string {
+	if !secretHeaders[name] {
+		return v
+	}
+	return redactValue(name, v)
 }
 
 func redactValue(name, v string) string {

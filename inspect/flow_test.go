@@ -30,6 +30,9 @@ func TestRedact(t *testing.T) {
 		if in[1].Value != tc.value {
 			t.Errorf("Redact modified its input: %v", in)
 		}
+		if got := inspect.RedactValue(tc.name, tc.value); got != tc.want {
+			t.Errorf("RedactValue(%s, %q) = %q, want %q", tc.name, tc.value, got, tc.want)
+		}
 	}
 }
 

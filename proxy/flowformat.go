@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -82,7 +83,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case int64:
 		return strconv.AppendInt(b, v, 10), nil
 	case float64:
-		return strconv.AppendFloat(b, v, 'f', -1, 64), nil
+		return appendJSONFloat(b, v), nil
 	case time.Time:
 		return appendJSONTime(b, v), nil
 	case []inspect.Header:
@@ -126,13 +127,28 @@ func appendFlowHeaders(b []byte, f *inspect.Flow, req, resp []inspect.Header) []
 		b = appendJSONString(append(b, `,"content_type":`...), f.ContentType)
 	}
 	b = appendJSONTime(append(b, `,"start":`...), f.Start)
-	b = strconv.AppendFloat(append(b, `,"sent_ms":`...), f.SentMS, 'f', -1, 64)
-	b = strconv.AppendFloat(append(b, `,"first_byte_ms":`...), f.FirstByteMS, 'f', -1, 64)
-	b = strconv.AppendFloat(append(b, `,"done_ms":`...), f.DoneMS, 'f', -1, 64)
+	b = appendJSONFloat(append(b, `,"sent_ms":`...), f.SentMS)
+	b = appendJSONFloat(append(b, `,"first_byte_ms":`...), f.FirstByteMS)
+	b = appendJSONFloat(append(b, `,"done_ms":`...), f.DoneMS)
 	if f.Error != "" {
 		b = appendJSONString(append(b, `,"error":`...), f.Error)
 	}
 	return append(b, '}')
+}
+
+// appendJSONFloat appends v as encoding/json writes a float64: as
+// ECMAScript does, with an exponent only below 1e-6 or from 1e21 (a
+// flow's milliseconds never have one).
+func appendJSONFloat(b []byte, v float64) []byte {
+	if abs := math.Abs(v); abs == 0 || abs >= 1e-6 && abs < 1e21 {
+		return strconv.AppendFloat(b, v, 'f', -1, 64)
+	}
+	b = strconv.AppendFloat(b, v, 'e', -1, 64)
+	if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+		b[n-2] = b[n-1] // e-07 is written e-7
+		b = b[:n-1]
+	}
+	return b
 }
 
 // appendJSONTime appends t as encoding/json writes it (RFC 3339 with
@@ -161,13 +177,15 @@ func appendHeaders(b []byte, hs []inspect.Header) []byte {
 	return append(b, ']')
 }
 
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes
-// U+FFFD, as encoding/json writes it.
+// appendJSONString appends s as a JSON string, as encoding/json writes it
+// with HTML escaping (logrus's JSONFormatter's): <, > and & as \u003c,
+// \u003e and \u0026, U+2028 and U+2029 escaped too, invalid UTF-8 as
+// U+FFFD.
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	plain := 0 // most values need no escape: copy them at once
-	for plain < len(s) && s[plain] >= 0x20 && s[plain] < utf8.RuneSelf && s[plain] != '"' && s[plain] != '\\' {
+	for plain < len(s) && jsonPlain(s[plain]) {
 		plain++
 	}
 	b = append(b, s[:plain]...)
@@ -175,29 +193,42 @@ func appendJSONString(b []byte, s string) []byte {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
+			case jsonPlain(c):
+				b = append(b, c)
 			case c == '"' || c == '\\':
 				b = append(b, '\\', c)
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
 			case c == '\n':
 				b = append(b, '\\', 'n')
 			case c == '\r':
 				b = append(b, '\\', 'r')
 			case c == '\t':
 				b = append(b, '\\', 't')
-			case c < 0x20:
+			default: // other controls, <, >, &
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
 			}
 			i++
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		switch {
+		case r == utf8.RuneError && size == 1:
 			b = append(b, `\ufffd`...)
-		} else {
+		case r == '\u2028' || r == '\u2029': // valid JSON, but not JavaScript's
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
 			b = append(b, s[i:i+size]...)
 		}
 		i += size
 	}
 	return append(b, '"')
+}
+
+// jsonPlain reports whether c, an ASCII byte, is written as it is in a JSON
+// string by encoding/json with HTML escaping.
+func jsonPlain(c byte) bool {
+	return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
 }

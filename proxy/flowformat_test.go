@@ -41,3 +41,36 @@ func TestFlowFormatter(t *testing.T) {
 		t.Errorf("flow formatter:\n%s\nJSON formatter:\n%s", got, want)
 	}
 }
+
+// TestFlowFormatterBytes: the flow formatter writes logrus's JSON
+// formatter's line byte for byte: HTML characters, U+2028 and U+2029,
+// controls and invalid UTF-8 escaped as encoding/json escapes them, numbers
+// as it writes them.
+func TestFlowFormatterBytes(t *testing.T) {
+	f := &inspect.Flow{ID: "01ID", Method: "GET", URL: "https://example.com/a?b=<c>&d=\"e\"\\\x01\b\f\x7f\xff\u2028\u2029é", Proto: "HTTP/1.1", Status: 200,
+		Request: []inspect.Header{{Name: "Host", Value: "example.com"}, {Name: "Cookie", Value: "a=<b>&c"},
+			{Name: "X-Ünïcode", Value: "\t☃\n\r"}},
+		Response:    []inspect.Header{{Name: "Content-Type", Value: "text/html; charset=utf-8"}},
+		RequestSize: 1 << 40, ResponseSize: 12345, ContentType: "text/html; charset=utf-8",
+		Start: time.Date(2026, 12, 3, 6, 0, 0, 123456789, time.UTC), SentMS: 0, FirstByteMS: 1.25, DoneMS: 1e-3,
+		Error: "reading <the> upstream's answer: unexpected EOF"}
+	bare := &inspect.Flow{ID: "01ID", Method: "CONNECT", Response: []inspect.Header{}, FirstByteMS: -1, Time: time.Date(2026, 12, 3, 6, 0, 0, 5, time.UTC)}
+	for _, fields := range []logrus.Fields{
+		{"id": f.ID, "flow": f},
+		{"id": "<&>", "flow": bare},
+		{"id": "01ID", "flow": (*inspect.Flow)(nil), "small": 1e-7, "large": 1e21, "neg": -2.5e-9, "n": int64(-3), "s": "\u2028"},
+	} {
+		e := &logrus.Entry{Data: fields, Message: "flow", Level: logrus.InfoLevel, Time: time.Date(2026, 12, 3, 6, 0, 1, 5e8, time.UTC)}
+		got, err := FlowFormatter{TimestampFormat: FlowTimeFormat}.Format(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := (&logrus.JSONFormatter{TimestampFormat: FlowTimeFormat}).Format(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("flow formatter:\n%s\nJSON formatter:\n%s", got, want)
+		}
+	}
+}
