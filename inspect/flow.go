@@ -57,8 +57,15 @@ type Header struct {
 // Redacted is what a secret header value is replaced with.
 const Redacted = "[redacted]"
 
-// secretHeaders are the fields whose values are credentials.
-var secretHeaders = map[string]bool{"Authorization": true, "Proxy-Authorization": true, "Cookie": true, "Set-Cookie": true}
+// secretHeader reports whether the values of the field name are
+// credentials.
+func secretHeader(name string) bool {
+	switch name {
+	case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie":
+		return true
+	}
+	return false
+}
 
 // Redact returns hs with the values of Authorization, Proxy-Authorization,
 // Cookie and Set-Cookie replaced as RedactValue replaces them. hs itself is
@@ -66,7 +73,7 @@ var secretHeaders = map[string]bool{"Authorization": true, "Proxy-Authorization"
 func Redact(hs []Header) []Header {
 	var out []Header
 	for i, h := range hs {
-		if !secretHeaders[h.Name] {
+		if !secretHeader(h.Name) {
 			continue
 		}
 		if out == nil {
@@ -86,7 +93,7 @@ func Redact(hs []Header) []Header {
 // scheme ("Bearer [redacted]"), a cookie its names ("sid=[redacted];
 // lang=[redacted]"). Any other field's value is returned as is.
 func RedactValue(name, v string) string {
-	if !secretHeaders[name] {
+	if !secretHeader(name) {
 		return v
 	}
 	return redactValue(name, v)

@@ -45,9 +45,11 @@ type flowStore struct {
 	secrets bool                // Options.FlowSecrets
 	bodyMax int                 // bytes kept of each body
 	memMax  int64               // bytes of bodies kept in all; < 0: no flows kept
-	// keptOnly: flows are kept in memory and nothing else (tlslens's
-	// web view without --flows), so a flow needs no header lists.
-	keptOnly bool
+	// direct: flows are kept in memory and/or written to the file,
+	// nothing else (tlslens, its web view on or --flows or both), so a
+	// flow needs no header lists: its headers are encoded from the maps
+	// once, as each form has them (flowHeaders).
+	direct bool
 
 	// mem is the capacity of every body buffer allocated, for flows in
 	// progress and kept: a capture that would take it over memMax stops.
@@ -82,7 +84,7 @@ func newFlowStore(opts Options) *flowStore {
 	if st.bodyMax < 0 {
 		st.bodyMax = 0
 	}
-	st.keptOnly = st.log == nil && st.file == nil && st.on == nil && st.memMax >= 0
+	st.direct = st.log == nil && st.on == nil
 	return st
 }
 
@@ -114,11 +116,12 @@ func (p *Proxy) Flows(id string) []*inspect.Flow {
 	return out
 }
 
-// done writes a finished flow and keeps it. A flow line has two keys of its
-// own: the record id, as records have it, and the flow (inspect.Flow's
-// JSON); nested, a line costs a logrus entry of two fields, not sixteen.
-// When OnFlow is set f is kept as it is (OnFlow's callers share it), else
-// encoded (flowkeep.go) with f's bodies: f itself can then be reused.
+// done writes a finished flow, with its header lists, and keeps it. A
+// flow line has two keys of its own: the record id, as records have it,
+// and the flow (inspect.Flow's JSON); nested, a line costs a logrus entry
+// of two fields, not sixteen. When OnFlow is set f is kept as it is
+// (OnFlow's callers share it), else encoded (flowkeep.go) with f's bodies:
+// f itself can then be reused.
 func (st *flowStore) done(f *inspect.Flow) {
 	if st.log != nil || st.file != nil {
 		req, resp := f.Request, f.Response // the file's: credentials redacted
@@ -131,7 +134,13 @@ func (st *flowStore) done(f *inspect.Flow) {
 			st.log.WithFields(logrus.Fields{"id": f.ID, "flow": &line}).Info("flow")
 		}
 		if st.file != nil {
-			st.file.add(f, req, resp, time.Now())
+			bp := keptScratch.Get().(*[]byte)
+			b := appendHeaders((*bp)[:0], req)
+			at := len(b)
+			b = appendHeaders(b, resp)
+			st.file.add(f, b[:at], b[at:], time.Now())
+			*bp = b
+			putScratch(bp)
 		}
 	}
 	if st.on != nil {
@@ -193,12 +202,11 @@ type flowRun struct {
 
 	respHint int64
 
-	// hdr is, when the flow is only kept (flowStore.keptOnly), its
-	// request's headers then its answer's, encoded as its kept record has
-	// them (from respAt), in place of f.Request and f.Response: a pooled
-	// buffer, where the lists were four allocations.
-	hdr    *[]byte
-	respAt int
+	// hdr is, when the store is direct, the flow's headers in place of
+	// f.Request and f.Response, encoded as they are written: pooled
+	// buffers, where the lists were four allocations and each form
+	// encoded them again.
+	hdr *flowHeaders
 
 	// The wrappers of the request's ResponseWriter and the context carrying
 	// the flow, allocated with it.
@@ -263,10 +271,9 @@ func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url strin
 	fl := &flowRun{st: st, reqHint: r.ContentLength}
 	fl.f = inspect.Flow{ID: id, Method: wellKnown(r.Method), URL: url, Proto: wellKnown(r.Proto), Start: time.Now(),
 		SentMS: 0, FirstByteMS: -1}
-	if st.keptOnly {
-		fl.hdr = keptScratch.Get().(*[]byte)
-		*fl.hdr = appendKeptHeaderMap((*fl.hdr)[:0], r.Host, r.Header)
-		fl.respAt = len(*fl.hdr)
+	if st.direct {
+		fl.hdr = flowHeadersPool.Get().(*flowHeaders)
+		fl.hdr.request(st, r.Host, r.Header)
 	} else {
 		fl.f.Request = headerList(r.Host, r.Header)
 	}
@@ -351,6 +358,60 @@ func headerList(host string, h http.Header) []inspect.Header {
 	return out
 }
 
+// flowHeaders is a flow's headers in the forms a direct store
+// (flowStore.direct) writes them, encoded straight from the header maps:
+// kept, as appendKeptHeaders writes the lists (for keepFlow), and json, as
+// appendHeaders writes them redacted (the file line's), each the request's
+// then the answer's. A map's names are sorted once for both.
+type flowHeaders struct {
+	kept, json         []byte
+	keptResp, jsonResp int  // where the answer's headers start
+	answered           bool // the answer's headers are in
+}
+
+// flowHeadersPool holds flowHeaders for flows in progress.
+var flowHeadersPool = sync.Pool{New: func() any { return new(flowHeaders) }}
+
+// put returns hb to flowHeadersPool, unless a huge flow (many or long
+// headers) grew it.
+func (hb *flowHeaders) put() {
+	if cap(hb.kept) <= keptChunkSize && cap(hb.json) <= keptChunkSize {
+		flowHeadersPool.Put(hb)
+	}
+}
+
+// request starts hb with a request's headers, h and its Host.
+func (hb *flowHeaders) request(st *flowStore, host string, h http.Header) {
+	hb.kept, hb.json, hb.answered = hb.kept[:0], hb.json[:0], false
+	hb.kept, hb.json = hb.append(st, hb.kept, hb.json, host, h)
+	hb.keptResp, hb.jsonResp = len(hb.kept), len(hb.json)
+}
+
+// answer sets the answer's headers, h, in place of an interim answer's;
+// nil h means no answer at all (a null list, not an empty one).
+func (hb *flowHeaders) answer(st *flowStore, h http.Header) {
+	hb.kept, hb.json, hb.answered = hb.kept[:hb.keptResp], hb.json[:hb.jsonResp], true
+	if h == nil {
+		hb.kept, hb.json = append(hb.kept, 0), append(hb.json, "null"...)
+		return
+	}
+	hb.kept, hb.json = hb.append(st, hb.kept, hb.json, "", h)
+}
+
+// append appends headerList(host, h) to kept (when st keeps flows) and,
+// redacted unless st.secrets, to json (when st writes a file).
+func (hb *flowHeaders) append(st *flowStore, kept, json []byte, host string, h http.Header) ([]byte, []byte) {
+	var short [24]headerField
+	fields, n, _ := headerFields(host, h, &short)
+	if st.memMax >= 0 {
+		kept = appendKeptFields(kept, host, fields, n)
+	}
+	if st.file != nil {
+		json = appendJSONFields(json, host, fields, !st.secrets)
+	}
+	return kept, json
+}
+
 // wellKnown returns s, a request's method or protocol, as a constant when
 // it is a common one: a kept flow then holds no part of the request line.
 func wellKnown(s string) string {
@@ -377,7 +438,7 @@ func (fl *flowRun) answer(status int, h http.Header) {
 	fl.f.Status = status
 	fl.first = time.Now()
 	if fl.hdr != nil {
-		*fl.hdr = appendKeptHeaderMap((*fl.hdr)[:fl.respAt], "", h)
+		fl.hdr.answer(fl.st, h)
 		if ct := h["Content-Type"]; len(ct) > 0 { // as HeaderValue finds it in the list
 			fl.f.ContentType = ct[0]
 		}
@@ -414,13 +475,18 @@ func (fl *flowRun) end() {
 		f.Error = "reading the client's request body: " + fl.reqErr.Error()
 	}
 	fl.reqMu.Unlock()
-	if fl.hdr != nil {
-		if len(*fl.hdr) == fl.respAt {
-			*fl.hdr = append(*fl.hdr, 0) // no answer: no response headers (nil)
-		}
-		fl.st.keepFlow(f, *fl.hdr, false)
-		putScratch(fl.hdr)
+	if hb := fl.hdr; hb != nil {
 		fl.hdr = nil
+		if !hb.answered {
+			hb.answer(fl.st, nil) // no response headers (null)
+		}
+		if fl.st.file != nil {
+			fl.st.file.add(f, hb.json[:hb.jsonResp], hb.json[hb.jsonResp:], time.Now())
+		}
+		if fl.st.memMax >= 0 {
+			fl.st.keepFlow(f, hb.kept, false)
+		}
+		hb.put()
 		return
 	}
 	if fl.st.on != nil {

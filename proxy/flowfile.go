@@ -36,14 +36,15 @@ type flowFile struct {
 }
 
 // add appends f's line, with the request and response headers req and
-// resp (f's, redacted), as FlowFormatter writes a logrus entry of the
-// fields id and flow with message "flow" at info level logged at now, and
-// writes the buffer once it is large. It keeps none of its arguments.
-func (ff *flowFile) add(f *inspect.Flow, req, resp []inspect.Header, now time.Time) {
+// resp (f's, redacted, as appendHeaders writes them), as FlowFormatter
+// (and logrus's JSONFormatter) writes a logrus entry of the fields id and
+// flow with message "flow" at info level logged at now, and writes the
+// buffer once it is large. It keeps none of its arguments.
+func (ff *flowFile) add(f *inspect.Flow, req, resp []byte, now time.Time) {
 	ff.mu.Lock()
 	defer ff.mu.Unlock()
 	b := append(ff.buf, `{"flow":`...)
-	b = appendFlowHeaders(b, f, req, resp)
+	b = appendFlowJSONHeaders(b, f, req, resp)
 	b = appendJSONString(append(b, `,"id":`...), f.ID)
 	b = append(b, `,"level":"info","msg":"flow","time":"`...)
 	b = now.AppendFormat(b, FlowTimeFormat)

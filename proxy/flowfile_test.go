@@ -3,8 +3,10 @@ package proxy
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/tlslens/tlslens/inspect"
 )
 
 // notifyBuffer is a buffer safe for concurrent use that signals each write.
@@ -116,6 +120,149 @@ func TestFlowFile(t *testing.T) {
 		if !reflect.DeepEqual(g, w) {
 			t.Errorf("line %d:\nflow file %s\nlogrus    %s", i, got[i], want[i])
 		}
+	}
+}
+
+// checkFlowLine checks that line, a flow file's, is the line logrus's
+// JSONFormatter writes for its flow, id and time, byte for byte, and that
+// its headers are req and resp (nil: null), and returns its flow.
+func checkFlowLine(t *testing.T, line string, req, resp []inspect.Header) *inspect.Flow {
+	t.Helper()
+	var l struct {
+		Flow *inspect.Flow `json:"flow"`
+		ID   string        `json:"id"`
+		Time string        `json:"time"`
+	}
+	if err := json.Unmarshal([]byte(line), &l); err != nil || l.Flow == nil {
+		t.Fatalf("flow line %s: %v", line, err)
+	}
+	at, err := time.Parse(FlowTimeFormat, l.Time)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &logrus.Entry{Data: logrus.Fields{"id": l.ID, "flow": l.Flow}, Message: "flow", Level: logrus.InfoLevel, Time: at}
+	want, err := (&logrus.JSONFormatter{TimestampFormat: FlowTimeFormat}).Format(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line != string(want) {
+		t.Errorf("flow file line:\n%s\nlogrus's JSONFormatter:\n%s", line, want)
+	}
+	if !reflect.DeepEqual(l.Flow.Request, req) || !reflect.DeepEqual(l.Flow.Response, resp) {
+		t.Errorf("flow file headers %#v, %#v; want %#v, %#v", l.Flow.Request, l.Flow.Response, req, resp)
+	}
+	return l.Flow
+}
+
+// oddHeaders are header fields whose values JSON escapes, and credentials.
+func oddHeaders() http.Header {
+	return http.Header{
+		"Authorization": {"Bearer top-secret"},
+		"Cookie":        {"sid=s3cret; lang=<en>&"},
+		"X-Odd":         {"a<b>&c\u2028d\u2029\"e\"\\", ""},
+		"X-Ünïcode":     {"☃\t"}, // invalid UTF-8 would not decode back (TestFlowFormatterBytes has it)
+	}
+}
+
+// TestFlowFileBytes: a flow file's lines, from the header maps straight,
+// are logrus's JSONFormatter's lines byte for byte, with the headers of
+// the flow kept in memory redacted (FlowSecrets: as they are), an
+// interim answer's replaced by the final one's, null for no answer.
+func TestFlowFileBytes(t *testing.T) {
+	for _, secrets := range []bool{false, true} {
+		var file bytes.Buffer
+		st := newFlowStore(Options{FlowFile: &file, KeepFlows: true, FlowSecrets: secrets})
+		if !st.direct {
+			t.Fatal("FlowFile and KeepFlows: not direct")
+		}
+		p := &Proxy{flows: st}
+		for i, answers := range [][]int{{http.StatusContinue, http.StatusCreated}, {http.StatusOK}, nil} {
+			id := fmt.Sprint("id", i)
+			url := "https://example.com/a?b=<c>&d=\u2028"
+			r := httptest.NewRequest(http.MethodPost, url, strings.NewReader("body"))
+			r.Header = oddHeaders()
+			w := &discardWriter{h: http.Header{}}
+			fl, fw := st.start(w, r, id, url)
+			io.Copy(io.Discard, r.Body)
+			for _, status := range answers {
+				fw.Header().Set("Content-Type", fmt.Sprint("text/x-", status, "&<>"))
+				fw.Header()["Set-Cookie"] = []string{"sid=new; Path=/", "b=<2>"}
+				fw.WriteHeader(status)
+			}
+			if answers != nil {
+				fw.Write([]byte("done"))
+			}
+			fl.end()
+			if err := p.FlushFlows(); err != nil {
+				t.Fatal(err)
+			}
+			lines := splitLines(file.String())
+			kept := p.Flows(id)
+			if len(lines) != i+1 || len(kept) != 1 {
+				t.Fatalf("%d lines, %d flows kept, want %d and 1", len(lines), len(kept), i+1)
+			}
+			req, resp := kept[0].Request, kept[0].Response
+			if !secrets {
+				req, resp = inspect.Redact(req), inspect.Redact(resp)
+			}
+			if inspect.HeaderValue(kept[0].Request, "Authorization") != "Bearer top-secret" || (answers == nil) != (resp == nil) {
+				t.Errorf("flow kept with headers %v, %v", kept[0].Request, kept[0].Response)
+			}
+			got := checkFlowLine(t, lines[i], req, resp)
+			got.Request, got.Response = kept[0].Request, kept[0].Response
+			want := *kept[0]
+			want.RequestBody, want.ResponseBody = nil, nil // never in the file
+			if got.Start.Equal(want.Start) {
+				got.Start = want.Start // decoded in UTC, kept in Local
+			}
+			if !reflect.DeepEqual(*got, want) {
+				t.Errorf("flow line %+v, flow kept %+v", *got, want)
+			}
+		}
+	}
+}
+
+// TestFlowFileBytesProxy: TestFlowFileBytes through the proxy, as tlslens
+// --flows runs it (a flow file and flows kept, nothing else).
+func TestFlowFileBytesProxy(t *testing.T) {
+	t.Parallel()
+	_, port, pki := flowUpstream(t, false)
+	file := &notifyBuffer{writes: make(chan struct{}, 1)}
+	h := newHarness(t, func(o *Options) {
+		o.UpstreamRoots = pki.Pool()
+		o.FlowFile = file
+		o.KeepFlows = true
+	})
+	url := "https://example.com:" + port + "/a?b=<c>&d=%E2%80%A8"
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header = oddHeaders()
+	delete(req.Header, "X-Ünïcode") // not a field name net/http sends
+	resp, err := h.httpClient(nil).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	for len(file.lines()) < 1 { // the flow may end after the answer is read
+		if err := h.p.FlushFlows(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-file.writes:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("flow file after FlushFlows: %q", file.lines())
+		}
+	}
+	lines := file.lines()
+	rec := <-h.records
+	kept := h.p.Flows(rec.ID)
+	if len(lines) != 1 || len(kept) != 1 {
+		t.Fatalf("%d lines, %d flows kept, want 1 each", len(lines), len(kept))
+	}
+	f := checkFlowLine(t, lines[0], inspect.Redact(kept[0].Request), inspect.Redact(kept[0].Response))
+	checkFlow(t, f, rec.ID, "GET", url, "HTTP/1.1", 200, 0, kept[0].ResponseSize)
+	if inspect.HeaderValue(f.Request, "X-Odd") != oddHeaders()["X-Odd"][0] {
+		t.Errorf("flow line's request headers %v, want %v", f.Request, oddHeaders())
 	}
 }
 

@@ -106,6 +106,22 @@ func appendFlow(b []byte, f *inspect.Flow) []byte {
 // appendFlowHeaders is appendFlow with req and resp as f's request and
 // response headers.
 func appendFlowHeaders(b []byte, f *inspect.Flow, req, resp []inspect.Header) []byte {
+	b = appendHeaders(append(appendFlowHead(b, f), `,"request_headers":`...), req)
+	b = appendHeaders(append(b, `,"response_headers":`...), resp)
+	return appendFlowTail(b, f)
+}
+
+// appendFlowJSONHeaders is appendFlowHeaders with the headers encoded
+// already, req and resp as appendHeaders writes them.
+func appendFlowJSONHeaders(b []byte, f *inspect.Flow, req, resp []byte) []byte {
+	b = append(append(appendFlowHead(b, f), `,"request_headers":`...), req...)
+	b = append(append(b, `,"response_headers":`...), resp...)
+	return appendFlowTail(b, f)
+}
+
+// appendFlowHead appends f's JSON up to its headers, appendFlowTail the
+// rest.
+func appendFlowHead(b []byte, f *inspect.Flow) []byte {
 	b = append(b, '{')
 	if !f.Time.IsZero() {
 		b = appendJSONTime(append(b, `"time":`...), f.Time)
@@ -119,8 +135,10 @@ func appendFlowHeaders(b []byte, f *inspect.Flow, req, resp []inspect.Header) []
 		b = append(b, `,"status":`...)
 		b = strconv.AppendInt(b, int64(f.Status), 10)
 	}
-	b = appendHeaders(append(b, `,"request_headers":`...), req)
-	b = appendHeaders(append(b, `,"response_headers":`...), resp)
+	return b
+}
+
+func appendFlowTail(b []byte, f *inspect.Flow) []byte {
 	b = strconv.AppendInt(append(b, `,"request_size":`...), f.RequestSize, 10)
 	b = strconv.AppendInt(append(b, `,"response_size":`...), f.ResponseSize, 10)
 	if f.ContentType != "" {
@@ -157,6 +175,29 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"')
+}
+
+// appendJSONFields appends what appendHeaders would of headerList(host,
+// h), h's fields being fields (headerFields), with the values redacted as
+// inspect.Redact redacts them when redact is set.
+func appendJSONFields(b []byte, host string, fields []headerField, redact bool) []byte {
+	b = append(b, '[')
+	if host != "" {
+		b = append(appendJSONString(append(b, `{"name":"Host","value":`...), host), '}')
+	}
+	for _, f := range fields {
+		for _, v := range f.values {
+			if b[len(b)-1] != '[' {
+				b = append(b, ',')
+			}
+			b = appendJSONString(append(b, `{"name":`...), f.name)
+			if redact {
+				v = inspect.RedactValue(f.name, v)
+			}
+			b = append(appendJSONString(append(b, `,"value":`...), v), '}')
+		}
+	}
+	return append(b, ']')
 }
 
 func appendHeaders(b []byte, hs []inspect.Header) []byte {

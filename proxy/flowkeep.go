@@ -40,7 +40,7 @@ type keptExt struct {
 }
 
 // keptScratch holds the buffers flows are encoded in before their chunk
-// (and flowRun.hdr).
+// or file.
 var keptScratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // putScratch returns b to keptScratch, unless a huge flow (many or long
@@ -52,8 +52,8 @@ func putScratch(b *[]byte) {
 }
 
 // keepFlow keeps f in memory, encoded, and drops the oldest flows beyond
-// the bounds. hdr is f's headers as appendKeptHeaderMap encoded them
-// (flowRun.hdr), or nil for f.Request and f.Response. With shared, f
+// the bounds. hdr is f's headers as appendKeptFields encoded them
+// (flowHeaders.kept), or nil for f.Request and f.Response. With shared, f
 // itself is kept too (OnFlow holds it): then its bodies stay where they
 // are. f is not modified.
 func (st *flowStore) keepFlow(f *inspect.Flow, hdr []byte, shared bool) {
@@ -132,7 +132,7 @@ const (
 
 // appendKept appends f in the form keptID and keptFlow.flow read: its ID
 // first, and its bodies last when inline (else they are kept apart). Its
-// headers are hdr when not nil (flowRun.hdr).
+// headers are hdr when not nil (flowHeaders.kept).
 func appendKept(b []byte, f *inspect.Flow, hdr []byte, inline bool) []byte {
 	b = appendKeptString(b, f.ID)
 	b = appendKeptString(b, f.Method)
@@ -195,6 +195,12 @@ func appendKeptHeaders(b []byte, hs []inspect.Header) []byte {
 func appendKeptHeaderMap(b []byte, host string, h http.Header) []byte {
 	var short [24]headerField
 	fields, n, _ := headerFields(host, h, &short)
+	return appendKeptFields(b, host, fields, n)
+}
+
+// appendKeptFields is appendKeptHeaderMap of h's fields and count of
+// values (headerFields).
+func appendKeptFields(b []byte, host string, fields []headerField, n int) []byte {
 	if host != "" {
 		n++
 	}

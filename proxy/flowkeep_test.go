@@ -240,8 +240,8 @@ func TestFlowKeptOnlyAsWritten(t *testing.T) {
 	}
 	for _, answers := range [][]int{{http.StatusContinue, http.StatusCreated}, nil} {
 		only := newFlowStore(Options{KeepFlows: true})
-		if !only.keptOnly {
-			t.Fatal("KeepFlows alone: not keptOnly")
+		if !only.direct {
+			t.Fatal("KeepFlows alone: not direct")
 		}
 		got := run(only, answers)
 		want := run(newFlowStore(Options{OnFlow: func(*inspect.Flow) {}}), answers)
