@@ -461,7 +461,8 @@ func (fl *flowRun) end() {
 	}
 	fl.ended = true
 	f := &fl.f
-	f.DoneMS = msSince(f.Start)
+	now := time.Now()
+	f.DoneMS = ms(now.Sub(f.Start))
 	if !fl.first.IsZero() {
 		f.FirstByteMS = ms(fl.first.Sub(f.Start))
 	}
@@ -481,7 +482,7 @@ func (fl *flowRun) end() {
 			hb.answer(fl.st, nil) // no response headers (null)
 		}
 		if fl.st.file != nil {
-			fl.st.file.add(f, hb.json[:hb.jsonResp], hb.json[hb.jsonResp:], time.Now())
+			fl.st.file.add(f, hb.json[:hb.jsonResp], hb.json[hb.jsonResp:], now)
 		}
 		if fl.st.memMax >= 0 {
 			fl.st.keepFlow(f, hb.kept, false)

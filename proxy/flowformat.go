@@ -268,8 +268,13 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// jsonPlain reports whether c, an ASCII byte, is written as it is in a JSON
-// string by encoding/json with HTML escaping.
-func jsonPlain(c byte) bool {
-	return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+// jsonPlain reports whether c is an ASCII byte encoding/json with HTML
+// escaping writes as it is in a string: a bit of jsonPlainSet.
+func jsonPlain(c byte) bool { return c < utf8.RuneSelf && jsonPlainSet[c>>6]>>(c&63)&1 != 0 }
+
+// jsonPlainSet: printable ASCII but for ", &, <, > (bytes 0 to 63) and \
+// (64 to 127); DEL is written as it is.
+var jsonPlainSet = [2]uint64{
+	0xffffffff_00000000 &^ (1<<'"' | 1<<'&' | 1<<'<' | 1<<'>'),
+	^uint64(0) &^ (1 << ('\\' - 64)),
 }
