@@ -266,6 +266,55 @@ func TestFlowFileBytesProxy(t *testing.T) {
 	}
 }
 
+// TestFlowClock: the flow file's clock formats times as time.RFC3339Nano
+// and FlowTimeFormat do, within a second and across seconds and zones.
+func TestFlowClock(t *testing.T) {
+	east := time.FixedZone("east", 5*3600+30*60)
+	west := time.FixedZone("west", -(3*3600 + 17*60 + 5)) // seconds in the offset: Z07:00 drops them
+	base := time.Date(2026, 12, 3, 23, 59, 59, 0, time.UTC)
+	var c flowClock
+	for _, d := range []time.Duration{0, 1, 10, 999999, 1000000, 123456789, 999999999, time.Second, time.Second + 100} {
+		for _, loc := range []*time.Location{time.UTC, east, west, time.Local, east} {
+			at := base.Add(d).In(loc)
+			for _, nano := range []bool{true, false} {
+				layout := FlowTimeFormat
+				if nano {
+					layout = time.RFC3339Nano
+				}
+				got := string(c.append(nil, at, nano))
+				if want := `"` + at.Format(layout) + `"`; got != want {
+					t.Errorf("flow clock of %v (nano %v) = %s, want %s", at, nano, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestFlowFileAdd: the flow file's line of each sample flow, its "time"
+// included, is logrus's JSONFormatter's line, byte for byte.
+func TestFlowFileAdd(t *testing.T) {
+	var out bytes.Buffer
+	ff := &flowFile{w: &out, log: discardLogger()}
+	now := time.Date(2026, 12, 3, 6, 0, 1, 5e8+12345, time.Local)
+	var want []string
+	for _, f := range keptSamples() {
+		ff.add(f, appendHeaders(nil, f.Request), appendHeaders(nil, f.Response), now)
+		e := &logrus.Entry{Data: logrus.Fields{"id": f.ID, "flow": f}, Message: "flow", Level: logrus.InfoLevel, Time: now}
+		line, err := (&logrus.JSONFormatter{TimestampFormat: FlowTimeFormat}).Format(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, string(line))
+	}
+	if err := ff.flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := splitLines(out.String())
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("flow file:\n%s\nlogrus's JSONFormatter:\n%s", got, want)
+	}
+}
+
 // BenchmarkInterceptKeepAliveFlowFile is BenchmarkInterceptKeepAlive with
 // flows on as tlslens --flows FILE runs them: each line written to a file
 // through Options.FlowFile, each flow kept in memory with its bodies.

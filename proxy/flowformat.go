@@ -111,14 +111,6 @@ func appendFlowHeaders(b []byte, f *inspect.Flow, req, resp []inspect.Header) []
 	return appendFlowTail(b, f)
 }
 
-// appendFlowJSONHeaders is appendFlowHeaders with the headers encoded
-// already, req and resp as appendHeaders writes them.
-func appendFlowJSONHeaders(b []byte, f *inspect.Flow, req, resp []byte) []byte {
-	b = append(append(appendFlowHead(b, f), `,"request_headers":`...), req...)
-	b = append(append(b, `,"response_headers":`...), resp...)
-	return appendFlowTail(b, f)
-}
-
 // appendFlowHead appends f's JSON up to its headers, appendFlowTail the
 // rest.
 func appendFlowHead(b []byte, f *inspect.Flow) []byte {
@@ -127,6 +119,11 @@ func appendFlowHead(b []byte, f *inspect.Flow) []byte {
 		b = appendJSONTime(append(b, `"time":`...), f.Time)
 		b = append(b, ',')
 	}
+	return appendFlowID(b, f)
+}
+
+// appendFlowID appends f's keys from id to status.
+func appendFlowID(b []byte, f *inspect.Flow) []byte {
 	b = appendJSONString(append(b, `"id":`...), f.ID)
 	b = appendJSONString(append(b, `,"method":`...), f.Method)
 	b = appendJSONString(append(b, `,"url":`...), f.URL)
@@ -139,12 +136,23 @@ func appendFlowHead(b []byte, f *inspect.Flow) []byte {
 }
 
 func appendFlowTail(b []byte, f *inspect.Flow) []byte {
+	b = appendFlowSizes(b, f)
+	b = appendJSONTime(append(b, `,"start":`...), f.Start)
+	return appendFlowTimings(b, f)
+}
+
+// appendFlowSizes appends f's keys from request_size to content_type.
+func appendFlowSizes(b []byte, f *inspect.Flow) []byte {
 	b = strconv.AppendInt(append(b, `,"request_size":`...), f.RequestSize, 10)
 	b = strconv.AppendInt(append(b, `,"response_size":`...), f.ResponseSize, 10)
 	if f.ContentType != "" {
 		b = appendJSONString(append(b, `,"content_type":`...), f.ContentType)
 	}
-	b = appendJSONTime(append(b, `,"start":`...), f.Start)
+	return b
+}
+
+// appendFlowTimings appends f's keys from sent_ms to error, and its end.
+func appendFlowTimings(b []byte, f *inspect.Flow) []byte {
 	b = appendJSONFloat(append(b, `,"sent_ms":`...), f.SentMS)
 	b = appendJSONFloat(append(b, `,"first_byte_ms":`...), f.FirstByteMS)
 	b = appendJSONFloat(append(b, `,"done_ms":`...), f.DoneMS)
