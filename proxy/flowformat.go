@@ -166,6 +166,25 @@ func appendFlowTimings(b []byte, f *inspect.Flow) []byte {
 // ECMAScript does, with an exponent only below 1e-6 or from 1e21 (a
 // flow's milliseconds never have one).
 func appendJSONFloat(b []byte, v float64) []byte {
+	// A flow's durations are whole microseconds in milliseconds (ms):
+	// below 2^53 thousandths their shortest form is the thousandths' digits,
+	// written at once where strconv would search for it.
+	if n := int64(math.Round(v * 1000)); float64(n)/1000 == v && n > -1<<53 && n < 1<<53 {
+		if n < 0 {
+			b = append(b, '-')
+			n = -n
+		}
+		b = strconv.AppendInt(b, n/1000, 10)
+		if frac := int(n % 1000); frac != 0 {
+			width := 3
+			for frac%10 == 0 {
+				frac /= 10
+				width--
+			}
+			b = appendDigits(append(b, '.'), frac, width)
+		}
+		return b
+	}
 	if abs := math.Abs(v); abs == 0 || abs >= 1e-6 && abs < 1e21 {
 		return strconv.AppendFloat(b, v, 'f', -1, 64)
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -71,6 +72,29 @@ func TestFlowFormatterBytes(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("flow formatter:\n%s\nJSON formatter:\n%s", got, want)
+		}
+	}
+}
+
+// TestAppendJSONFloat: numbers as encoding/json writes them, durations in
+// milliseconds (whole microseconds) written without strconv's search alike.
+func TestAppendJSONFloat(t *testing.T) {
+	vals := []float64{0, -1, 1e-3, 0.5, 1.25, 3.978, 12.5, 100, 1e-7, 1e21, -2.5e-9, 123456.789, 9007199254740.991,
+		9007199254740.992, 1e15 + 0.5, 0.1 + 0.2, 1.0 / 3, math.MaxFloat64, math.SmallestNonzeroFloat64, -0.001}
+	for us := int64(-2000); us < 200000; us += 7 {
+		vals = append(vals, float64(us)/1000)
+	}
+	for i := range 64 {
+		us := int64(1) << i
+		vals = append(vals, float64(us)/1000, float64(us-1)/1000, float64(us+1)/1000)
+	}
+	for _, v := range vals {
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONFloat(nil, v); string(got) != string(want) {
+			t.Errorf("appendJSONFloat(%v) = %s, want %s", v, got, want)
 		}
 	}
 }
