@@ -15,9 +15,10 @@ import (
 
 // A FlowFormatter is a logrus.Formatter for Options.Flows: it writes the
 // lines logrus's JSONFormatter writes (keys sorted, "level", "msg" and
-// "time" added, times in TimestampFormat), value for value, with the
-// values a flow line has (strings, numbers, the *inspect.Flow) encoded
-// without reflection, any other through encoding/json. A flow line is
+// "time" added, times in TimestampFormat, strings escaped as
+// encoding/json escapes them for HTML), byte for byte, with the values a
+// flow line has (strings, numbers, the *inspect.Flow) encoded without
+// reflection, any other through encoding/json. A flow line is
 // written for every HTTP request, and JSONFormatter (a map through
 // encoding/json) costs more than the rest of the flow. Safe for concurrent
 // use.
