@@ -44,14 +44,7 @@ func TestExternal(t *testing.T) {
 	} else {
 		t.Log("mitmdump not installed: no mitmproxy column")
 	}
-	var out, errs bytes.Buffer
-	if err := run(args, &out, &errs); err != nil {
-		t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
-	}
-	var rep externalReport
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("JSON: %v\n%s", err, out.String())
-	}
+	rep, out, errs := runExternalJSON(t, args)
 	want := []string{"new connections/s, one host", "p99 latency of a new connection, one host",
 		"new connections/s, 1000 SNI names", "p99 latency of a new connection, 1000 SNI names",
 		"keep-alive requests/s", "bulk MB/s"}
@@ -127,14 +120,7 @@ func TestExternalAgainstArgs(t *testing.T) {
 	bin := tlslenstest.Binary(t, nil)
 	args := []string{"-external", bin, "-against-args", "--probe off", "-events", "-scenarios", "newhosts",
 		"-duration", "400ms", "-slice", "100ms", "-rounds", "2", "-concurrency", "2", "-json"}
-	var out, errs bytes.Buffer
-	if err := run(args, &out, &errs); err != nil {
-		t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
-	}
-	var rep externalReport
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("JSON: %v\n%s", err, out.String())
-	}
+	rep, out, errs := runExternalJSON(t, args)
 	if !strings.Contains(rep.Base, "--probe off") {
 		t.Errorf("base is described as %q, want its flags", rep.Base)
 	}
@@ -205,14 +191,7 @@ func TestExternalPeerBare(t *testing.T) {
 	bin := tlslenstest.Binary(t, nil)
 	args := []string{"-external", bin, "-peer", "bare", "-scenarios", "newconn,keepalive",
 		"-duration", "400ms", "-slice", "100ms", "-rounds", "1", "-concurrency", "2", "-json"}
-	var out, errs bytes.Buffer
-	if err := run(args, &out, &errs); err != nil {
-		t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
-	}
-	var rep externalReport
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("JSON: %v\n%s", err, out.String())
-	}
+	rep, out, errs := runExternalJSON(t, args)
 	if len(rep.Measures) != 3 {
 		t.Fatalf("%d measures, want 3 (new connections, their p99, keep-alive):\n%s", len(rep.Measures), out.String())
 	}
@@ -245,4 +224,18 @@ func TestExternalPeerBare(t *testing.T) {
 	if !strings.Contains(table.String(), "tlslens÷bare") {
 		t.Errorf("no bare table:\n%s", table.String())
 	}
+}
+
+// runExternalJSON runs the tool with args (which hold -json) and returns
+// its report, with its standard output and error for messages.
+func runExternalJSON(t *testing.T, args []string) (rep externalReport, out, errs *bytes.Buffer) {
+	t.Helper()
+	out, errs = new(bytes.Buffer), new(bytes.Buffer)
+	if err := run(args, out, errs); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, out.String())
+	}
+	return rep, out, errs
 }
