@@ -43,6 +43,22 @@ func (nb *notifyBuffer) lines() []string {
 	return splitLines(nb.b.String())
 }
 
+// waitLines flushes p's flow file until nb holds n lines, waiting up to
+// 10s for each write.
+func (nb *notifyBuffer) waitLines(t *testing.T, p *Proxy, n int) {
+	t.Helper()
+	for len(nb.lines()) < n {
+		if err := p.FlushFlows(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-nb.writes:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("flow file after FlushFlows: %q", nb.lines())
+		}
+	}
+}
+
 // splitLines splits s after each newline.
 func splitLines(s string) []string {
 	l := strings.SplitAfter(s, "\n")
@@ -83,16 +99,7 @@ func TestFlowFile(t *testing.T) {
 		t.Fatalf("no flow line written within 10s (the delay is %v)", flowFlushDelay)
 	}
 	get("/second")
-	for len(file.lines()) < 2 { // the second flow may end after the answer is read
-		if err := h.p.FlushFlows(); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-file.writes:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("flow file after FlushFlows: %q", file.lines())
-		}
-	}
+	file.waitLines(t, h.p, 2) // the second flow may end after the answer is read
 	if err := h.p.FlushFlows(); err != nil {
 		t.Fatal(err)
 	}
@@ -243,16 +250,7 @@ func TestFlowFileBytesProxy(t *testing.T) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	for len(file.lines()) < 1 { // the flow may end after the answer is read
-		if err := h.p.FlushFlows(); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-file.writes:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("flow file after FlushFlows: %q", file.lines())
-		}
-	}
+	file.waitLines(t, h.p, 1) // the flow may end after the answer is read
 	lines := file.lines()
 	rec := <-h.records
 	kept := h.p.Flows(rec.ID)
