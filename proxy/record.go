@@ -54,25 +54,11 @@ func (p *Proxy) logRecord(r *inspect.Record) {
 // recordFields are the fields of r's "handshake" entry: its top-level
 // values, those it omits left out.
 func recordFields(r *inspect.Record) logrus.Fields {
-	f := logrus.Fields{"schema": r.Schema, "id": r.ID, "mode": r.Mode,
-		"target": r.Target, "outcome": r.Outcome, "client": r.Client, "findings": r.Findings}
-	if r.Upstream != nil { // absent when never dialled
-		f["upstream"] = r.Upstream
-	}
-	if !r.Via.IsZero() { // absent for the proxy port
-		f["via"] = r.Via
-	}
-	if r.Probe != nil { // absent when not probed
-		f["probe"] = r.Probe
-	}
-	if r.Readiness != nil { // absent without a ClientHello
-		f["readiness"] = r.Readiness
-	}
-	if r.Reason != "" {
-		f["reason"] = r.Reason
-	}
-	if r.Ignored {
-		f["ignored"] = true
+	f := logrus.Fields{}
+	for k, v := range recordValues(r) {
+		if v != nil {
+			f[recordKeys[k]] = v
+		}
 	}
 	return f
 }

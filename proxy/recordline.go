@@ -69,6 +69,34 @@ var encodedRecords = sync.Pool{New: func() any {
 	return j
 }}
 
+// recordValues are r's top-level values by index, nil for those the record
+// omits: the fields of its logrus entry and what json.Marshal writes (the
+// same omissions).
+func recordValues(r *inspect.Record) [recFields]any {
+	var v [recFields]any
+	v[recSchema], v[recID], v[recMode], v[recTarget] = r.Schema, r.ID, r.Mode, r.Target
+	v[recOutcome], v[recClient], v[recFindings] = r.Outcome, r.Client, r.Findings
+	if !r.Via.IsZero() { // absent for the proxy port
+		v[recVia] = r.Via
+	}
+	if r.Reason != "" {
+		v[recReason] = r.Reason
+	}
+	if r.Upstream != nil { // absent when never dialled
+		v[recUpstream] = r.Upstream
+	}
+	if r.Probe != nil { // absent when not probed
+		v[recProbe] = r.Probe
+	}
+	if r.Readiness != nil { // absent without a ClientHello
+		v[recReadiness] = r.Readiness
+	}
+	if r.Ignored {
+		v[recIgnored] = true
+	}
+	return v
+}
+
 // encodeRecord encodes r's top-level values: those emit gives logrus,
 // which are those json.Marshal writes (the same omissions). Release it
 // when done.
@@ -84,27 +112,10 @@ func encodeRecord(r *inspect.Record) (*encodedRecord, error) {
 		at[k] = [2]int{start, j.buf.Len() - 1} // without Encode's newline
 		return nil
 	}
-	err := add(recSchema, r.Schema)
-	for _, v := range [...]struct {
-		k       int
-		v       any
-		present bool
-	}{
-		{recID, r.ID, true},
-		{recMode, r.Mode, true},
-		{recTarget, r.Target, true},
-		{recVia, r.Via, !r.Via.IsZero()}, // absent for the proxy port
-		{recOutcome, r.Outcome, true},
-		{recReason, r.Reason, r.Reason != ""},
-		{recClient, r.Client, true},
-		{recUpstream, r.Upstream, r.Upstream != nil}, // absent when never dialled
-		{recProbe, r.Probe, r.Probe != nil},          // absent when not probed
-		{recFindings, r.Findings, true},
-		{recReadiness, r.Readiness, r.Readiness != nil}, // absent without a ClientHello
-		{recIgnored, r.Ignored, r.Ignored},
-	} {
-		if v.present && err == nil {
-			err = add(v.k, v.v)
+	var err error
+	for k, v := range recordValues(r) {
+		if v != nil && err == nil {
+			err = add(k, v)
 		}
 	}
 	if err != nil {
