@@ -94,54 +94,42 @@ func TestRecordLine(t *testing.T) {
 func BenchmarkRecordLine(b *testing.B) {
 	r := recordVariants(b)["real"]
 	at := time.Now()
-	b.Run("logrus", func(b *testing.B) {
-		l := logrus.New()
-		l.Out, l.Formatter = io.Discard, &logrus.JSONFormatter{TimestampFormat: RecordTimeFormat}
-		b.ReportAllocs()
-		for b.Loop() {
-			l.WithFields(recordFields(r)).Info("handshake")
-		}
-	})
-	b.Run("proxy", func(b *testing.B) {
-		var line []byte
-		b.ReportAllocs()
-		for b.Loop() {
-			j, err := encodeRecord(r)
-			if err != nil {
-				b.Fatal(err)
+	// Each way with and without the record's JSON for the web view:
+	// json.Marshal'd again by the ring before, assembled from the same
+	// values now.
+	for _, withJSON := range []bool{false, true} {
+		suffix := map[bool]string{false: "", true: "+json"}[withJSON]
+		b.Run("logrus"+suffix, func(b *testing.B) {
+			l := logrus.New()
+			l.Out, l.Formatter = io.Discard, &logrus.JSONFormatter{TimestampFormat: RecordTimeFormat}
+			b.ReportAllocs()
+			for b.Loop() {
+				l.WithFields(recordFields(r)).Info("handshake")
+				if withJSON {
+					c := *r
+					c.Time = at
+					if _, err := json.Marshal(&c); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
-			line = j.appendLine(line[:0], at)
-			j.release()
-		}
-	})
-	// And the record's JSON for the web view: json.Marshal'd again by the
-	// ring before, assembled from the same values now.
-	b.Run("logrus+marshal", func(b *testing.B) {
-		l := logrus.New()
-		l.Out, l.Formatter = io.Discard, &logrus.JSONFormatter{TimestampFormat: RecordTimeFormat}
-		b.ReportAllocs()
-		for b.Loop() {
-			l.WithFields(recordFields(r)).Info("handshake")
-			c := *r
-			c.Time = at
-			if _, err := json.Marshal(&c); err != nil {
-				b.Fatal(err)
+		})
+		b.Run("proxy"+suffix, func(b *testing.B) {
+			var line []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				j, err := encodeRecord(r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				line = j.appendLine(line[:0], at)
+				if withJSON {
+					_ = j.appendRecord(make([]byte, 0, j.buf.Len()+256), at)
+				}
+				j.release()
 			}
-		}
-	})
-	b.Run("proxy+json", func(b *testing.B) {
-		var line []byte
-		b.ReportAllocs()
-		for b.Loop() {
-			j, err := encodeRecord(r)
-			if err != nil {
-				b.Fatal(err)
-			}
-			line = j.appendLine(line[:0], at)
-			_ = j.appendRecord(make([]byte, 0, j.buf.Len()+256), at)
-			j.release()
-		}
-	})
+		})
+	}
 }
 
 // TestRecordFileAndJSON: through a connection, Options.RecordFile gets the
