@@ -51,11 +51,6 @@ type flowStore struct {
 	// once, as each form has them (flowHeaders).
 	direct bool
 
-	// What follows is written by every flow, what precedes read by every
-	// flow: apart, on cache lines of their own, the reads stay in each
-	// core's cache.
-	_ [64]byte
-
 	// mem is the capacity of every body buffer allocated, for flows in
 	// progress and kept: a capture that would take it over memMax stops.
 	mem atomic.Int64
