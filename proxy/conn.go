@@ -96,11 +96,9 @@ type recordingConn struct {
 	mu      sync.Mutex
 	read    []byte
 	written []byte
-	stopped bool
-	// off is stopped, read without the lock: once the handshake is
-	// recorded, every read and write of the connection's life passes
-	// through without taking it.
-	off atomic.Bool
+	// stopped: once the handshake is recorded, every read and write of
+	// the connection's life passes through without taking mu.
+	stopped atomic.Bool
 }
 
 // recordingSize holds a server's flight with a typical certificate chain.
@@ -121,9 +119,9 @@ func (c *recordingConn) keep(buf, b []byte, size int) []byte {
 
 func (c *recordingConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if n > 0 && !c.off.Load() {
+	if n > 0 && !c.stopped.Load() {
 		c.mu.Lock()
-		if !c.stopped && len(c.read) < c.limit {
+		if !c.stopped.Load() && len(c.read) < c.limit {
 			c.read = c.keep(c.read, b[:n], c.readSize)
 		}
 		c.mu.Unlock()
@@ -132,11 +130,11 @@ func (c *recordingConn) Read(b []byte) (int, error) {
 }
 
 func (c *recordingConn) Write(b []byte) (int, error) {
-	if c.off.Load() {
+	if c.stopped.Load() {
 		return c.Conn.Write(b)
 	}
 	c.mu.Lock()
-	if !c.stopped && len(c.written) < c.limit && len(b) > 0 {
+	if !c.stopped.Load() && len(c.written) < c.limit && len(b) > 0 {
 		c.written = c.keep(c.written, b, c.writeSize)
 	}
 	c.mu.Unlock()
@@ -148,8 +146,7 @@ func (c *recordingConn) Write(b []byte) (int, error) {
 func (c *recordingConn) stop() (read, written []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.stopped = true
-	c.off.Store(true)
+	c.stopped.Store(true)
 	read, written = c.read, c.written
 	c.read, c.written = nil, nil
 	return read, written
