@@ -187,7 +187,7 @@ type flowRun struct {
 	st    *flowStore
 	f     inspect.Flow
 	ended bool // the flow was handed to the store (the handler's goroutine only)
-	first time.Time
+	body  bool // r.Body is wrapped: the transport may read it after the handler
 
 	// The request body is read by the transport, perhaps in a goroutine of
 	// its own and past the answer's end: what it learns is under reqMu.
@@ -208,13 +208,19 @@ type flowRun struct {
 	// encoded them again.
 	hdr *flowHeaders
 
-	// The wrappers of the request's ResponseWriter and the context carrying
-	// the flow, allocated with it.
+	// The wrappers of the request's ResponseWriter, allocated with it, and
+	// the context carrying the flow (withFlow), an allocation of its own:
+	// it may outlive the handler (a transport's goroutine holds it), fl not.
 	w   flowWriter
 	hj  flowHijacker
 	tee flowTee
-	ctx flowCtx
+	ctx *flowCtx
 }
+
+// flowRuns holds the flows of requests without a body once their handlers
+// have returned (flowRun.release): a flow in progress is larger than all
+// its kept bytes, and the collector swept one per request.
+var flowRuns = sync.Pool{New: func() any { return new(flowRun) }}
 
 type flowKey struct{}
 
@@ -237,19 +243,18 @@ func flowOf(w http.ResponseWriter, r *http.Request) *flowRun {
 }
 
 // withFlow returns ctx carrying fl, for flowFrom; ctx itself when fl is nil.
-// Once per flow: the context is fl's own (context.WithValue's, without
-// its allocation).
+// Once per flow: release lets the context go of fl.
 func withFlow(ctx context.Context, fl *flowRun) context.Context {
 	if fl == nil {
 		return ctx
 	}
-	fl.ctx = flowCtx{Context: ctx, fl: fl}
-	return &fl.ctx
+	fl.ctx = &flowCtx{Context: ctx, fl: fl}
+	return fl.ctx
 }
 
 // flowCtx is a context carrying a flow under flowKey, as
 // context.WithValue(ctx, flowKey{}, fl) would: everything else is its
-// parent's, cancellation included.
+// parent's, cancellation included. Its flow is nil once released.
 type flowCtx struct {
 	context.Context
 	fl *flowRun
@@ -268,7 +273,8 @@ func (c *flowCtx) Value(key any) any {
 // hands on a context withFlow, once: copying a request costs an allocation
 // on the hot path. The flow is written by end, or at a hijack.
 func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url string) (*flowRun, http.ResponseWriter) {
-	fl := &flowRun{st: st, reqHint: r.ContentLength}
+	fl := flowRuns.Get().(*flowRun)
+	*fl = flowRun{st: st, reqHint: r.ContentLength}
 	fl.f = inspect.Flow{ID: id, Method: wellKnown(r.Method), URL: url, Proto: wellKnown(r.Proto), Start: time.Now(),
 		SentMS: 0, FirstByteMS: -1}
 	if st.direct {
@@ -280,6 +286,7 @@ func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url strin
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &flowBody{ReadCloser: r.Body, fl: fl}
 		fl.f.SentMS = -1
+		fl.body = true
 	}
 	fl.w = flowWriter{ResponseWriter: w, fl: fl}
 	if hj, ok := w.(http.Hijacker); ok {
@@ -436,7 +443,7 @@ func (fl *flowRun) answer(status int, h http.Header) {
 		return
 	}
 	fl.f.Status = status
-	fl.first = time.Now()
+	fl.f.FirstByteMS = ms(time.Since(fl.f.Start)) // one clock read: time.Now takes two
 	if fl.hdr != nil {
 		fl.hdr.answer(fl.st, h)
 		if ct := h["Content-Type"]; len(ct) > 0 { // as HeaderValue finds it in the list
@@ -461,11 +468,9 @@ func (fl *flowRun) end() {
 	}
 	fl.ended = true
 	f := &fl.f
-	now := time.Now()
-	f.DoneMS = ms(now.Sub(f.Start))
-	if !fl.first.IsZero() {
-		f.FirstByteMS = ms(fl.first.Sub(f.Start))
-	}
+	done := time.Since(f.Start)
+	now := f.Start.Add(done) // the wall clock's now, from one clock read
+	f.DoneMS = ms(done)
 	fl.reqMu.Lock()
 	fl.reqClosed = true
 	f.RequestSize, f.RequestBody, f.RequestTruncated = fl.reqN, fl.reqBody, fl.reqCut
@@ -500,6 +505,21 @@ func (fl *flowRun) end() {
 		f = kept
 	}
 	fl.st.done(f)
+}
+
+// release ends the flow, once its handler has returned, and lets fl be
+// reused unless its request body can still be read: the caller must not
+// use fl or the ResponseWriter start returned again.
+func (fl *flowRun) release() {
+	fl.end()
+	if fl.body {
+		return
+	}
+	if fl.ctx != nil {
+		fl.ctx.fl = nil // a context that outlives the handler carries no flow
+	}
+	*fl = flowRun{}
+	flowRuns.Put(fl)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -479,7 +479,7 @@ func benchFlowPath(b *testing.B, st *flowStore) {
 		fw.WriteHeader(http.StatusOK)
 		body.Reset("ok")
 		fw.(io.ReaderFrom).ReadFrom(body)
-		fl.end()
+		fl.release()
 	}
 }
 
@@ -495,4 +495,41 @@ func (w *discardWriter) WriteHeader(int)             {}
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) ReadFrom(r io.Reader) (int64, error) {
 	return io.CopyBuffer(io.Discard, r, w.buf[:])
+}
+
+// TestFlowRelease: once its handler has returned, a flow of a request
+// without a body is reused and the context that carried it carries none;
+// a flow whose request body the transport may still read is left alone,
+// and the body read after it is counted nowhere new.
+func TestFlowRelease(t *testing.T) {
+	st := newFlowStore(Options{KeepFlows: true})
+	w := &discardWriter{h: http.Header{}}
+	get := httptest.NewRequest(http.MethodGet, "https://example.com/", nil)
+	fl, _ := st.start(w, get, "c1", "https://example.com/")
+	ctx := withFlow(get.Context(), fl)
+	if flowFrom(ctx) != fl {
+		t.Fatal("the context does not carry its flow")
+	}
+	fl.release()
+	if got := flowFrom(ctx); got != nil {
+		t.Errorf("the context of a released flow carries %p", got)
+	}
+	if fl.st != nil || fl.ctx != nil {
+		t.Error("a released flow keeps its store or context")
+	}
+
+	post := httptest.NewRequest(http.MethodPost, "https://example.com/", strings.NewReader("late body"))
+	fl, _ = st.start(w, post, "c1", "https://example.com/")
+	ctx = withFlow(post.Context(), fl)
+	fl.release()
+	if flowFrom(ctx) != fl || fl.st != st {
+		t.Error("a flow whose body may still be read was released")
+	}
+	if b, err := io.ReadAll(post.Body); err != nil || string(b) != "late body" {
+		t.Errorf("body read after the flow's end: %q, %v", b, err)
+	}
+	got := (&Proxy{flows: st}).Flows("c1")
+	if len(got) != 2 || got[1].Method != http.MethodPost || got[1].RequestBody != nil {
+		t.Errorf("flows kept: %+v", got)
+	}
 }

@@ -34,6 +34,7 @@ type flowFile struct {
 	buf   []byte      // the lines waiting
 	spare []byte      // the other buffer, empty; nil while it is being written
 	timer *time.Timer // the pending flush; nil when buf is empty
+	clock flowClock   // the second of the last time written
 
 	wmu sync.Mutex // held while writing, taken under mu: lines reach w in order
 	w   io.Writer
@@ -47,22 +48,22 @@ type flowFile struct {
 func (ff *flowFile) add(f *inspect.Flow, req, resp []byte, now time.Time) {
 	ff.mu.Lock()
 	b := append(ff.buf, `{"flow":`...)
-	if f.Time.IsZero() { // as appendFlowHead writes it
+	if f.Time.IsZero() { // as appendFlowHead writes it, with the clock's second
 		b = append(b, '{')
 	} else {
-		b = appendJSONTime(append(b, `{"time":`...), f.Time)
+		b = ff.clock.append(append(b, `{"time":`...), f.Time, true)
 		b = append(b, ',')
 	}
 	b = appendFlowID(b, f)
 	b = append(append(b, `,"request_headers":`...), req...)
 	b = append(append(b, `,"response_headers":`...), resp...)
 	b = appendFlowSizes(b, f)
-	b = appendJSONTime(append(b, `,"start":`...), f.Start)
+	b = ff.clock.append(append(b, `,"start":`...), f.Start, true)
 	b = appendFlowTimings(b, f)
 	b = appendJSONString(append(b, `,"id":`...), f.ID)
-	b = append(b, `,"level":"info","msg":"flow","time":"`...)
-	b = now.AppendFormat(b, FlowTimeFormat)
-	ff.buf = append(b, '"', '}', '\n')
+	b = append(b, `,"level":"info","msg":"flow","time":`...)
+	b = ff.clock.append(b, now, false)
+	ff.buf = append(b, '}', '\n')
 	switch {
 	case len(ff.buf) >= flowFlushSize:
 		ff.logError(ff.writeUnlock())
@@ -107,6 +108,54 @@ func (ff *flowFile) writeUnlock() error {
 		ff.mu.Unlock()
 	}
 	return err
+}
+
+// flowClock formats the times of flow lines, as appendJSONTime (RFC 3339
+// with nanoseconds) and FlowTimeFormat do, from the date, time of day and
+// zone of one second: the lines of a second share them.
+type flowClock struct {
+	sec  int64
+	loc  *time.Location
+	at   []byte // "2006-01-02T15:04:05", then the zone from zoneAt
+	zone int
+}
+
+// append appends t, quoted: with nanoseconds trimmed of trailing zeros as
+// time.RFC3339Nano has them when nano is set, else with milliseconds
+// (FlowTimeFormat).
+func (c *flowClock) append(b []byte, t time.Time, nano bool) []byte {
+	if sec := t.Unix(); c.at == nil || sec != c.sec || t.Location() != c.loc {
+		c.sec, c.loc = sec, t.Location()
+		c.at = t.AppendFormat(c.at[:0], "2006-01-02T15:04:05")
+		c.zone = len(c.at)
+		c.at = t.AppendFormat(c.at, "Z07:00")
+	}
+	b = append(append(b, '"'), c.at[:c.zone]...)
+	ns := t.Nanosecond()
+	if nano {
+		if ns != 0 {
+			digits := 9
+			for ns%10 == 0 {
+				ns /= 10
+				digits--
+			}
+			b = appendDigits(append(b, '.'), ns, digits)
+		}
+	} else {
+		b = appendDigits(append(b, '.'), ns/1e6, 3)
+	}
+	return append(append(b, c.at[c.zone:]...), '"')
+}
+
+// appendDigits appends n, not negative, in width digits with leading
+// zeros.
+func appendDigits(b []byte, n, width int) []byte {
+	var d [9]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, d[:width]...)
 }
 
 func (ff *flowFile) logError(err error) {

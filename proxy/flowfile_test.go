@@ -264,6 +264,30 @@ func TestFlowFileBytesProxy(t *testing.T) {
 	}
 }
 
+// TestFlowClock: the flow file's clock formats times as time.RFC3339Nano
+// and FlowTimeFormat do, within a second and across seconds and zones.
+func TestFlowClock(t *testing.T) {
+	east := time.FixedZone("east", 5*3600+30*60)
+	west := time.FixedZone("west", -(3*3600 + 17*60 + 5)) // seconds in the offset: Z07:00 drops them
+	base := time.Date(2026, 12, 3, 23, 59, 59, 0, time.UTC)
+	var c flowClock
+	for _, d := range []time.Duration{0, 1, 10, 999999, 1000000, 123456789, 999999999, time.Second, time.Second + 100} {
+		for _, loc := range []*time.Location{time.UTC, east, west, time.Local, east} {
+			at := base.Add(d).In(loc)
+			for _, nano := range []bool{true, false} {
+				layout := FlowTimeFormat
+				if nano {
+					layout = time.RFC3339Nano
+				}
+				got := string(c.append(nil, at, nano))
+				if want := `"` + at.Format(layout) + `"`; got != want {
+					t.Errorf("flow clock of %v (nano %v) = %s, want %s", at, nano, got, want)
+				}
+			}
+		}
+	}
+}
+
 // TestFlowFileAdd: the flow file's line of each sample flow, its "time"
 // included, is logrus's JSONFormatter's line, byte for byte.
 func TestFlowFileAdd(t *testing.T) {

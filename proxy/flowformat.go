@@ -306,14 +306,3 @@ var jsonPlainSet = [2]uint64{
 	0xffffffff_00000000 &^ (1<<'"' | 1<<'&' | 1<<'<' | 1<<'>'),
 	^uint64(0) &^ (1 << ('\\' - 64)),
 }
-
-// appendDigits appends n, not negative, in width digits with leading
-// zeros.
-func appendDigits(b []byte, n, width int) []byte {
-	var d [9]byte
-	for i := width - 1; i >= 0; i-- {
-		d[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return append(b, d[:width]...)
-}

@@ -24,6 +24,10 @@ const (
 	// its chunk; larger bodies stay in the buffers they were read into,
 	// one object each, where copying them would cost more than marking.
 	keptBodyInline = 2 << 10
+	// keptChunkFree is the least free space a chunk must have for a
+	// record to be encoded in it: most records fit, and less is left
+	// unused.
+	keptChunkFree = 2 << 10
 )
 
 // keptFlow is one flow kept in memory.
@@ -39,8 +43,8 @@ type keptExt struct {
 	shared            *inspect.Flow // with Options.OnFlow: the flow handed to it, returned as is
 }
 
-// keptScratch holds the buffers flows are encoded in before their chunk
-// or file.
+// keptScratch holds the buffers a flow's header lists are encoded in for
+// the flow file (flowStore.done).
 var keptScratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // putScratch returns b to keptScratch, unless a huge flow (many or long
@@ -57,9 +61,7 @@ func putScratch(b *[]byte) {
 // itself is kept too (OnFlow holds it): then its bodies stay where they
 // are. f is not modified.
 func (st *flowStore) keepFlow(f *inspect.Flow, hdr []byte, shared bool) {
-	bp := keptScratch.Get().(*[]byte)
 	inline := !shared && len(f.RequestBody)+len(f.ResponseBody) <= keptBodyInline
-	rec := appendKept((*bp)[:0], f, hdr, inline)
 	k := keptFlow{mem: int64(cap(f.RequestBody) + cap(f.ResponseBody))}
 	switch {
 	case shared:
@@ -73,19 +75,26 @@ func (st *flowStore) keepFlow(f *inspect.Flow, hdr []byte, shared bool) {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	// A record that would leave much of a chunk unused has one of its own.
-	if len(rec) > keptChunkSize/4 {
-		k.rec = append([]byte(nil), rec...)
-	} else {
-		if len(rec) > cap(st.chunk)-len(st.chunk) {
-			st.chunk = make([]byte, 0, keptChunkSize)
-		}
-		at := len(st.chunk)
-		st.chunk = append(st.chunk, rec...)
-		k.rec = st.chunk[at:len(st.chunk):len(st.chunk)]
+	// The record is encoded in place, in the chunk's free space (a new
+	// chunk's when little is left). One that outgrows it (long headers)
+	// moves to a new chunk, or to an allocation of its own when it would
+	// leave much of a chunk unused.
+	if cap(st.chunk)-len(st.chunk) < keptChunkFree {
+		st.chunk = make([]byte, 0, keptChunkSize)
 	}
-	*bp = rec
-	putScratch(bp)
+	at := len(st.chunk)
+	c := appendKept(st.chunk, f, hdr, inline)
+	rec := c[at:len(c):len(c)]
+	switch {
+	case cap(c) == cap(st.chunk): // in place
+		st.chunk = c
+	case len(rec) > keptChunkSize/4:
+		rec = append([]byte(nil), rec...)
+	default:
+		st.chunk = append(make([]byte, 0, keptChunkSize), rec...)
+		rec = st.chunk[:len(rec):len(rec)]
+	}
+	k.rec = rec
 	if st.n == maxKeptFlows {
 		st.dropOldest()
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tlslens/tlslens/inspect"
 )
@@ -67,6 +68,50 @@ func TestKeptFlowRoundTrip(t *testing.T) {
 		if m != n {
 			t.Errorf("keptID matched %d flows of %q, want %d", m, id, n)
 		}
+	}
+}
+
+// TestKeptFlowChunks: records are encoded in place in shared chunks; one
+// that outgrows a chunk's free space moves to a new chunk, and one larger
+// than a quarter of a chunk has its own bytes; every one reads back as it
+// was, and none overlaps another.
+func TestKeptFlowChunks(t *testing.T) {
+	st := newFlowStore(Options{KeepFlows: true})
+	var want []*inspect.Flow
+	for i, size := range []int{10, 3000, 10, 5000, 7000, 20000, 10, 9000, 10} {
+		for j := range 4 {
+			f := &inspect.Flow{ID: fmt.Sprint("c", i, j), Method: "GET", URL: "https://example.com/" + strings.Repeat("p", size),
+				Proto: "HTTP/1.1", Status: 200, Request: []inspect.Header{{Name: "Host", Value: "example.com"}},
+				Start: time.Unix(1764750000, 0), ResponseBody: []byte("ok")}
+			want = append(want, f)
+			c := *f
+			st.keepFlow(&c, nil, false)
+		}
+	}
+	type span struct{ lo, hi uintptr }
+	var spans []span
+	shared := 0
+	for i, f := range want {
+		k := st.at(i)
+		if got := k.flow(); !reflect.DeepEqual(got, f) {
+			t.Fatalf("flow %d (URL of %d bytes) kept as %+v", i, len(f.URL), got)
+		}
+		if len(k.rec) <= keptChunkSize/4 && cap(k.rec) != len(k.rec) { // in a chunk: its end is the next one's start
+			t.Errorf("flow %d: record of %d bytes can grow to %d", i, len(k.rec), cap(k.rec))
+		}
+		lo := uintptr(unsafe.Pointer(unsafe.SliceData(k.rec)))
+		for _, s := range spans {
+			if lo < s.hi && s.lo < lo+uintptr(len(k.rec)) {
+				t.Fatalf("flow %d's record overlaps another", i)
+			}
+		}
+		spans = append(spans, span{lo, lo + uintptr(len(k.rec))})
+		if len(k.rec) <= keptChunkSize/4 && i > 0 && lo == spans[i-1].hi {
+			shared++ // right after the record before it, in its chunk
+		}
+	}
+	if shared < len(want)/2 {
+		t.Errorf("%d of %d records follow the one before in its chunk", shared, len(want))
 	}
 }
 

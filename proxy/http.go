@@ -287,7 +287,7 @@ func (p *Proxy) serveIntercepted(w http.ResponseWriter, r *http.Request) {
 	var fl *flowRun
 	if p.flows != nil {
 		fl, w = p.flows.start(w, r, s.id, interceptedFlowURL(r, s))
-		defer fl.end()
+		defer fl.release()
 	}
 	if s.upErr != nil {
 		writeError(w, r, http.StatusBadGateway, "tlslens could not connect securely to "+s.target, s.upErr.Error(), s)

@@ -430,7 +430,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.flows != nil && r.Method != http.MethodConnect {
 		fl, fw := p.flows.start(w, r, connFlowID(r), plainFlowURL(r))
-		defer fl.end()
+		defer fl.release()
 		w, r = fw, r.WithContext(withFlow(r.Context(), fl))
 	}
 	p.gp.ServeHTTP(withEarly(w, r))
