@@ -273,8 +273,8 @@ func (c *flowCtx) Value(key any) any {
 // hands on a context withFlow, once: copying a request costs an allocation
 // on the hot path. The flow is written by end, or at a hijack.
 func (st *flowStore) start(w http.ResponseWriter, r *http.Request, id, url string) (*flowRun, http.ResponseWriter) {
-	fl := flowRuns.Get().(*flowRun)
-	*fl = flowRun{st: st, reqHint: r.ContentLength}
+	fl := flowRuns.Get().(*flowRun) // zero: release clears it
+	fl.st, fl.reqHint = st, r.ContentLength
 	fl.f = inspect.Flow{ID: id, Method: wellKnown(r.Method), URL: url, Proto: wellKnown(r.Proto), Start: time.Now(),
 		SentMS: 0, FirstByteMS: -1}
 	if st.direct {
@@ -471,16 +471,18 @@ func (fl *flowRun) end() {
 	done := time.Since(f.Start)
 	now := f.Start.Add(done) // the wall clock's now, from one clock read
 	f.DoneMS = ms(done)
-	fl.reqMu.Lock()
-	fl.reqClosed = true
-	f.RequestSize, f.RequestBody, f.RequestTruncated = fl.reqN, fl.reqBody, fl.reqCut
-	if !fl.reqSent.IsZero() {
-		f.SentMS = ms(fl.reqSent.Sub(f.Start))
+	if fl.body {
+		fl.reqMu.Lock()
+		fl.reqClosed = true
+		f.RequestSize, f.RequestBody, f.RequestTruncated = fl.reqN, fl.reqBody, fl.reqCut
+		if !fl.reqSent.IsZero() {
+			f.SentMS = ms(fl.reqSent.Sub(f.Start))
+		}
+		if fl.reqErr != nil && f.Error == "" && f.Status == 0 {
+			f.Error = "reading the client's request body: " + fl.reqErr.Error()
+		}
+		fl.reqMu.Unlock()
 	}
-	if fl.reqErr != nil && f.Error == "" && f.Status == 0 {
-		f.Error = "reading the client's request body: " + fl.reqErr.Error()
-	}
-	fl.reqMu.Unlock()
 	if hb := fl.hdr; hb != nil {
 		fl.hdr = nil
 		if !hb.answered {
