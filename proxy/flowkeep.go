@@ -28,6 +28,10 @@ const (
 	// record to be encoded in it: most records fit, and less is left
 	// unused.
 	keptChunkFree = 2 << 10
+	// keptDropBatch is how many of the oldest flows go at once when
+	// maxKeptFlows are kept: one pass over neighbouring entries, where one
+	// per flow read an entry long out of the cache every time.
+	keptDropBatch = 64
 )
 
 // keptFlow is one flow kept in memory.
@@ -96,12 +100,12 @@ func (st *flowStore) keepFlow(f *inspect.Flow, hdr []byte, shared bool) {
 	}
 	k.rec = rec
 	if st.n == maxKeptFlows {
-		st.dropOldest()
+		st.dropOldest(keptDropBatch)
 	}
 	st.push(k)
 	// Keep a quarter of the bound free for the bodies of flows in progress.
 	for st.n > 1 && st.mem.Load() > st.memMax-st.memMax/4 {
-		st.dropOldest()
+		st.dropOldest(1)
 	}
 }
 
@@ -122,13 +126,18 @@ func (st *flowStore) push(k keptFlow) {
 	st.n++
 }
 
-// dropOldest lets the oldest flow kept go. st.mu must be held.
-func (st *flowStore) dropOldest() {
-	k := st.at(0)
-	st.mem.Add(-k.mem)
-	*k = keptFlow{}
-	st.head = (st.head + 1) % len(st.kept)
-	st.n--
+// dropOldest lets the n oldest flows kept go (at most all but one). st.mu
+// must be held.
+func (st *flowStore) dropOldest(n int) {
+	var mem int64
+	for range min(n, st.n-1) {
+		k := st.at(0)
+		mem += k.mem
+		*k = keptFlow{}
+		st.head = (st.head + 1) % len(st.kept)
+		st.n--
+	}
+	st.mem.Add(-mem)
 }
 
 // Flags of a kept flow.

@@ -115,18 +115,25 @@ func TestKeptFlowChunks(t *testing.T) {
 	}
 }
 
-// TestKeptFlowBounds: flows kept encoded stay within 10000 flows and the
-// bytes of bodies allowed, oldest first out, and their bodies are counted
-// in FlowBytes as they are held.
+// TestKeptFlowBounds: flows kept encoded stay within 10000 flows (the
+// oldest 64 going at once when there are as many) and the bytes of bodies
+// allowed, oldest first out, and their bodies are counted in FlowBytes as
+// they are held.
 func TestKeptFlowBounds(t *testing.T) {
 	st := newFlowStore(Options{KeepFlows: true})
-	for i := range maxKeptFlows + 50 {
+	for i := range maxKeptFlows + keptDropBatch + 50 {
 		st.mem.Add(8) // as keep counted the body when it was read
 		st.keepFlow(&inspect.Flow{ID: fmt.Sprint(i), ResponseBody: make([]byte, 2, 8)}, nil, false)
+		if st.n > maxKeptFlows {
+			t.Fatalf("%d flows kept", st.n)
+		}
 	}
-	if st.n != maxKeptFlows || !keptID(st.at(0).rec, "50") || st.mem.Load() != 2*maxKeptFlows {
-		t.Errorf("%d flows kept, the oldest %q, %d bytes of bodies; want %d, \"50\", %d",
-			st.n, st.at(0).flow().ID, st.mem.Load(), maxKeptFlows, 2*maxKeptFlows)
+	// 10000 kept; the 10001st made them 9936 + 1, the 10065th 9936 + 1
+	// again, and the 49 after it 9986.
+	want := maxKeptFlows - keptDropBatch + 50
+	if oldest := fmt.Sprint(2 * keptDropBatch); st.n != want || !keptID(st.at(0).rec, oldest) || st.mem.Load() != 2*int64(want) {
+		t.Errorf("%d flows kept, the oldest %q, %d bytes of bodies; want %d, %q, %d",
+			st.n, st.at(0).flow().ID, st.mem.Load(), want, oldest, 2*want)
 	}
 
 	st = newFlowStore(Options{KeepFlows: true, FlowMemory: 64 << 10})
