@@ -310,11 +310,16 @@ func (e *env) openPage() (stop func(), err error) {
 	return func() { read(); srv.Close() }, nil
 }
 
-// serveUpstream answers "/" with a short body and "/bulk" with e.bulk.
+// serveUpstream answers "/" with a short body, "/bulk" with e.bulk and
+// "/body" with its first flowBodySize bytes.
 func (e *env) serveUpstream(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/bulk" {
-		w.Header().Set("Content-Length", strconv.Itoa(len(e.bulk)))
-		w.Write(e.bulk)
+	if r.URL.Path == "/bulk" || r.URL.Path == "/body" {
+		b := e.bulk
+		if r.URL.Path == "/body" {
+			b = b[:min(len(b), flowBodySize)]
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b)
 		return
 	}
 	w.Header().Set("Content-Length", "3")

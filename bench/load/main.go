@@ -555,6 +555,55 @@ func compareFlows(c config, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "  FLOWS: flow file %d lines for %d requests; bodies kept %.3f MiB (bound flow_memory %d MiB: %s)\n",
 		lines, requests.Load(), float64(kept)/(1<<20), defaultFlowMemory>>20, status)
+	return flowBodies(c, w, e)
+}
+
+// flowBodySize is the size of /body's answer: larger than flow_body_max,
+// so that every flow keeps 1 MiB of it, cut.
+const flowBodySize = 3 << 19
+
+// flowBodies fetches /body through the tlslens writing flows, with
+// c.concurrency workers for c.duration, while its Proxy.FlowBytes is read
+// every 2 ms, and prints the most the bodies held against flow_memory.
+func flowBodies(c config, w io.Writer, e *env) error {
+	if len(e.bulk) < flowBodySize {
+		fmt.Fprintf(w, "  FLOW BODIES: skipped (-bulk-size %d is smaller than the %d bytes of /body)\n", len(e.bulk), flowBodySize)
+		return nil
+	}
+	end := time.Now().Add(c.duration)
+	ctx, cancel := context.WithDeadline(context.Background(), end)
+	defer cancel()
+	var answers, failed atomic.Int64
+	var wg sync.WaitGroup
+	for i := range c.concurrency {
+		do, cleanup := keepAliveOp("/body")(e, &client{e: e, flows: true}, i, nil)
+		wg.Go(func() {
+			defer cleanup()
+			for ctx.Err() == nil {
+				if n, err := do(ctx); err == nil && n == flowBodySize {
+					answers.Add(1)
+				} else if time.Now().Before(end) { // not cut by the end
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	var peak int64
+	tick := time.NewTicker(2 * time.Millisecond)
+	for ctx.Err() == nil {
+		peak = max(peak, e.flowsProxy.FlowBytes())
+		<-tick.C
+	}
+	tick.Stop()
+	wg.Wait()
+	settle()
+	status := "within"
+	if peak > defaultFlowMemory {
+		status = "OVER"
+	}
+	fmt.Fprintf(w, "  FLOW BODIES: %d answers of %.1f MiB (%d failed) by %d workers in %v (over flow_body_max: 1 MiB of each kept); bodies held at most %.1f MiB (bound flow_memory %d MiB: %s), %.1f MiB at the end\n",
+		answers.Load(), float64(flowBodySize)/(1<<20), failed.Load(), c.concurrency, c.duration,
+		float64(peak)/(1<<20), defaultFlowMemory>>20, status, float64(e.flowsProxy.FlowBytes())/(1<<20))
 	return nil
 }
 

@@ -161,4 +161,11 @@ func TestFlowsSmoke(t *testing.T) {
 	if m[1] != m[2] || m[1] == "0" || m[3] != "within" {
 		t.Errorf("flow file %s lines for %s requests, bodies %s the bound", m[1], m[2], m[3])
 	}
+	b := regexp.MustCompile(`FLOW BODIES: (\d+) answers of 1\.5 MiB \((\d+) failed\).* bodies held at most ([0-9.]+) MiB \(bound flow_memory 64 MiB: (\w+)\)`).FindStringSubmatch(out.String())
+	if b == nil {
+		t.Fatalf("no FLOW BODIES line:\n%s", out.String())
+	}
+	if b[1] == "0" || b[2] != "0" || b[3] == "0.0" || b[4] != "within" {
+		t.Errorf("bodies under load: %s answers, %s failed, at most %s MiB held, %s the bound", b[1], b[2], b[3], b[4])
+	}
 }
