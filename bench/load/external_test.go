@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -238,4 +240,53 @@ func runExternalJSON(t *testing.T, args []string) (rep externalReport, out, errs
 		t.Fatalf("JSON: %v\n%s", err, out.String())
 	}
 	return rep, out, errs
+}
+
+// TestSwapped: -swap's exchanged run has tlslens's binary, flags and config
+// lines as base's and base's as tlslens's; a base that is tlslens as it
+// runs stays one.
+func TestSwapped(t *testing.T) {
+	c := config{external: "/new", externalArgs: "--flows F", externalYAML: "capture: {enabled: false}",
+		against: "/old", againstArgs: "--web-listen=", againstYAML: "probe: off"}
+	s := swapped(c)
+	if s.external != "/old" || s.externalArgs != "--web-listen=" || s.externalYAML != "probe: off" ||
+		s.against != "/new" || s.againstArgs != "--flows F" || s.againstYAML != "capture: {enabled: false}" {
+		t.Errorf("swapped: %+v", s)
+	}
+	if back := swapped(s); back.external != c.external || back.against != c.against || back.externalArgs != c.externalArgs ||
+		back.againstArgs != c.againstArgs || back.externalYAML != c.externalYAML || back.againstYAML != c.againstYAML {
+		t.Errorf("swapped twice: %+v", back)
+	}
+	s = swapped(config{external: "/tl", againstArgs: "--probe off"}) // base: the same binary, probe off
+	if s.external != "/tl" || s.externalArgs != "--probe off" || s.against != "/tl" || s.againstArgs != "" || s.againstYAML == "" {
+		t.Errorf("swapped, one binary: %+v", s)
+	}
+}
+
+// TestExternalSwap runs -swap 1 briefly: the comparison as given and with
+// the places exchanged, then the table of tlslens ÷ base per run, the
+// exchanged one marked, with their mean. It asserts no ratio.
+func TestExternalSwap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds tlslens and drives real handshakes for several seconds")
+	}
+	bin := tlslenstest.Binary(t, nil)
+	var out, errs bytes.Buffer
+	args := []string{"-external", bin, "-against-args", "--web-listen=", "-scenarios", "keepalive",
+		"-duration", "300ms", "-slice", "100ms", "-rounds", "1", "-concurrency", "2", "-swap", "1"}
+	if err := run(args, &out, &errs); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, out.String(), errs.String())
+	}
+	m := regexp.MustCompile(`\| keep-alive requests/s \| x([0-9.]+) x([0-9.]+)\* \| x([0-9.]+) \(`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no row of two runs, the second exchanged, and their mean:\n%s\n%s", out.String(), errs.String())
+	}
+	for _, v := range m[1:] {
+		if f, err := strconv.ParseFloat(v, 64); err != nil || f <= 0 {
+			t.Errorf("ratio %q in %s", v, m[0])
+		}
+	}
+	if n := strings.Count(errs.String(), "places exchanged"); n != 1 {
+		t.Errorf("%d exchanged runs announced, want 1:\n%s", n, errs.String())
+	}
 }

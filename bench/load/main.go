@@ -77,6 +77,7 @@ type config struct {
 	// -external
 	external, peer, pprofDir   string
 	externalArgs, externalYAML string // -external-args, -external-config
+	swap                       int    // -swap: runs each way
 	against, againstEnv        string
 	againstArgs, againstYAML   string // -against-args, -against-config
 	events                     bool
@@ -112,6 +113,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.againstArgs, "against-args", "", "with -external: extra flags for base, space-separated (--probe off); base is the -external binary unless -against names another")
 	fs.StringVar(&c.againstYAML, "against-config", "", "with -external: YAML lines added to base's config file")
 	fs.BoolVar(&c.events, "events", false, "with -external: one client reads the tlslens process's web view /events stream all along, as a browser with the page open does")
+	fs.IntVar(&c.swap, "swap", 0, "with -external and a base: run the comparison this many times as given and as many with tlslens and base in each other's places, alternately, and print tlslens ÷ base per run (the exchanged runs inverted) with its mean, standard deviation and standard error")
 	fs.BoolVar(&c.json, "json", false, "with -external: print the table as JSON (the progress lines and the table go to stderr)")
 	fs.StringVar(&c.role, "role", "", "internal: run as a child process (hold)")
 	fs.StringVar(&c.proxyAddr, "proxy", "", "internal: tlslens address for a child")
@@ -128,8 +130,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "bare":
 		return bareChild(c, stdout)
 	}
-	if c.duration <= 0 || c.duration > time.Hour || c.slice <= 0 || c.concurrency < 1 || c.concurrency > 4096 || c.rounds < 1 || c.rounds > 100 {
-		return errors.New("want 0 < duration <= 1h, slice > 0, 1 <= concurrency <= 4096, 1 <= rounds <= 100")
+	if c.duration <= 0 || c.duration > time.Hour || c.slice <= 0 || c.concurrency < 1 || c.concurrency > 4096 || c.rounds < 1 || c.rounds > 100 || c.swap < 0 || c.swap > 100 {
+		return errors.New("want 0 < duration <= 1h, slice > 0, 1 <= concurrency <= 4096, 1 <= rounds <= 100, 0 <= swap <= 100")
 	}
 	if c.baseline != "direct" && c.baseline != "bare" {
 		return fmt.Errorf("-baseline %q: want direct or bare", c.baseline)
@@ -148,11 +150,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if !set["scenarios"] {
 			c.scenarios = "newconn,hosts,keepalive,bulk"
 		}
+		if c.swap > 0 {
+			return runSwap(c, stdout, stderr)
+		}
 		return runExternal(c, stdout, stderr)
 	}
-	if c.peer != "" || c.pprofDir != "" || c.json || c.against != "" || c.againstEnv != "" || c.againstArgs != "" || c.againstYAML != "" ||
+	if c.peer != "" || c.pprofDir != "" || c.json || c.swap != 0 || c.against != "" || c.againstEnv != "" || c.againstArgs != "" || c.againstYAML != "" ||
 		c.externalArgs != "" || c.externalYAML != "" || c.events {
-		return errors.New("-peer, -pprof, -against, -against-env, -against-args, -against-config, -external-args, -external-config, -events and -json go with -external")
+		return errors.New("-peer, -pprof, -against, -against-env, -against-args, -against-config, -external-args, -external-config, -events, -json and -swap go with -external")
 	}
 	if c.scenarios == "all" {
 		c.scenarios = "newconn,hosts,keepalive,bulk,idle,flat,hold,wireguard,probe,web,flows"
