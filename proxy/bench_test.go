@@ -176,15 +176,22 @@ func BenchmarkInterceptH2(b *testing.B) {
 // benchRecord returns a full record from a real intercepted connection.
 func benchRecord(b *testing.B) (*loadHarness, *inspect.Record) {
 	lh := newLoadHarness(b, 0)
+	interceptOnce(b, lh)
+	return lh, <-lh.last
+}
+
+// interceptOnce makes one request on a new intercepted connection through
+// lh, and closes it.
+func interceptOnce(t testing.TB, lh *loadHarness) {
+	t.Helper()
 	c, err := benchDial(lh, true)
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
 	defer c.Close()
 	if err := benchGet(c, bufio.NewReader(c)); err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
-	return lh, <-lh.last
 }
 
 // BenchmarkRecordEncode is emit: findings, then the JSON line through

@@ -322,14 +322,7 @@ func TestProbeOption(t *testing.T) {
 func BenchmarkInterceptNewConnProbeFirst(b *testing.B) {
 	lh := newLoadHarness(b, 0)
 	lh.p.prober = newProber(ProbeFirst, 0)
-	c, err := benchDial(lh, true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := benchGet(c, bufio.NewReader(c)); err != nil {
-		b.Fatal(err)
-	}
-	c.Close()
+	interceptOnce(b, lh)
 	if r := <-lh.last; r.Probe == nil || r.Probe.Negotiated == nil {
 		b.Fatalf("the first connection was not probed: %s", recordJSON(r))
 	}

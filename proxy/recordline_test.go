@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -21,14 +20,7 @@ import (
 // omit, with strings encoding/json escapes.
 func recordVariants(t testing.TB) map[string]*inspect.Record {
 	lh := newLoadHarness(t, 0)
-	c, err := benchDial(lh, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := benchGet(c, bufio.NewReader(c)); err != nil {
-		t.Fatal(err)
-	}
+	interceptOnce(t, lh)
 	real := <-lh.last
 	if real.Client == nil || real.Upstream == nil || real.Readiness == nil || len(real.Client.Chain) == 0 {
 		t.Fatalf("record %+v: want both legs, a chain and readiness", real)
@@ -147,14 +139,7 @@ func TestRecordFileAndJSON(t *testing.T) {
 		o.Records, o.RecordFile = recs, &file
 		o.OnRecordJSON = func(r *inspect.Record, b []byte) { got <- withJSON{r, b} }
 	})
-	c, err := benchDial(lh, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := benchGet(c, bufio.NewReader(c)); err != nil {
-		t.Fatal(err)
-	}
+	interceptOnce(t, lh)
 	j := <-got
 	want, err := json.Marshal(j.r)
 	if err != nil {
