@@ -244,7 +244,7 @@ func runExternalJSON(t *testing.T, args []string) (rep externalReport, out, errs
 
 // TestSwapped: -swap's exchanged run has tlslens's binary, flags and config
 // lines as base's and base's as tlslens's; a base that is tlslens as it
-// runs stays one.
+// runs stays one (-against names it).
 func TestSwapped(t *testing.T) {
 	c := config{external: "/new", externalArgs: "--flows F", externalYAML: "capture: {enabled: false}",
 		against: "/old", againstArgs: "--web-listen=", againstYAML: "probe: off"}
@@ -258,7 +258,7 @@ func TestSwapped(t *testing.T) {
 		t.Errorf("swapped twice: %+v", back)
 	}
 	s = swapped(config{external: "/tl", againstArgs: "--probe off"}) // base: the same binary, probe off
-	if s.external != "/tl" || s.externalArgs != "--probe off" || s.against != "/tl" || s.againstArgs != "" || s.againstYAML == "" {
+	if s.external != "/tl" || s.externalArgs != "--probe off" || s.against != "/tl" || s.againstArgs != "" || s.againstYAML != "" {
 		t.Errorf("swapped, one binary: %+v", s)
 	}
 }

@@ -19,15 +19,12 @@ import (
 // a few per cent to the standard error printed.
 
 // swapped returns c with tlslens and base exchanged: binaries, flags and
-// config lines.
+// config lines. Its -against is always set, so its base always runs.
 func swapped(c config) config {
 	s := c
 	s.external, s.against = cmp.Or(c.against, c.external), c.external
 	s.externalArgs, s.againstArgs = c.againstArgs, c.externalArgs
 	s.externalYAML, s.againstYAML = c.againstYAML, c.externalYAML
-	if s.againstArgs == "" && s.againstYAML == "" && s.against == s.external {
-		s.againstYAML = "# as tlslens runs it" // a base the same as tlslens: still run
-	}
 	return s
 }
 
